@@ -1,0 +1,261 @@
+//! Settings, read from the environment (the seed's three variables and ours) or set by the
+//! builder, and validated with messages that name the variable to fix.
+
+use std::time::Duration;
+
+use crate::cookie::{CookieOptions, SameSite};
+use crate::error::Error;
+
+/// How a request with a valid (unexpired) access token is checked.
+///
+/// ```
+/// use cognito_session::SessionValidation;
+/// assert_eq!(SessionValidation::default(), SessionValidation::Session);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionValidation {
+    /// The token must verify *and* its session row must exist (one `GetItem` per request).
+    /// A logout takes effect immediately. The default.
+    #[default]
+    Session,
+    /// The token alone decides until it expires (no DynamoDB read). A logout takes effect when
+    /// the access token expires (at most its lifetime, one hour by default), since a signed
+    /// token cannot be recalled; the refresh that follows then fails.
+    Token,
+}
+
+/// Every plain setting, as read from the environment or set on the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub table: Option<String>,
+    pub partition_key: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub user_pool_id: Option<String>,
+    pub issuer: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwks: Option<String>,
+    pub validation: SessionValidation,
+    pub cookie: CookieOptions,
+    pub leeway: u64,
+    pub jwks_timeout: Duration,
+    pub jwks_penalty: Duration,
+    pub operation_timeout: Duration,
+    /// The Cognito endpoint override (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or
+    /// `AWS_ENDPOINT_URL`), used to find an emulator's JWKS.
+    pub cognito_endpoint: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            table: None,
+            partition_key: None,
+            client_id: None,
+            client_secret: None,
+            user_pool_id: None,
+            issuer: None,
+            jwks_url: None,
+            jwks: None,
+            validation: SessionValidation::Session,
+            cookie: CookieOptions::default(),
+            leeway: 30,
+            jwks_timeout: Duration::from_secs(2),
+            jwks_penalty: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(2),
+            cognito_endpoint: None,
+        }
+    }
+}
+
+fn invalid(variable: &str, why: impl std::fmt::Display) -> Error {
+    Error::config(format!("{variable} is invalid: {why}"))
+}
+
+impl Settings {
+    /// Overlays the variables `get` returns (an environment lookup) on these settings.
+    pub(crate) fn read_vars(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let set = |slot: &mut Option<String>, name: &str| {
+            if let Some(value) = get(name) {
+                *slot = Some(value);
+            }
+        };
+        set(&mut self.table, "SESSION_TABLE");
+        set(&mut self.partition_key, "PARTITION_KEY");
+        set(&mut self.client_id, "CLIENT_ID");
+        set(&mut self.client_secret, "CLIENT_SECRET");
+        set(&mut self.user_pool_id, "USER_POOL_ID");
+        set(&mut self.issuer, "COGNITO_ISSUER");
+        set(&mut self.jwks_url, "COGNITO_JWKS_URL");
+        set(&mut self.jwks, "COGNITO_JWKS");
+        set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL");
+        set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER");
+        if let Some(mode) = get("SESSION_VALIDATION") {
+            self.validation = match mode.to_ascii_lowercase().as_str() {
+                "session" => SessionValidation::Session,
+                "token" => SessionValidation::Token,
+                _ => return Err(invalid("SESSION_VALIDATION", format!("{mode:?}; use `session` or `token`"))),
+            };
+        }
+        if let Some(secs) = get("SESSION_LIFETIME") {
+            let secs: u64 = secs
+                .parse()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| invalid("SESSION_LIFETIME", format!("{secs:?} is not a positive number of seconds")))?;
+            self.cookie.max_age_secs = secs;
+        }
+        if let Some(same_site) = get("COOKIE_SAME_SITE") {
+            self.cookie.same_site = match same_site.to_ascii_lowercase().as_str() {
+                "lax" => SameSite::Lax,
+                "strict" => SameSite::Strict,
+                "none" => SameSite::None,
+                _ => return Err(invalid("COOKIE_SAME_SITE", format!("{same_site:?}; use Lax, Strict or None"))),
+            };
+        }
+        set(&mut self.cookie.domain, "COOKIE_DOMAIN");
+        if let Some(path) = get("COOKIE_PATH") {
+            self.cookie.path = path;
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked without the network.
+    pub(crate) fn validate(&self, needs_table: bool) -> Result<(), Error> {
+        let required = |value: &Option<String>, name: &str, what: &str| {
+            if value.is_none() {
+                Err(Error::config(format!("{name} is not set: it must name {what}")))
+            } else {
+                Ok(())
+            }
+        };
+        required(&self.client_id, "CLIENT_ID", "the Cognito app client id")?;
+        if needs_table {
+            required(&self.table, "SESSION_TABLE", "the DynamoDB session table")?;
+            required(&self.partition_key, "PARTITION_KEY", "the session table's partition key attribute")?;
+        }
+        if let Some(pool) = &self.user_pool_id {
+            pool_region(pool)?;
+        }
+        for (name, url) in [("COGNITO_ISSUER", &self.issuer), ("COGNITO_JWKS_URL", &self.jwks_url)] {
+            if let Some(url) = url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) || url.parse::<http::Uri>().is_err() {
+                    return Err(invalid(name, format!("{url:?} is not an http(s) URL")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuer to expect, when it is known without seeing a token.
+    pub(crate) fn expected_issuer(&self) -> Result<Option<String>, Error> {
+        if let Some(issuer) = &self.issuer {
+            return Ok(Some(issuer.trim_end_matches('/').to_owned()));
+        }
+        match &self.user_pool_id {
+            Some(pool) => Ok(Some(format!("https://cognito-idp.{}.amazonaws.com/{pool}", pool_region(pool)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The JWKS URL for a known issuer: explicit, an emulator's, or the issuer's own.
+    pub(crate) fn jwks_url_for(&self, issuer: &str) -> String {
+        if let Some(url) = &self.jwks_url {
+            return url.clone();
+        }
+        match (self.emulator(), &self.user_pool_id) {
+            (Some(endpoint), Some(pool)) => format!("{}/{pool}/.well-known/jwks.json", endpoint.trim_end_matches('/')),
+            _ => format!("{issuer}/.well-known/jwks.json"),
+        }
+    }
+
+    /// The Cognito endpoint override, if it points at this machine (an emulator such as moto).
+    pub(crate) fn emulator(&self) -> Option<&str> {
+        let endpoint = self.cognito_endpoint.as_deref()?;
+        let uri: http::Uri = endpoint.parse().ok()?;
+        matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]")).then_some(endpoint)
+    }
+}
+
+/// The region of a user pool id such as `us-east-1_AbC`.
+pub(crate) fn pool_region(pool: &str) -> Result<&str, Error> {
+    let shape = "expected <region>_<id>, such as us-east-1_AbC123";
+    let (region, id) = pool
+        .split_once('_')
+        .ok_or_else(|| invalid("USER_POOL_ID", format!("{pool:?}: {shape}")))?;
+    let region_ok = !region.is_empty()
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region.contains('-');
+    let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    if region_ok && id_ok {
+        Ok(region)
+    } else {
+        Err(invalid("USER_POOL_ID", format!("{pool:?}: {shape}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, Error> {
+        let mut s = Settings::default();
+        s.read_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))?;
+        s.validate(true)?;
+        Ok(s)
+    }
+
+    const SEED: [(&str, &str); 3] = [("SESSION_TABLE", "t"), ("PARTITION_KEY", "pk"), ("CLIENT_ID", "c")];
+
+    #[test]
+    fn seed_variables_suffice() {
+        let s = read(&SEED).unwrap();
+        assert_eq!(s.table.as_deref(), Some("t"));
+        assert_eq!(s.expected_issuer().unwrap(), None);
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        for missing in ["SESSION_TABLE", "PARTITION_KEY", "CLIENT_ID"] {
+            let vars: Vec<_> = SEED.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let message = read(&vars).unwrap_err().to_string();
+            assert!(message.contains(missing), "{message}");
+        }
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        for (name, value) in [
+            ("USER_POOL_ID", "nope"),
+            ("USER_POOL_ID", "us-east-1_"),
+            ("SESSION_VALIDATION", "maybe"),
+            ("SESSION_LIFETIME", "-5"),
+            ("COGNITO_JWKS_URL", "file:///etc/passwd"),
+            ("COGNITO_ISSUER", "not a url"),
+            ("COOKIE_SAME_SITE", "sometimes"),
+        ] {
+            let mut vars = SEED.to_vec();
+            vars.push((name, value));
+            let message = read(&vars).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn issuer_and_jwks_from_pool() {
+        let mut vars = SEED.to_vec();
+        vars.push(("USER_POOL_ID", "eu-west-1_AbC"));
+        let s = read(&vars).unwrap();
+        let issuer = s.expected_issuer().unwrap().unwrap();
+        assert_eq!(issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC");
+        assert_eq!(s.jwks_url_for(&issuer), format!("{issuer}/.well-known/jwks.json"));
+        vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
+        let s = read(&vars).unwrap();
+        assert_eq!(s.jwks_url_for(&issuer), "http://127.0.0.1:5000/eu-west-1_AbC/.well-known/jwks.json");
+        // A non-loopback endpoint (a VPC endpoint, say) is not assumed to serve the JWKS.
+        vars.push(("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "https://vpce.example"));
+        let s = read(&vars).unwrap();
+        assert_eq!(s.jwks_url_for(&issuer), format!("{issuer}/.well-known/jwks.json"));
+    }
+}

@@ -1,0 +1,309 @@
+//! Cookie extraction from every request shape a Lambda sees, and `Set-Cookie` building.
+//!
+//! This module knows nothing about JWTs: it finds the raw value of one named cookie.
+//!
+//! ```
+//! use cognito_session::cookie::{find, CookieSource};
+//!
+//! let mut headers = http::HeaderMap::new();
+//! headers.append("cookie", "xtoken=nope; token=abc".parse().unwrap());
+//! assert_eq!(find("token", &headers), Some("abc"));
+//! assert_eq!(find("oken", &headers), None);
+//! ```
+
+use aws_lambda_events::alb::AlbTargetGroupRequest;
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
+use http::header::COOKIE;
+use http::HeaderMap;
+
+/// Longest `Cookie` string we look into; anything longer is ignored as hostile.
+/// API Gateway and ALB cap whole headers well below this.
+pub const MAX_COOKIE_STRING: usize = 16 * 1024;
+
+/// Anything a session cookie can be read from.
+///
+/// Implemented for `http::HeaderMap`, `http::Request<B>` (so `lambda_http::Request` and axum
+/// requests), the `aws_lambda_events` request types for API Gateway REST (v1) and HTTP API (v2),
+/// ALB and Lambda function URLs, and a raw `serde_json::Value` event of any of those shapes.
+///
+/// ```
+/// use cognito_session::cookie::{find, CookieSource};
+/// let event = serde_json::json!({
+///     "version": "2.0",
+///     "cookies": ["theme=dark", "token=abc"],
+///     "headers": {}
+/// });
+/// assert_eq!(find("token", &event), Some("abc"));
+/// ```
+pub trait CookieSource {
+    /// Every raw cookie string in the request: `Cookie` header values (`a=1; b=2`) and entries
+    /// of a `cookies` array (`a=1`), in the order the request carries them.
+    fn cookie_strings(&self) -> Vec<&str>;
+}
+
+/// The value of the first cookie named exactly `name` (case-sensitive, as cookie names are),
+/// with surrounding double quotes removed. Cookie strings longer than [`MAX_COOKIE_STRING`]
+/// are ignored.
+///
+/// ```
+/// use cognito_session::cookie::find;
+/// let mut headers = http::HeaderMap::new();
+/// headers.append("Cookie", "a=1".parse().unwrap());
+/// headers.append("COOKIE", "token=\"v\"".parse().unwrap());
+/// assert_eq!(find("token", &headers), Some("v"));
+/// ```
+pub fn find<'a, S: CookieSource + ?Sized>(name: &str, source: &'a S) -> Option<&'a str> {
+    source
+        .cookie_strings()
+        .into_iter()
+        .filter(|s| s.len() <= MAX_COOKIE_STRING)
+        .find_map(|s| find_in(name, s))
+}
+
+/// Looks for `name` in one `Cookie` header value with the `cookie` crate's parser. Returns a
+/// sub-slice of `header`: nothing is copied on the request path.
+fn find_in<'a>(name: &str, header: &'a str) -> Option<&'a str> {
+    ::cookie::Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
+        .map(|v| {
+            v.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v)
+        })
+        .filter(|v| !v.is_empty())
+}
+
+fn header_strs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(COOKIE)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
+impl CookieSource for HeaderMap {
+    fn cookie_strings(&self) -> Vec<&str> {
+        header_strs(self).collect()
+    }
+}
+
+impl<B> CookieSource for http::Request<B> {
+    fn cookie_strings(&self) -> Vec<&str> {
+        self.headers().cookie_strings()
+    }
+}
+
+/// Headers first, then multi-value headers, skipping values already seen (API Gateway and ALB
+/// may send the same value in both).
+fn single_and_multi<'a>(single: &'a HeaderMap, multi: &'a HeaderMap) -> Vec<&'a str> {
+    let mut out: Vec<&str> = header_strs(single).collect();
+    for value in header_strs(multi) {
+        if !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+impl CookieSource for ApiGatewayProxyRequest {
+    fn cookie_strings(&self) -> Vec<&str> {
+        single_and_multi(&self.headers, &self.multi_value_headers)
+    }
+}
+
+impl CookieSource for AlbTargetGroupRequest {
+    fn cookie_strings(&self) -> Vec<&str> {
+        single_and_multi(&self.headers, &self.multi_value_headers)
+    }
+}
+
+impl CookieSource for ApiGatewayV2httpRequest {
+    fn cookie_strings(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.cookies.iter().flatten().map(String::as_str).collect();
+        out.extend(header_strs(&self.headers));
+        out
+    }
+}
+
+impl CookieSource for LambdaFunctionUrlRequest {
+    fn cookie_strings(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.cookies.iter().flatten().map(String::as_str).collect();
+        out.extend(header_strs(&self.headers));
+        out
+    }
+}
+
+/// A raw Lambda event: the `cookies` array (HTTP API v2, function URLs), then `headers` and
+/// `multiValueHeaders` (REST v1, ALB), with header names matched case-insensitively.
+impl CookieSource for serde_json::Value {
+    fn cookie_strings(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Some(cookies) = self.get("cookies").and_then(|c| c.as_array()) {
+            out.extend(cookies.iter().filter_map(|c| c.as_str()));
+        }
+        for field in ["headers", "multiValueHeaders"] {
+            let Some(headers) = self.get(field).and_then(|h| h.as_object()) else {
+                continue;
+            };
+            for (key, value) in headers {
+                if !key.eq_ignore_ascii_case("cookie") {
+                    continue;
+                }
+                let values: Vec<&str> = match value {
+                    serde_json::Value::String(s) => vec![s.as_str()],
+                    serde_json::Value::Array(items) => {
+                        items.iter().filter_map(|v| v.as_str()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                for v in values {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<T: CookieSource + ?Sized> CookieSource for &T {
+    fn cookie_strings(&self) -> Vec<&str> {
+        (**self).cookie_strings()
+    }
+}
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their sub-requests (the default).
+    #[default]
+    Lax,
+    /// Never sent on requests started by another site.
+    Strict,
+    /// Always sent (requires `Secure`); only for cross-site embedding.
+    None,
+}
+
+/// How the session cookie is written: `HttpOnly; Secure; SameSite=Lax; Path=/` and a
+/// `Max-Age` of the session lifetime by default.
+///
+/// ```
+/// use cognito_session::cookie::CookieOptions;
+/// let options = CookieOptions::default();
+/// assert_eq!(
+///     options.set("token", "eyJ..."),
+///     "token=eyJ...; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=2592000"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieOptions {
+    /// `Max-Age` in seconds: the session lifetime, not the access token's hour, since an
+    /// expired token is what lets the library refresh the session.
+    pub max_age_secs: u64,
+    /// `SameSite` attribute.
+    pub same_site: SameSite,
+    /// `Path` attribute.
+    pub path: String,
+    /// Optional `Domain` attribute.
+    pub domain: Option<String>,
+    /// `Secure` attribute (default on; turn off only for plain-HTTP local development).
+    pub secure: bool,
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        CookieOptions {
+            max_age_secs: 30 * 24 * 3600,
+            same_site: SameSite::Lax,
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+        }
+    }
+}
+
+impl CookieOptions {
+    fn build<'a>(&'a self, name: &'a str, value: &'a str) -> ::cookie::CookieBuilder<'a> {
+        let same_site = match self.same_site {
+            SameSite::Lax => ::cookie::SameSite::Lax,
+            SameSite::Strict => ::cookie::SameSite::Strict,
+            SameSite::None => ::cookie::SameSite::None,
+        };
+        let mut builder = ::cookie::Cookie::build((name, value))
+            .http_only(true)
+            .same_site(same_site)
+            .secure(self.secure || self.same_site == SameSite::None)
+            .path(self.path.as_str());
+        if let Some(domain) = &self.domain {
+            builder = builder.domain(domain.as_str());
+        }
+        builder
+    }
+
+    /// A `Set-Cookie` value that stores `value` in cookie `name`.
+    ///
+    /// ```
+    /// use cognito_session::cookie::{CookieOptions, SameSite};
+    /// let options = CookieOptions { same_site: SameSite::Strict, max_age_secs: 60, ..Default::default() };
+    /// assert_eq!(options.set("s", "v"), "s=v; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=60");
+    /// ```
+    pub fn set(&self, name: &str, value: &str) -> String {
+        let max_age = i64::try_from(self.max_age_secs).unwrap_or(i64::MAX);
+        self.build(name, value)
+            .max_age(::cookie::time::Duration::seconds(max_age))
+            .build()
+            .to_string()
+    }
+
+    /// A `Set-Cookie` value that deletes cookie `name` (same attributes, `Max-Age=0`).
+    ///
+    /// ```
+    /// use cognito_session::cookie::CookieOptions;
+    /// assert!(CookieOptions::default().clear("token").starts_with("token=; HttpOnly"));
+    /// ```
+    pub fn clear(&self, name: &str) -> String {
+        self.build(name, "")
+            .max_age(::cookie::time::Duration::ZERO)
+            .expires(::cookie::time::OffsetDateTime::UNIX_EPOCH)
+            .build()
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_name_match() {
+        assert_eq!(find_in("token", "xtoken=1; token=2"), Some("2"));
+        assert_eq!(find_in("token", "tokenx=1"), None);
+        assert_eq!(find_in("token", " token = 3 "), Some("3"));
+        assert_eq!(find_in("token", "token="), None);
+        assert_eq!(find_in("token", "token=a=b"), Some("a=b"));
+        assert_eq!(find_in("Token", "token=1"), None);
+    }
+
+    #[test]
+    fn oversized_strings_are_ignored() {
+        let mut headers = HeaderMap::new();
+        let big = format!("pad={}; token=big", "x".repeat(MAX_COOKIE_STRING));
+        headers.append(COOKIE, big.parse().unwrap());
+        assert_eq!(find("token", &headers), None);
+        headers.append(COOKIE, "token=small".parse().unwrap());
+        assert_eq!(find("token", &headers), Some("small"));
+    }
+
+    #[test]
+    fn samesite_none_forces_secure() {
+        let options = CookieOptions {
+            same_site: SameSite::None,
+            secure: false,
+            ..Default::default()
+        };
+        assert!(options.set("a", "b").contains("Secure"));
+    }
+}

@@ -1,0 +1,209 @@
+//! What can go wrong, as one typed [`Error`], and the HTTP status each case maps to.
+
+use std::fmt;
+
+use crate::verify::Rejected;
+
+/// A boxed error from a dependency (the AWS SDK, the HTTP client, ...), kept as the cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything [`Sessions`](crate::Sessions) can answer instead of a session.
+///
+/// Three families matter to a handler, and [`Error::status`] tells them apart:
+/// - [`Error::Unauthorized`] (401): the request carries no usable session. The cookie can be
+///   cleared with [`Error::clear_cookie`] so clients don't loop on a dead token.
+/// - [`Error::Unavailable`] (503): DynamoDB, Cognito or the JWKS endpoint failed transiently.
+///   Nothing was changed; the same request may succeed on retry.
+/// - [`Error::Config`] (500) and [`Error::InvalidInput`] (400): a deployment or caller mistake
+///   that no retry will fix.
+///
+/// ```
+/// use cognito_session::{Error, Unauthorized};
+///
+/// let error = Error::Unauthorized(Unauthorized::MissingCookie);
+/// assert_eq!(error.status(), 401);
+/// // No cookie was sent, so there is none to clear.
+/// assert!(error.clear_cookie("token").is_none());
+///
+/// let error = Error::Unauthorized(Unauthorized::SessionEnded);
+/// assert!(error.clear_cookie("token").unwrap().contains("Max-Age=0"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request has no valid session: answer 401 and ask the user to log in again.
+    #[error("unauthorized: {0}")]
+    Unauthorized(#[from] Unauthorized),
+
+    /// A dependency failed transiently; the session was kept. Answer 503 and let the client retry.
+    #[error("{service} is unavailable ({action}); the session was kept, retry the request")]
+    Unavailable {
+        /// The service that failed.
+        service: Service,
+        /// What we were doing.
+        action: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The library is misconfigured (environment, table, app client, IAM). Fix the deployment.
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong and how to fix it, naming the variable or resource.
+        message: String,
+        /// The underlying failure, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The caller passed something unusable (for example login tokens without a refresh token).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// The dependency behind an [`Error::Unavailable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Service {
+    /// The DynamoDB session table.
+    DynamoDb,
+    /// The Cognito user pool API.
+    Cognito,
+    /// The user pool's JWKS endpoint.
+    Jwks,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::DynamoDb => "DynamoDB",
+            Service::Cognito => "Cognito",
+            Service::Jwks => "the JWKS endpoint",
+        })
+    }
+}
+
+/// Why a request was refused with 401.
+///
+/// ```
+/// use cognito_session::Unauthorized;
+/// assert_eq!(Unauthorized::SessionEnded.to_string(), "the session was ended (logged out or replaced by a newer login)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unauthorized {
+    /// The named cookie is not in the request.
+    #[error("no session cookie in the request")]
+    MissingCookie,
+    /// The token failed verification (format, header, key, signature or claims).
+    #[error("invalid token: {0}")]
+    InvalidToken(#[from] Rejected),
+    /// The token expired longer ago than the refresh window allows.
+    #[error("the token expired beyond the refresh window")]
+    ExpiredBeyondRefresh,
+    /// No session row exists for the token's user (logged out, never started, or deleted).
+    #[error("the session was ended (logged out or replaced by a newer login)")]
+    SessionEnded,
+    /// The token belongs to another login of the same user (its `origin_jti` differs from the row's).
+    #[error("the token belongs to another login of this user")]
+    FamilyMismatch,
+    /// Cognito definitively refused the stored refresh token (revoked, expired, user gone);
+    /// the session row was deleted.
+    #[error("Cognito refused the refresh token; the session was ended")]
+    Revoked,
+}
+
+impl Error {
+    /// The HTTP status a handler should answer with: 401, 503, 500 or 400.
+    ///
+    /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// assert_eq!(Error::Unauthorized(Unauthorized::Revoked).status(), 401);
+    /// assert_eq!(Error::InvalidInput("no refresh token".into()).status(), 400);
+    /// ```
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Unauthorized(_) => 401,
+            Error::Unavailable { .. } => 503,
+            Error::Config { .. } => 500,
+            Error::InvalidInput(_) => 400,
+        }
+    }
+
+    /// Whether this is a 401.
+    ///
+    /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// assert!(Error::Unauthorized(Unauthorized::MissingCookie).is_unauthorized());
+    /// ```
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Unauthorized(_))
+    }
+
+    /// The reason for a 401, if this is one.
+    ///
+    /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// let error = Error::Unauthorized(Unauthorized::FamilyMismatch);
+    /// assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
+    /// ```
+    pub fn unauthorized(&self) -> Option<&Unauthorized> {
+        match self {
+            Error::Unauthorized(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// For a 401 caused by a cookie that can never work again, a `Set-Cookie` value that deletes
+    /// cookie `name` (with the attributes the library sets it with), so the client stops sending it.
+    /// `None` for every other error, and when no cookie was sent.
+    ///
+    /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// let error = Error::Unauthorized(Unauthorized::Revoked);
+    /// assert_eq!(
+    ///     error.clear_cookie("token").as_deref(),
+    ///     Some("token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    /// );
+    /// ```
+    pub fn clear_cookie(&self, name: &str) -> Option<String> {
+        match self {
+            Error::Unauthorized(Unauthorized::MissingCookie) => None,
+            Error::Unauthorized(_) => Some(crate::cookie::CookieOptions::default().clear(name)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn config_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub(crate) fn unavailable(
+        service: Service,
+        action: &'static str,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Unavailable {
+            service,
+            action,
+            source: source.into(),
+        }
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(rejected: Rejected) -> Self {
+        Error::Unauthorized(Unauthorized::InvalidToken(rejected))
+    }
+}

@@ -1,0 +1,87 @@
+//! Server-side user sessions for AWS Lambda, on Amazon Cognito and DynamoDB.
+//!
+//! ```no_run
+//! use cognito_session::Sessions;
+//!
+//! # async fn handler(request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+//! // Once, at cold start: reads SESSION_TABLE, PARTITION_KEY, CLIENT_ID (and more, see below).
+//! let sessions = Sessions::from_env().await?;
+//!
+//! // Per request: the access token from cookie `token`, verified against the pool's keys.
+//! match sessions.session("token", &request).await {
+//!     Ok(session) => {
+//!         println!("hello {} ({})", session.username(), session.sub());
+//!         // When the token had expired and was refreshed, send the new cookie back.
+//!         if let Some(set_cookie) = session.set_cookie("token") {
+//!             println!("Set-Cookie: {set_cookie}");
+//!         }
+//!     }
+//!     Err(error) => {
+//!         // 401 (log in again), 503 (try again: nothing was lost) or 500 (misconfigured).
+//!         println!("status {}", error.status());
+//!         if let Some(clear) = error.clear_cookie("token") {
+//!             println!("Set-Cookie: {clear}");
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What happens per request
+//! 1. [`cookie`] finds the named cookie in whatever the Lambda received (REST and HTTP API
+//!    events, ALB, function URLs, `lambda_http`, raw JSON).
+//! 2. [`verify`] checks the token locally: RS256 signature against the user pool's JWKS (cached),
+//!    issuer, `token_use = access`, `client_id`, and the time claims. A valid token costs no call
+//!    to Cognito.
+//! 3. In the default [`SessionValidation::Session`] mode the [`store`] confirms the session row
+//!    still exists and belongs to this login (`origin_jti`), so a logout is immediate.
+//! 4. An expired but genuine token is refreshed: the row's refresh token goes to Cognito
+//!    (`InitiateAuth`, `REFRESH_TOKEN_AUTH`) and the new tokens come back in [`Session::refreshed`].
+//! 5. Only Cognito's definitive refusal of the refresh token deletes the row (401). Outages and
+//!    throttling are [`Error::Unavailable`] (503) and change nothing.
+//!
+//! # Configuration
+//! | variable | meaning |
+//! |---|---|
+//! | `SESSION_TABLE` | DynamoDB table (the seed's) |
+//! | `PARTITION_KEY` | its partition key attribute; the value is the user's `sub` (the seed's) |
+//! | `CLIENT_ID` | Cognito app client id (the seed's) |
+//! | `USER_POOL_ID` | e.g. `us-east-1_AbC`; fixes the issuer. Without it the pool is learned from the first token that verifies against a Cognito issuer's keys and carries `CLIENT_ID` |
+//! | `CLIENT_SECRET` | app client secret; `SECRET_HASH` is then sent on refresh |
+//! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains) |
+//! | `COGNITO_JWKS` | a JWKS document (inline JSON or a file path) so cold starts need no fetch |
+//! | `SESSION_VALIDATION` | `session` (default) or `token`, see [`SessionValidation`] |
+//! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
+//! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
+//!
+//! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
+//! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
+//! is read from `<endpoint>/<pool id>/.well-known/jwks.json` unless `COGNITO_JWKS_URL` says otherwise.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cognito;
+mod config;
+pub mod cookie;
+mod error;
+mod refresh;
+mod sdk;
+mod session;
+pub mod store;
+pub mod verify;
+
+pub use cognito::Tokens;
+pub use config::SessionValidation;
+pub use error::{BoxError, Error, Service, Unauthorized};
+pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock};
+pub use verify::Claims;
+
+/// Maps a store failure to the public error.
+pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Error {
+    match error {
+        store::StoreError::Conflict => Error::Unauthorized(Unauthorized::SessionEnded),
+        store::StoreError::Config { message, source } => Error::Config { message, source },
+        store::StoreError::Unavailable(source) => Error::unavailable(Service::DynamoDb, action, source),
+    }
+}

@@ -1,0 +1,549 @@
+//! The public face: [`Sessions`] (built once per process) and the [`Session`] it resolves per
+//! request. Wires cookie → verify → store / refresh.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::cognito::{Cognito, Tokens};
+use crate::config::{pool_region, SessionValidation, Settings};
+use crate::cookie::{find, CookieOptions, CookieSource};
+use crate::error::{Error, Unauthorized};
+use crate::refresh::{refresh, same_family};
+use crate::store::{DynamoDbStore, SessionRow, SessionStore};
+use crate::verify::{Claims, Freshness, Verifier};
+use crate::store_error;
+
+/// A source of the current time, so tests can move it.
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use cognito_session::Clock;
+/// let later = || UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+/// assert_eq!(later.now(), UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+impl<F: Fn() -> SystemTime + Send + Sync + 'static> Clock for F {
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// The system clock (the default).
+///
+/// ```
+/// use cognito_session::{Clock, SystemClock};
+/// assert!(SystemClock.now() > std::time::UNIX_EPOCH);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// The session manager: build it once per process (at cold start) and share it.
+///
+/// Cloning is cheap (an `Arc`).
+///
+/// ```no_run
+/// # async fn f() -> Result<(), cognito_session::Error> {
+/// let sessions = cognito_session::Sessions::from_env().await?;
+/// let request = http::Request::builder().header("cookie", "token=eyJ...").body(()).unwrap();
+/// let session = sessions.session("token", &request).await?;
+/// println!("{}", session.sub());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Verifier,
+    store: Arc<dyn SessionStore>,
+    cognito: Cognito,
+    validation: SessionValidation,
+    cookie: Arc<CookieOptions>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("client_id", &self.inner.verifier.client_id)
+            .field("validation", &self.inner.validation)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A verified session for one request.
+///
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+/// let session = sessions.session("token", &request).await?;
+/// if session.claims().groups().iter().any(|g| g == "admin") {
+///     println!("{} is an admin", session.username());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Session {
+    claims: Claims,
+    refreshed: Option<Tokens>,
+    cookie: Arc<CookieOptions>,
+}
+
+impl Session {
+    /// The user's `sub`.
+    pub fn sub(&self) -> &str {
+        self.claims.sub()
+    }
+
+    /// Cognito's username for the user.
+    pub fn username(&self) -> &str {
+        self.claims.username()
+    }
+
+    /// All verified claims of the current access token (scope, groups, custom claims...).
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The new tokens, when this call produced some: after a refresh (like the seed's `cognito`
+    /// property), or the login tokens passed to [`Sessions::start`]. `None` when the presented
+    /// token was still valid.
+    pub fn refreshed(&self) -> Option<&Tokens> {
+        self.refreshed.as_ref()
+    }
+
+    /// A `Set-Cookie` value that stores the new access token in cookie `name`, when there is a
+    /// new one: `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<session lifetime>`.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.refreshed
+            .as_ref()
+            .map(|tokens| self.cookie.set(name, &tokens.access_token))
+    }
+}
+
+impl Sessions {
+    /// Builds from environment variables (see the [crate docs](crate#configuration)) and the
+    /// standard AWS SDK configuration. Fails with [`Error::Config`] naming the variable to fix.
+    pub async fn from_env() -> Result<Self, Error> {
+        Self::builder().from_env()?.build().await
+    }
+
+    /// A builder for everything `from_env` reads, plus an `SdkConfig`, clients, a custom store
+    /// and a clock.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .table("sessions")
+    ///     .partition_key("sub")
+    ///     .client_id("5a3b...")
+    ///     .user_pool_id("us-east-1_AbC")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> SessionsBuilder {
+        SessionsBuilder::default()
+    }
+
+    fn now(&self) -> u64 {
+        self.inner
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    /// The session of the request's cookie `name`: verified, and refreshed if it had expired.
+    ///
+    /// `request` can be an `http::HeaderMap`, a `lambda_http::Request` (any `http::Request`), an
+    /// `aws_lambda_events` API Gateway REST / HTTP API, ALB or function URL request, or a raw
+    /// `serde_json::Value` event.
+    pub async fn session<S: CookieSource + ?Sized>(&self, name: &str, request: &S) -> Result<Session, Error> {
+        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        self.session_for_token(token).await
+    }
+
+    /// The session of an access token taken from elsewhere (an `Authorization` header, say).
+    pub async fn session_for_token(&self, token: &str) -> Result<Session, Error> {
+        let inner = &*self.inner;
+        let now = self.now();
+        let result = async {
+            let (claims, freshness) = inner.verifier.verify(token, now).await?;
+            match freshness {
+                Freshness::Current => {
+                    if inner.validation == SessionValidation::Session {
+                        let row = inner
+                            .store
+                            .get(claims.sub())
+                            .await
+                            .map_err(|e| store_error(e, "reading the session"))?
+                            .ok_or(Unauthorized::SessionEnded)?;
+                        same_family(&row, &claims)?;
+                    }
+                    Ok(self.session_of(claims, None))
+                }
+                Freshness::Expired => {
+                    let (claims, tokens) =
+                        refresh(&*inner.store, &inner.cognito, &inner.verifier, &claims, now).await?;
+                    tracing::info!(sub = claims.sub(), "refreshed an expired session");
+                    Ok(self.session_of(claims, Some(tokens)))
+                }
+            }
+        }
+        .await;
+        if let Err(error) = &result {
+            match error {
+                Error::Unauthorized(reason) => tracing::debug!(%reason, "request refused"),
+                other => tracing::warn!(error = %other, "session check failed"),
+            }
+        }
+        result
+    }
+
+    fn session_of(&self, claims: Claims, refreshed: Option<Tokens>) -> Session {
+        Session {
+            claims,
+            refreshed,
+            cookie: self.inner.cookie.clone(),
+        }
+    }
+
+    /// After a login: verifies the new access token and stores the session row (replacing any
+    /// earlier login of the same user). `tokens` must carry the refresh token.
+    /// [`Session::set_cookie`] on the result gives the login cookie.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, result: aws_sdk_cognitoidentityprovider::types::AuthenticationResultType) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.start(&(&result).into()).await?;
+    /// let set_cookie = session.set_cookie("token");
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(&self, tokens: &Tokens) -> Result<Session, Error> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_deref()
+            .ok_or_else(|| Error::InvalidInput("the login tokens have no refresh token".into()))?;
+        let now = self.now();
+        let (claims, freshness) = self.inner.verifier.verify(&tokens.access_token, now).await?;
+        if freshness != Freshness::Current {
+            return Err(Error::InvalidInput("the login's access token has already expired".into()));
+        }
+        let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
+        let row = SessionRow::new(claims.sub(), refresh_token, timestamp, claims.origin_jti().map(str::to_owned));
+        self.inner
+            .store
+            .put(&row)
+            .await
+            .map_err(|e| store_error(e, "storing the session"))?;
+        tracing::info!(sub = claims.sub(), "session started");
+        let mut issued = tokens.clone();
+        issued.refresh_token = None;
+        Ok(self.session_of(claims, Some(issued)))
+    }
+
+    /// Logout: removes the session row of the request's cookie `name`. Succeeds when the row is
+    /// gone (also when it already was); answer with [`Sessions::clear_cookie`]. A token that does
+    /// not verify, or one from another login of the user, removes nothing and is refused.
+    /// An expired token (within the refresh window) can still log out.
+    pub async fn end<S: CookieSource + ?Sized>(&self, name: &str, request: &S) -> Result<(), Error> {
+        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
+        let store = &self.inner.store;
+        let Some(row) = store
+            .get(claims.sub())
+            .await
+            .map_err(|e| store_error(e, "reading the session"))?
+        else {
+            return Ok(());
+        };
+        same_family(&row, &claims)?;
+        match store.delete(claims.sub(), row.refresh_token.as_deref()).await {
+            Ok(()) | Err(crate::store::StoreError::Conflict) => {
+                tracing::info!(sub = claims.sub(), "session ended");
+                Ok(())
+            }
+            Err(error) => Err(store_error(error, "deleting the session")),
+        }
+    }
+
+    /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`.
+    pub fn set_cookie(&self, name: &str, tokens: &Tokens) -> String {
+        self.inner.cookie.set(name, &tokens.access_token)
+    }
+
+    /// A `Set-Cookie` value that deletes cookie `name` (for logout and 401 answers).
+    pub fn clear_cookie(&self, name: &str) -> String {
+        self.inner.cookie.clear(name)
+    }
+}
+
+/// Builds [`Sessions`]; every setting `from_env` reads can be set here too.
+///
+/// ```no_run
+/// # async fn f(sdk_config: aws_config::SdkConfig) -> Result<(), cognito_session::Error> {
+/// let sessions = cognito_session::Sessions::builder()
+///     .from_env()?                       // start from the environment...
+///     .sdk_config(sdk_config)            // ...with your SDK configuration
+///     .jwks_url("http://127.0.0.1:5000/us-east-1_AbC/.well-known/jwks.json")
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct SessionsBuilder {
+    settings: Settings,
+    sdk_config: Option<SdkConfig>,
+    dynamodb: Option<aws_sdk_dynamodb::Client>,
+    cognito: Option<aws_sdk_cognitoidentityprovider::Client>,
+    store: Option<Arc<dyn SessionStore>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl std::fmt::Debug for SessionsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionsBuilder")
+            .field("table", &self.settings.table)
+            .field("client_id", &self.settings.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! string_setters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<String>) -> Self {
+            self.settings.$field = Some(value.into());
+            self
+        }
+    )*};
+}
+
+impl SessionsBuilder {
+    /// Reads the environment variables (see the [crate docs](crate#configuration)) over what was
+    /// set so far.
+    pub fn from_env(mut self) -> Result<Self, Error> {
+        self.settings.read_vars(|name| std::env::var(name).ok())?;
+        Ok(self)
+    }
+
+    string_setters! {
+        /// `SESSION_TABLE`.
+        table => table;
+        /// `PARTITION_KEY`.
+        partition_key => partition_key;
+        /// `CLIENT_ID`.
+        client_id => client_id;
+        /// `CLIENT_SECRET`.
+        client_secret => client_secret;
+        /// `USER_POOL_ID`.
+        user_pool_id => user_pool_id;
+        /// `COGNITO_ISSUER`: the exact `iss` to expect.
+        issuer => issuer;
+        /// `COGNITO_JWKS_URL`: where the signing keys are fetched from.
+        jwks_url => jwks_url;
+        /// `COGNITO_JWKS`: a JWKS document (JSON, or a path to a file holding it) to preload.
+        jwks => jwks;
+    }
+
+    /// `SESSION_VALIDATION`.
+    pub fn validation(mut self, validation: SessionValidation) -> Self {
+        self.settings.validation = validation;
+        self
+    }
+
+    /// `SESSION_LIFETIME`: the cookie's `Max-Age`, and how long after expiry a token may still be
+    /// refreshed.
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.cookie.max_age_secs = lifetime.as_secs().max(1);
+        self
+    }
+
+    /// Cookie attributes (`SameSite`, `Domain`, `Path`, `Secure`, `Max-Age`).
+    pub fn cookie_options(mut self, options: CookieOptions) -> Self {
+        self.settings.cookie = options;
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `iat` and `nbf` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.settings.leeway = leeway.as_secs();
+        self
+    }
+
+    /// Timeout of one JWKS fetch (default 2 s).
+    pub fn jwks_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.jwks_timeout = timeout;
+        self
+    }
+
+    /// Least time between two JWKS fetches caused by unknown `kid`s (default 10 s).
+    pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
+        self.settings.jwks_penalty = interval;
+        self
+    }
+
+    /// Timeout of one DynamoDB or Cognito operation, retries included (default 2 s). Applies to
+    /// the clients the builder creates, not to clients passed in.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.operation_timeout = timeout;
+        self
+    }
+
+    /// The AWS SDK configuration to create the DynamoDB and Cognito clients from (default: loaded
+    /// from the environment).
+    pub fn sdk_config(mut self, config: SdkConfig) -> Self {
+        self.settings.cognito_endpoint = config.endpoint_url().map(str::to_owned);
+        self.sdk_config = Some(config);
+        self
+    }
+
+    /// A ready DynamoDB client (with your interceptors, timeouts, ...).
+    pub fn dynamodb_client(mut self, client: aws_sdk_dynamodb::Client) -> Self {
+        self.dynamodb = Some(client);
+        self
+    }
+
+    /// A ready Cognito client.
+    pub fn cognito_client(mut self, client: aws_sdk_cognitoidentityprovider::Client) -> Self {
+        self.cognito = Some(client);
+        self
+    }
+
+    /// Another session store instead of the DynamoDB table.
+    pub fn store(mut self, store: impl SessionStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Another clock (for tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Validates the settings and creates the clients. Makes no network call unless a JWKS file
+    /// must be read.
+    pub async fn build(self) -> Result<Sessions, Error> {
+        let SessionsBuilder {
+            settings: s,
+            sdk_config,
+            dynamodb,
+            cognito,
+            store,
+            clock,
+        } = self;
+        s.validate(store.is_none())?;
+        let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none());
+        let sdk_config = match (sdk_config, needs_sdk) {
+            (Some(config), _) => Some(config),
+            (None, true) => Some(aws_config::defaults(BehaviorVersion::latest()).load().await),
+            (None, false) => None,
+        };
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(s.operation_timeout.min(Duration::from_secs(1)))
+            .operation_attempt_timeout(s.operation_timeout)
+            .operation_timeout(s.operation_timeout)
+            .build();
+        let pool_region = s.user_pool_id.as_deref().map(pool_region).transpose()?;
+        let region_of = |config: &SdkConfig| {
+            config
+                .region()
+                .cloned()
+                .or_else(|| pool_region.map(|r| Region::new(r.to_owned())))
+        };
+        let cognito_client = match (cognito, &sdk_config) {
+            (Some(client), _) => client,
+            (None, Some(config)) => {
+                let region = pool_region.map(|r| Region::new(r.to_owned())).or_else(|| config.region().cloned());
+                let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(config)
+                    .region(region)
+                    .timeout_config(timeouts.clone())
+                    .build();
+                aws_sdk_cognitoidentityprovider::Client::from_conf(conf)
+            }
+            (None, None) => unreachable_config()?,
+        };
+        let store: Arc<dyn SessionStore> = match (store, dynamodb, &sdk_config) {
+            (Some(store), _, _) => store,
+            (None, client, config) => {
+                let client = match (client, config) {
+                    (Some(client), _) => client,
+                    (None, Some(config)) => {
+                        let conf = aws_sdk_dynamodb::config::Builder::from(config)
+                            .region(region_of(config))
+                            .timeout_config(timeouts)
+                            .build();
+                        aws_sdk_dynamodb::Client::from_conf(conf)
+                    }
+                    (None, None) => unreachable_config()?,
+                };
+                let table = s.table.clone().unwrap_or_default();
+                let key = s.partition_key.clone().unwrap_or_default();
+                Arc::new(DynamoDbStore::new(client, table, key))
+            }
+        };
+
+        let client_id = s.client_id.clone().unwrap_or_default();
+        let issuer = match s.expected_issuer()? {
+            Some(issuer) => {
+                let url = s.jwks_url_for(&issuer);
+                Verifier::fixed_issuer(issuer, url, s.jwks_timeout, s.jwks_penalty)
+            }
+            None => Verifier::learning_issuer(s.jwks_url.clone(), s.emulator().map(str::to_owned)),
+        };
+        let verifier = Verifier {
+            issuer,
+            client_id: client_id.clone(),
+            leeway: s.leeway,
+            refresh_window: s.cookie.max_age_secs,
+            jwks_timeout: s.jwks_timeout,
+            jwks_penalty: s.jwks_penalty,
+        };
+        if let Some(jwks) = &s.jwks {
+            let document = if jwks.trim_start().starts_with('{') {
+                jwks.clone().into_bytes()
+            } else {
+                tokio::fs::read(jwks).await.map_err(|e| {
+                    Error::config_with(format!("COGNITO_JWKS: cannot read the file {jwks:?}"), e)
+                })?
+            };
+            verifier
+                .preload(&document)
+                .map_err(|why| Error::config(format!("COGNITO_JWKS is invalid: {why}")))?;
+        }
+        Ok(Sessions {
+            inner: Arc::new(Inner {
+                verifier,
+                store,
+                cognito: Cognito {
+                    client: cognito_client,
+                    client_id,
+                    client_secret: s.client_secret.clone(),
+                },
+                validation: s.validation,
+                cookie: Arc::new(s.cookie.clone()),
+                clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            }),
+        })
+    }
+}
+
+fn unreachable_config<T>() -> Result<T, Error> {
+    Err(Error::config("internal: no AWS SDK configuration was loaded"))
+}

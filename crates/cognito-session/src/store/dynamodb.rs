@@ -1,0 +1,201 @@
+//! The DynamoDB session table, compatible with the seed's: partition key = `sub`, `token`
+//! (String, the refresh token), `timestamp` (Number, epoch seconds), plus an optional
+//! `origin_jti` (String, the token family) that rows written by the seed may lack.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::{BoxFuture, SessionRow, SessionStore, StoreError};
+use crate::sdk::{classify, is_config_code, Failure};
+
+const TOKEN: &str = "token";
+const TIMESTAMP: &str = "timestamp";
+const FAMILY: &str = "origin_jti";
+
+/// Sessions in a DynamoDB table.
+///
+/// ```no_run
+/// use cognito_session::store::DynamoDbStore;
+/// # async fn f() {
+/// let config = aws_config::load_from_env().await;
+/// let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), "sessions", "sub");
+/// # let _ = store;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    partition_key: String,
+}
+
+impl DynamoDbStore {
+    /// A store on `table`, whose partition key attribute is named `partition_key`.
+    pub fn new(client: Client, table: impl Into<String>, partition_key: impl Into<String>) -> Self {
+        DynamoDbStore {
+            client,
+            table: table.into(),
+            partition_key: partition_key.into(),
+        }
+    }
+
+    fn error<E>(&self, action: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let failure = classify(&error);
+        match failure {
+            Failure::Service { code, .. } if code == "ConditionalCheckFailedException" => {
+                StoreError::Conflict
+            }
+            Failure::Service { code, message, .. } if is_config_code(&code) => {
+                let hint = match code.as_str() {
+                    "ResourceNotFoundException" => format!(
+                        "the session table {:?} does not exist in this account and region; create \
+                         it or fix SESSION_TABLE",
+                        self.table
+                    ),
+                    "ValidationException" => format!(
+                        "DynamoDB refused to {action} on table {:?} ({message}); check that \
+                         PARTITION_KEY ({:?}) is the table's partition key and that it has no \
+                         sort key",
+                        self.table, self.partition_key
+                    ),
+                    _ => format!(
+                        "DynamoDB refused to {action} on table {:?}: {code} ({message}); check \
+                         the function's IAM permissions and credentials",
+                        self.table
+                    ),
+                };
+                StoreError::Config {
+                    message: hint,
+                    source: Some(Box::new(error)),
+                }
+            }
+            Failure::Construction => StoreError::Config {
+                message: format!("could not build the DynamoDB {action} request"),
+                source: Some(Box::new(error)),
+            },
+            _ => StoreError::Unavailable(Box::new(error)),
+        }
+    }
+
+    fn key(&self, sub: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([(self.partition_key.clone(), AttributeValue::S(sub.to_owned()))])
+    }
+}
+
+fn row_from(sub: &str, item: &HashMap<String, AttributeValue>) -> SessionRow {
+    let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    SessionRow {
+        sub: sub.to_owned(),
+        refresh_token: string(TOKEN),
+        timestamp: item
+            .get(TIMESTAMP)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<f64>().ok())
+            .map_or(0, |n| n as i64),
+        origin_jti: string(FAMILY),
+    }
+}
+
+impl SessionStore for DynamoDbStore {
+    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(sub)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.error("read a session", e))?;
+            Ok(output.item.as_ref().map(|item| row_from(sub, item)))
+        })
+    }
+
+    fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut item = self.key(&row.sub);
+            if let Some(token) = &row.refresh_token {
+                item.insert(TOKEN.into(), AttributeValue::S(token.clone()));
+            }
+            item.insert(TIMESTAMP.into(), AttributeValue::N(row.timestamp.to_string()));
+            if let Some(family) = &row.origin_jti {
+                item.insert(FAMILY.into(), AttributeValue::S(family.clone()));
+            }
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| self.error("write a session", e))?;
+            Ok(())
+        })
+    }
+
+    fn record_refresh<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: &'a str,
+        timestamp: i64,
+        origin_jti: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(sub)))
+                .condition_expression("attribute_exists(#pk) AND #t = :t")
+                .expression_attribute_names("#pk", &self.partition_key)
+                .expression_attribute_names("#t", TOKEN)
+                .expression_attribute_names("#ts", TIMESTAMP)
+                .expression_attribute_values(":t", AttributeValue::S(refresh_token.to_owned()))
+                .expression_attribute_values(":ts", AttributeValue::N(timestamp.to_string()));
+            update = match origin_jti {
+                Some(family) => update
+                    .update_expression("SET #ts = :ts, #f = :f")
+                    .expression_attribute_names("#f", FAMILY)
+                    .expression_attribute_values(":f", AttributeValue::S(family.to_owned())),
+                None => update.update_expression("SET #ts = :ts"),
+            };
+            update
+                .send()
+                .await
+                .map_err(|e| self.error("record a refresh", e))?;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut delete = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(sub)));
+            if let Some(token) = refresh_token {
+                // A missing row is fine (already gone); a row holding another token is not ours.
+                delete = delete
+                    .condition_expression("attribute_not_exists(#pk) OR #t = :t")
+                    .expression_attribute_names("#pk", &self.partition_key)
+                    .expression_attribute_names("#t", TOKEN)
+                    .expression_attribute_values(":t", AttributeValue::S(token.to_owned()));
+            }
+            delete
+                .send()
+                .await
+                .map_err(|e| self.error("delete a session", e))?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! An in-memory [`SessionStore`] for tests, benchmarks and local development.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{BoxFuture, SessionRow, SessionStore, StoreError};
+
+/// Rows in a `HashMap` behind a mutex; lost when the process ends.
+///
+/// ```
+/// use cognito_session::store::{MemoryStore, SessionRow, SessionStore};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::default();
+/// store.put(&SessionRow::new("s", "rt", 1, None)).await.unwrap();
+/// store.delete("s", Some("rt")).await.unwrap();
+/// assert!(store.get("s").await.unwrap().is_none());
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    rows: Mutex<HashMap<String, SessionRow>>,
+}
+
+impl MemoryStore {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, SessionRow>) -> T) -> T {
+        f(&mut self.rows.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+        Box::pin(async move { Ok(self.with(|rows| rows.get(sub).cloned())) })
+    }
+
+    fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| rows.insert(row.sub.clone(), row.clone()));
+            Ok(())
+        })
+    }
+
+    fn record_refresh<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: &'a str,
+        timestamp: i64,
+        origin_jti: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| match rows.get_mut(sub) {
+                Some(row) if row.refresh_token.as_deref() == Some(refresh_token) => {
+                    row.timestamp = timestamp;
+                    if let Some(family) = origin_jti {
+                        row.origin_jti = Some(family.to_owned());
+                    }
+                    Ok(())
+                }
+                _ => Err(StoreError::Conflict),
+            })
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| match (rows.get(sub), refresh_token) {
+                (None, _) => Ok(()),
+                (Some(row), Some(expected)) if row.refresh_token.as_deref() != Some(expected) => {
+                    Err(StoreError::Conflict)
+                }
+                _ => {
+                    rows.remove(sub);
+                    Ok(())
+                }
+            })
+        })
+    }
+}

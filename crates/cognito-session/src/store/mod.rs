@@ -1,0 +1,147 @@
+//! Where sessions live: the [`SessionStore`] trait, the DynamoDB table and an in-memory store.
+//!
+//! A store knows rows, not tokens: it never sees a JWT and never talks to Cognito.
+//!
+//! ```
+//! use cognito_session::store::{MemoryStore, SessionRow, SessionStore};
+//!
+//! # tokio_test(async {
+//! let store = MemoryStore::default();
+//! let row = SessionRow::new("user-sub", "refresh-token", 1_700_000_000, Some("family".into()));
+//! store.put(&row).await.unwrap();
+//! assert_eq!(store.get("user-sub").await.unwrap(), Some(row));
+//! # });
+//! # fn tokio_test(f: impl std::future::Future<Output = ()>) {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod dynamodb;
+mod memory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use dynamodb::DynamoDbStore;
+pub use memory::MemoryStore;
+
+use crate::error::BoxError;
+
+/// A boxed future, so stores can be used as `dyn SessionStore`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One session: the seed's row (`sub`, `token`, `timestamp`) plus the token family.
+///
+/// ```
+/// use cognito_session::store::SessionRow;
+/// let row = SessionRow::new("sub", "secret-refresh-token", 1, None);
+/// // Debug output never shows the refresh token.
+/// assert!(!format!("{row:?}").contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// The user's `sub` (the partition key).
+    pub sub: String,
+    /// The refresh token (`token` attribute). `None` if the row lacks it.
+    pub refresh_token: Option<String>,
+    /// Seconds since the epoch of the last login or refresh (`timestamp` attribute).
+    pub timestamp: i64,
+    /// The token family (`origin_jti` attribute); absent on rows written by the seed.
+    pub origin_jti: Option<String>,
+}
+
+impl SessionRow {
+    /// A row for a fresh login.
+    ///
+    /// ```
+    /// use cognito_session::store::SessionRow;
+    /// let row = SessionRow::new("sub", "rt", 1_700_000_000, Some("fam".into()));
+    /// assert_eq!(row.refresh_token.as_deref(), Some("rt"));
+    /// ```
+    pub fn new(
+        sub: impl Into<String>,
+        refresh_token: impl Into<String>,
+        timestamp: i64,
+        origin_jti: Option<String>,
+    ) -> Self {
+        SessionRow {
+            sub: sub.into(),
+            refresh_token: Some(refresh_token.into()),
+            timestamp,
+            origin_jti,
+        }
+    }
+}
+
+impl fmt::Debug for SessionRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRow")
+            .field("sub", &self.sub)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field("timestamp", &self.timestamp)
+            .field("origin_jti", &self.origin_jti)
+            .finish()
+    }
+}
+
+/// Why a store operation failed.
+///
+/// ```
+/// use cognito_session::store::StoreError;
+/// assert!(StoreError::Conflict.to_string().contains("changed"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A conditional write found the row changed or gone.
+    #[error("the session row changed or was removed concurrently")]
+    Conflict,
+    /// The store is misconfigured (missing table, wrong key name, no permission).
+    #[error("{message}")]
+    Config {
+        /// What to fix.
+        message: String,
+        /// The underlying failure.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A transient failure (network, throttling, 5xx, timeout).
+    #[error("the session store is unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// A place to keep session rows. Implement it to put sessions somewhere else.
+///
+/// Every write is conditional, so concurrent requests never clobber each other's work.
+///
+/// ```
+/// use cognito_session::store::{MemoryStore, SessionStore};
+/// let store: std::sync::Arc<dyn SessionStore> = std::sync::Arc::new(MemoryStore::default());
+/// # let _ = store;
+/// ```
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// The row for `sub`, if there is one.
+    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>>;
+
+    /// Writes `row`, replacing any row for the same `sub` (a new login).
+    fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records a refresh: sets `timestamp` (and `origin_jti`, if given) on the row for `sub`,
+    /// only if it still holds `refresh_token`. [`StoreError::Conflict`] otherwise.
+    fn record_refresh<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: &'a str,
+        timestamp: i64,
+        origin_jti: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Deletes the row for `sub`, only if it still holds `refresh_token` (when given).
+    /// Deleting a missing row is not an error; a changed row is [`StoreError::Conflict`].
+    fn delete<'a>(
+        &'a self,
+        sub: &'a str,
+        refresh_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}

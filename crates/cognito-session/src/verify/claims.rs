@@ -1,0 +1,295 @@
+//! The last step of the pipeline: Cognito access-token claims, checked after the signature.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// Why the claims of a correctly signed token were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsRejected {
+    /// The payload is not a JSON object of the expected types, or repeats a claim.
+    #[error("the payload is not a valid claims object: {0}")]
+    Malformed(String),
+    /// A required claim is absent.
+    #[error("the `{0}` claim is missing")]
+    Missing(&'static str),
+    /// `iss` is not the configured (or learned) user pool.
+    #[error("the token was issued by another issuer")]
+    Issuer,
+    /// `token_use` is not `access` (an ID token, for instance).
+    #[error("the token is not an access token (token_use = {0:?})")]
+    TokenUse(String),
+    /// `client_id` is not the configured app client.
+    #[error("the token was issued to another app client")]
+    Client,
+    /// `iat` lies in the future beyond the leeway.
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// `nbf` lies in the future beyond the leeway.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// A time claim is out of any sensible range (before `iat`, absurdly far away, ...).
+    #[error("the token's time claims are not plausible")]
+    ImplausibleTimes,
+    /// The token expired longer ago than the refresh window allows.
+    #[error("the token expired beyond the refresh window")]
+    Expired,
+}
+
+/// The verified claims of a Cognito access token.
+///
+/// Only ever built from a token whose signature, issuer, client and token use were verified.
+///
+/// ```
+/// # use cognito_session::Claims;
+/// fn greet(claims: &Claims) -> String {
+///     format!("hello {} ({}), groups {:?}", claims.username(), claims.sub(), claims.groups())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub(crate) wire: Wire,
+    payload: Vec<u8>,
+    all: OnceLock<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The claims we check and expose, as they come off the wire. Serde refuses a repeated claim
+/// name among these fields.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Wire {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub token_use: Option<String>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub origin_jti: Option<String>,
+    pub jti: Option<String>,
+    pub scope: Option<String>,
+    #[serde(rename = "cognito:groups")]
+    pub groups: Option<Vec<String>>,
+    pub exp: Option<u64>,
+    pub iat: Option<u64>,
+    pub nbf: Option<u64>,
+    pub auth_time: Option<u64>,
+}
+
+/// What the claims step checks against.
+#[derive(Debug, Clone)]
+pub(crate) struct Expect<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub now: u64,
+    pub leeway: u64,
+    pub refresh_window: u64,
+}
+
+/// Whether a verified token is current or expired (but still inside the refresh window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    Current,
+    Expired,
+}
+
+/// Latest plausible time claim (year 2500); anything later is an attack or a bug.
+const MAX_TIME: u64 = 16_725_225_600;
+/// Longest plausible access-token lifetime (Cognito allows at most one day; we allow a week).
+const MAX_LIFETIME: u64 = 7 * 24 * 3600;
+
+impl Claims {
+    pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, ClaimsRejected> {
+        let wire: Wire = serde_json::from_slice(&payload)
+            .map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
+        Ok(Claims {
+            wire,
+            payload,
+            all: OnceLock::new(),
+        })
+    }
+
+    /// Runs every check; the order puts "who issued it, for whom" before "when".
+    pub(crate) fn check(&self, expect: &Expect<'_>) -> Result<Freshness, ClaimsRejected> {
+        let w = &self.wire;
+        if w.iss.as_deref() != Some(expect.issuer) {
+            return Err(ClaimsRejected::Issuer);
+        }
+        match w.token_use.as_deref() {
+            Some("access") => {}
+            Some(other) => return Err(ClaimsRejected::TokenUse(other.to_owned())),
+            None => return Err(ClaimsRejected::Missing("token_use")),
+        }
+        if w.client_id.as_deref() != Some(expect.client_id) {
+            return Err(ClaimsRejected::Client);
+        }
+        if w.sub.as_deref().is_none_or(str::is_empty) {
+            return Err(ClaimsRejected::Missing("sub"));
+        }
+        let exp = w.exp.ok_or(ClaimsRejected::Missing("exp"))?;
+        let iat = w.iat.ok_or(ClaimsRejected::Missing("iat"))?;
+        if exp > MAX_TIME || iat > exp || exp - iat > MAX_LIFETIME {
+            return Err(ClaimsRejected::ImplausibleTimes);
+        }
+        let now = expect.now;
+        if iat > now.saturating_add(expect.leeway) {
+            return Err(ClaimsRejected::IssuedInFuture);
+        }
+        if let Some(nbf) = w.nbf {
+            if nbf > now.saturating_add(expect.leeway) {
+                return Err(ClaimsRejected::NotYetValid);
+            }
+        }
+        if now <= exp.saturating_add(expect.leeway) {
+            Ok(Freshness::Current)
+        } else if now <= exp.saturating_add(expect.refresh_window) {
+            Ok(Freshness::Expired)
+        } else {
+            Err(ClaimsRejected::Expired)
+        }
+    }
+
+    /// The user's stable id (`sub`), the session table's partition key.
+    pub fn sub(&self) -> &str {
+        self.wire.sub.as_deref().unwrap_or_default()
+    }
+
+    /// Cognito's username for the user (the `username` claim; not necessarily the email).
+    pub fn username(&self) -> &str {
+        self.wire.username.as_deref().unwrap_or_default()
+    }
+
+    /// The app client the token was issued to.
+    pub fn client_id(&self) -> &str {
+        self.wire.client_id.as_deref().unwrap_or_default()
+    }
+
+    /// The issuer (`iss`): `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+    pub fn issuer(&self) -> &str {
+        self.wire.iss.as_deref().unwrap_or_default()
+    }
+
+    /// The token family: the same for every access token refreshed from one login.
+    pub fn origin_jti(&self) -> Option<&str> {
+        self.wire.origin_jti.as_deref()
+    }
+
+    /// This token's own id.
+    pub fn jti(&self) -> Option<&str> {
+        self.wire.jti.as_deref()
+    }
+
+    /// Space-separated OAuth scopes.
+    pub fn scope(&self) -> Option<&str> {
+        self.wire.scope.as_deref()
+    }
+
+    /// Whether `scope` contains `wanted`.
+    pub fn has_scope(&self, wanted: &str) -> bool {
+        self.scope()
+            .is_some_and(|s| s.split_ascii_whitespace().any(|x| x == wanted))
+    }
+
+    /// The user's Cognito groups (`cognito:groups`).
+    pub fn groups(&self) -> &[String] {
+        self.wire.groups.as_deref().unwrap_or_default()
+    }
+
+    /// Expiry, seconds since the epoch.
+    pub fn exp(&self) -> u64 {
+        self.wire.exp.unwrap_or_default()
+    }
+
+    /// Issue time, seconds since the epoch.
+    pub fn iat(&self) -> u64 {
+        self.wire.iat.unwrap_or_default()
+    }
+
+    /// When the user authenticated, seconds since the epoch.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.wire.auth_time
+    }
+
+    /// Any claim by name, including those without an accessor (custom claims). The full claim
+    /// set is decoded on first use only.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.all
+            .get_or_init(|| serde_json::from_slice(&self.payload).unwrap_or_default())
+            .get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: &str) -> Result<Claims, ClaimsRejected> {
+        Claims::parse(json.as_bytes().to_vec())
+    }
+
+    const EXPECT: Expect<'static> = Expect {
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X",
+        client_id: "c",
+        now: 1_000_000,
+        leeway: 60,
+        refresh_window: 3600,
+    };
+
+    fn good(extra: &str) -> String {
+        format!(
+            r#"{{"iss":"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X","sub":"s","token_use":"access","client_id":"c","iat":999000,"exp":1000100{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn current_expired_and_beyond() {
+        assert_eq!(claims(&good("")).unwrap().check(&EXPECT), Ok(Freshness::Current));
+        let mut e = EXPECT.clone();
+        e.now = 1_000_100 + 61;
+        assert_eq!(claims(&good("")).unwrap().check(&e), Ok(Freshness::Expired));
+        e.now = 1_000_100 + 3601;
+        assert_eq!(claims(&good("")).unwrap().check(&e), Err(ClaimsRejected::Expired));
+    }
+
+    #[test]
+    fn duplicate_and_non_numeric_claims_are_malformed() {
+        assert!(matches!(claims(&good(r#","sub":"t""#)), Err(ClaimsRejected::Malformed(_))));
+        let s = good("").replace("\"iat\":999000", "\"iat\":\"999000\"");
+        assert!(matches!(claims(&s), Err(ClaimsRejected::Malformed(_))));
+        let s = good("").replace("\"iat\":999000", "\"iat\":999000.5");
+        assert!(matches!(claims(&s), Err(ClaimsRejected::Malformed(_))));
+    }
+
+    #[test]
+    fn future_iat_and_nbf() {
+        let s = good("").replace("999000", "1000061");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::IssuedInFuture));
+        let s = good(r#","nbf":1000061"#);
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::NotYetValid));
+    }
+
+    #[test]
+    fn absurd_times() {
+        let s = good("").replace("1000100", "99999999999999");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::ImplausibleTimes));
+        let s = good("").replace("999000", "1");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::ImplausibleTimes));
+    }
+
+    #[test]
+    fn other_use_client_issuer() {
+        let s = good("").replace("\"access\"", "\"id\"");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::TokenUse("id".into())));
+        let s = good("").replace("\"client_id\":\"c\"", "\"client_id\":\"d\"");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Client));
+        let s = good("").replace("us-east-1_X", "us-east-1_Y");
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Issuer));
+        let s = good("").replace(r#""exp":1000100"#, r#""x":1"#);
+        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Missing("exp")));
+    }
+
+    #[test]
+    fn custom_claims_by_name() {
+        let c = claims(&good(r#","custom:tier":"gold","cognito:groups":["a","b"]"#)).unwrap();
+        assert_eq!(c.get("custom:tier").and_then(|v| v.as_str()), Some("gold"));
+        assert_eq!(c.groups(), ["a", "b"]);
+    }
+}

@@ -1,0 +1,117 @@
+//! Integration tests against moto in server mode (started once for this binary by `testkit`).
+
+mod attacks;
+mod config;
+mod events;
+mod lifecycle;
+mod outages;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cognitoidentityprovider::types::AuthenticationResultType;
+use cognito_session::{Sessions, SessionsBuilder, Tokens};
+use testkit::{CallCounter, Minter, Pool, PoolOptions};
+
+/// A pool on moto, and `Sessions` wired to it through counting clients and a movable clock.
+pub struct Setup {
+    pub pool: Pool,
+    pub sessions: Sessions,
+    pub calls: CallCounter,
+    pub clock: Arc<AtomicI64>,
+}
+
+/// A clock `offset` seconds away from the system clock.
+pub fn movable_clock(offset: Arc<AtomicI64>) -> impl Fn() -> SystemTime + Send + Sync + 'static {
+    move || {
+        let offset = offset.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        if offset >= 0 {
+            now + Duration::from_secs(offset as u64)
+        } else {
+            now - Duration::from_secs(offset.unsigned_abs())
+        }
+    }
+}
+
+/// A builder for `pool` with counted clients (returned) and everything set explicitly.
+pub fn builder(pool: &Pool) -> (SessionsBuilder, CallCounter) {
+    let (cognito, dynamodb, calls) = pool.counted_clients();
+    let builder = Sessions::builder()
+        .table(&pool.table)
+        .partition_key(&pool.partition_key)
+        .client_id(&pool.client_id)
+        .user_pool_id(&pool.pool_id)
+        .jwks_url(pool.jwks_url())
+        .sdk_config(pool.sdk.clone())
+        .cognito_client(cognito)
+        .dynamodb_client(dynamodb);
+    let builder = match &pool.client_secret {
+        Some(secret) => builder.client_secret(secret),
+        None => builder,
+    };
+    (builder, calls)
+}
+
+pub async fn setup_with(options: PoolOptions, customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder) -> Setup {
+    let pool = Pool::new(options).await;
+    let clock = Arc::new(AtomicI64::new(0));
+    let (builder, calls) = builder(&pool);
+    let sessions = customize(builder.clock(movable_clock(clock.clone())))
+        .build()
+        .await
+        .expect("build sessions");
+    Setup {
+        pool,
+        sessions,
+        calls,
+        clock,
+    }
+}
+
+pub async fn setup() -> Setup {
+    setup_with(PoolOptions::default(), |b| b).await
+}
+
+/// A `Cookie` header map carrying `token` in cookie `token` among others.
+pub fn cookies(token: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.append("cookie", format!("theme=dark; xtoken=nope; token={token}").parse().unwrap());
+    headers
+}
+
+impl Setup {
+    /// A user who logged in for real and whose session was started.
+    pub async fn logged_in(&self, username: &str) -> (String, AuthenticationResultType) {
+        let sub = self.pool.user(username).await;
+        let login = self.pool.login(username).await;
+        self.sessions.start(&Tokens::from(&login)).await.expect("start session");
+        (sub, login)
+    }
+
+    /// The same access token, re-signed with moto's key as if issued two hours ago (so it has
+    /// expired an hour ago). Family, user and client are unchanged.
+    pub fn expired_copy(&self, access_token: &str) -> String {
+        let mut claims = testkit::peek(access_token);
+        let iat = testkit::now() - 7200;
+        claims["iat"] = iat.into();
+        claims["auth_time"] = iat.into();
+        claims["exp"] = (iat + 3600).into();
+        minter().access(&claims)
+    }
+}
+
+/// moto's signing key, loaded once.
+pub fn minter() -> &'static Minter {
+    static MINTER: std::sync::OnceLock<Minter> = std::sync::OnceLock::new();
+    MINTER.get_or_init(Minter::moto)
+}
+
+/// A 127.0.0.1 URL where nothing listens (connections are refused).
+pub fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}

@@ -1,0 +1,307 @@
+//! AWS fixtures on moto: a user pool with an app client, users that log in for real, the
+//! session table, and SDK clients that count the calls they send.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_lc_rs::hmac;
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::Moto;
+
+/// Counts the HTTP attempts an SDK client sends, by operation name.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<Mutex<Vec<String>>>);
+
+impl CallCounter {
+    /// How many attempts of `operation` (e.g. `InitiateAuth`, `GetItem`) were sent.
+    pub fn count(&self, operation: &str) -> usize {
+        self.0.lock().unwrap().iter().filter(|o| *o == operation).count()
+    }
+
+    /// Every attempt sent, in order.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Forget what was counted.
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        self.0.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
+/// How to set up a [`Pool`].
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Give the app client a secret (then `SECRET_HASH` is required).
+    pub secret: bool,
+    /// The session table's partition key attribute name.
+    pub partition_key: String,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            secret: false,
+            partition_key: "sub".into(),
+        }
+    }
+}
+
+/// A user pool, app client and session table of their own on the shared moto server.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// The moto server.
+    pub moto: &'static Moto,
+    /// SDK configuration pointing at moto (region us-east-1, dummy credentials).
+    pub sdk: SdkConfig,
+    /// The user pool id.
+    pub pool_id: String,
+    /// The app client id.
+    pub client_id: String,
+    /// The app client secret, if it has one.
+    pub client_secret: Option<String>,
+    /// The session table's name.
+    pub table: String,
+    /// Its partition key attribute.
+    pub partition_key: String,
+    /// A Cognito admin client (not counted).
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// A DynamoDB client (not counted).
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// Test users' password.
+pub const PASSWORD: &str = "Correct-horse-9!";
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// SDK configuration for `endpoint` with dummy credentials in us-east-1.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "testkit",
+        ))
+        .load()
+        .await
+}
+
+impl Pool {
+    /// A fresh pool, app client and table.
+    pub async fn new(options: PoolOptions) -> Pool {
+        let moto = Moto::shared();
+        let sdk = sdk_config(&moto.url).await;
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let pool = cognito
+            .create_user_pool()
+            .pool_name(unique("pool"))
+            .send()
+            .await
+            .expect("create user pool");
+        let pool_id = pool.user_pool.and_then(|p| p.id).expect("pool id");
+        let client = cognito
+            .create_user_pool_client()
+            .user_pool_id(&pool_id)
+            .client_name("web")
+            .generate_secret(options.secret)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .send()
+            .await
+            .expect("create app client")
+            .user_pool_client
+            .expect("app client");
+        let table = unique("sessions");
+        create_table(&dynamodb, &table, &options.partition_key).await;
+        Pool {
+            moto,
+            sdk,
+            pool_id,
+            client_id: client.client_id.expect("client id"),
+            client_secret: client.client_secret,
+            table,
+            partition_key: options.partition_key,
+            cognito,
+            dynamodb,
+        }
+    }
+
+    /// The issuer moto writes into this pool's tokens.
+    pub fn issuer(&self) -> String {
+        format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.pool_id)
+    }
+
+    /// The pool's JWKS URL on moto.
+    pub fn jwks_url(&self) -> String {
+        self.moto.jwks_url(&self.pool_id)
+    }
+
+    /// Clients that count every attempt they send, sharing one counter.
+    pub fn counted_clients(
+        &self,
+    ) -> (aws_sdk_cognitoidentityprovider::Client, aws_sdk_dynamodb::Client, CallCounter) {
+        let counter = CallCounter::default();
+        let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&self.sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        (cognito, dynamodb, counter)
+    }
+
+    /// Creates a confirmed user with [`PASSWORD`]; returns its `sub`.
+    pub async fn user(&self, username: &str) -> String {
+        let user = self
+            .cognito
+            .admin_create_user()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .send()
+            .await
+            .expect("create user")
+            .user
+            .expect("user");
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .expect("set password");
+        user.attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .expect("sub attribute")
+            .to_owned()
+    }
+
+    /// A real login (`USER_PASSWORD_AUTH`): access, ID and refresh tokens.
+    pub async fn login(&self, username: &str) -> AuthenticationResultType {
+        let mut auth = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", PASSWORD);
+        if let Some(secret) = &self.client_secret {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+            let tag = hmac::sign(&key, format!("{username}{}", self.client_id).as_bytes());
+            auth = auth.auth_parameters("SECRET_HASH", STANDARD.encode(tag.as_ref()));
+        }
+        auth.send()
+            .await
+            .expect("login")
+            .authentication_result
+            .expect("tokens")
+    }
+
+    /// The session row of `sub`, as stored.
+    pub async fn row(&self, sub: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(&self.partition_key, AttributeValue::S(sub.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get row")
+            .item
+    }
+
+    /// Writes a row the way the seed's login flow does: partition key, `token`, `timestamp`.
+    pub async fn put_seed_row(&self, sub: &str, refresh_token: &str) {
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item(&self.partition_key, AttributeValue::S(sub.into()))
+            .item("token", AttributeValue::S(refresh_token.into()))
+            .item("timestamp", AttributeValue::N(crate::now().to_string()))
+            .send()
+            .await
+            .expect("put seed row");
+    }
+
+    /// Signs the user out everywhere (revokes every refresh token).
+    pub async fn global_sign_out(&self, username: &str) {
+        self.cognito
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .send()
+            .await
+            .expect("global sign-out");
+    }
+}
+
+/// Creates an on-demand table with a string partition key.
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str, partition_key: &str) {
+    dynamodb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(partition_key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(partition_key)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create table");
+}
