@@ -42,7 +42,7 @@ pub(crate) async fn refresh(
         return Err(Unauthorized::SessionEnded.into());
     };
 
-    let tokens = match cognito.refresh(refresh_token, claims.username()).await {
+    let tokens = match Box::pin(cognito.refresh(refresh_token, claims.username())).await {
         Ok(tokens) => tokens,
         Err(RefreshFailed::Rejected(reason)) => {
             tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");

@@ -452,7 +452,7 @@ impl SessionsBuilder {
         let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none());
         let sdk_config = match (sdk_config, needs_sdk) {
             (Some(config), _) => Some(config),
-            (None, true) => Some(aws_config::defaults(BehaviorVersion::latest()).load().await),
+            (None, true) => Some(Box::pin(aws_config::defaults(BehaviorVersion::latest()).load()).await),
             (None, false) => None,
         };
         let timeouts = TimeoutConfig::builder()

@@ -5,10 +5,12 @@
 
 mod aws;
 mod moto;
+mod runtime;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
 pub use moto::Moto;
+pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 
 use std::path::PathBuf;

@@ -149,7 +149,8 @@ impl Jwks {
             return Ok(Err(KeyRejected::UnknownKid));
         }
         *last_fetch = Some(Instant::now());
-        let body = fetch(&self.url, self.timeout).await?;
+        // Boxed: the HTTP client's future is deep, and this path is rare.
+        let body = Box::pin(fetch(&self.url, self.timeout)).await?;
         let keys = parse_jwks(&body).map_err(FetchError::Refused)?;
         tracing::info!(url = %self.url, keys = keys.len(), "fetched the user pool JWKS");
         let entry = keys.get(kid).cloned().unwrap_or(Err(KeyRejected::UnknownKid));

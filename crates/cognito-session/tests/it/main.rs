@@ -3,6 +3,7 @@
 mod attacks;
 mod config;
 mod events;
+mod handler;
 mod lifecycle;
 mod outages;
 
