@@ -32,7 +32,11 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(sessions: &Sessions, request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
     match sessions.session(COOKIE, request).await {
-        Ok(session) => respond(200, json!({"message": "Request successful"}), session.set_cookie(COOKIE)),
+        Ok(session) => respond(
+            200,
+            json!({"message": "Request successful"}),
+            session.set_cookie(COOKIE),
+        ),
         Err(error) => {
             let message = match error.status() {
                 401 => "Unauthorized",
@@ -40,12 +44,20 @@ async fn handle(sessions: &Sessions, request: &ApiGatewayProxyRequest) -> ApiGat
                 400 => "Bad Request",
                 _ => "Internal Server Error",
             };
-            respond(error.status(), json!({"error": message}), error.clear_cookie(COOKIE))
+            respond(
+                error.status(),
+                json!({"error": message}),
+                error.clear_cookie(COOKIE),
+            )
         }
     }
 }
 
-fn respond(status: u16, body: serde_json::Value, set_cookie: Option<String>) -> ApiGatewayProxyResponse {
+fn respond(
+    status: u16,
+    body: serde_json::Value,
+    set_cookie: Option<String>,
+) -> ApiGatewayProxyResponse {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if status == 503 {

@@ -64,7 +64,10 @@ impl fmt::Debug for Tokens {
         f.debug_struct("Tokens")
             .field("access_token", &"<redacted>")
             .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expires_in", &self.expires_in)
             .finish()
     }
@@ -123,14 +126,21 @@ impl fmt::Debug for Cognito {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cognito")
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
 
 impl Cognito {
     /// `InitiateAuth` with `REFRESH_TOKEN_AUTH` (plus `SECRET_HASH` when the client has a secret).
-    pub(crate) async fn refresh(&self, refresh_token: &str, username: &str) -> Result<Tokens, RefreshFailed> {
+    pub(crate) async fn refresh(
+        &self,
+        refresh_token: &str,
+        username: &str,
+    ) -> Result<Tokens, RefreshFailed> {
         let mut request = self
             .client
             .initiate_auth()
@@ -138,7 +148,10 @@ impl Cognito {
             .client_id(&self.client_id)
             .auth_parameters("REFRESH_TOKEN", refresh_token);
         if let Some(secret) = &self.client_secret {
-            request = request.auth_parameters("SECRET_HASH", secret_hash(secret, username, &self.client_id));
+            request = request.auth_parameters(
+                "SECRET_HASH",
+                secret_hash(secret, username, &self.client_id),
+            );
         }
         let output = request.send().await.map_err(|error| {
             match classify(&error) {
@@ -164,13 +177,17 @@ impl Cognito {
                 _ => RefreshFailed::Other(Error::unavailable(Service::Cognito, "refreshing the session", error)),
             }
         })?;
-        let result = output.authentication_result.as_ref().filter(|r| r.access_token().is_some()).ok_or_else(|| {
-            RefreshFailed::Other(Error::unavailable(
-                Service::Cognito,
-                "refreshing the session",
-                "Cognito answered without an access token (a challenge?)",
-            ))
-        })?;
+        let result = output
+            .authentication_result
+            .as_ref()
+            .filter(|r| r.access_token().is_some())
+            .ok_or_else(|| {
+                RefreshFailed::Other(Error::unavailable(
+                    Service::Cognito,
+                    "refreshing the session",
+                    "Cognito answered without an access token (a challenge?)",
+                ))
+            })?;
         Ok(Tokens::from(result))
     }
 }

@@ -75,7 +75,11 @@ fn invalid(variable: &str, why: impl std::fmt::Display) -> Error {
 impl Settings {
     /// Overlays the variables `get` returns (an environment lookup) on these settings.
     pub(crate) fn read_vars(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
-        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let set = |slot: &mut Option<String>, name: &str| {
             if let Some(value) = get(name) {
                 *slot = Some(value);
@@ -90,20 +94,29 @@ impl Settings {
         set(&mut self.jwks_url, "COGNITO_JWKS_URL");
         set(&mut self.jwks, "COGNITO_JWKS");
         set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL");
-        set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER");
+        set(
+            &mut self.cognito_endpoint,
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+        );
         if let Some(mode) = get("SESSION_VALIDATION") {
             self.validation = match mode.to_ascii_lowercase().as_str() {
                 "session" => SessionValidation::Session,
                 "token" => SessionValidation::Token,
-                _ => return Err(invalid("SESSION_VALIDATION", format!("{mode:?}; use `session` or `token`"))),
+                _ => {
+                    return Err(invalid(
+                        "SESSION_VALIDATION",
+                        format!("{mode:?}; use `session` or `token`"),
+                    ))
+                }
             };
         }
         if let Some(secs) = get("SESSION_LIFETIME") {
-            let secs: u64 = secs
-                .parse()
-                .ok()
-                .filter(|s| *s > 0)
-                .ok_or_else(|| invalid("SESSION_LIFETIME", format!("{secs:?} is not a positive number of seconds")))?;
+            let secs: u64 = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                invalid(
+                    "SESSION_LIFETIME",
+                    format!("{secs:?} is not a positive number of seconds"),
+                )
+            })?;
             self.cookie.max_age_secs = secs;
         }
         if let Some(same_site) = get("COOKIE_SAME_SITE") {
@@ -111,7 +124,12 @@ impl Settings {
                 "lax" => SameSite::Lax,
                 "strict" => SameSite::Strict,
                 "none" => SameSite::None,
-                _ => return Err(invalid("COOKIE_SAME_SITE", format!("{same_site:?}; use Lax, Strict or None"))),
+                _ => {
+                    return Err(invalid(
+                        "COOKIE_SAME_SITE",
+                        format!("{same_site:?}; use Lax, Strict or None"),
+                    ))
+                }
             };
         }
         set(&mut self.cookie.domain, "COOKIE_DOMAIN");
@@ -125,7 +143,9 @@ impl Settings {
     pub(crate) fn validate(&self, needs_table: bool) -> Result<(), Error> {
         let required = |value: &Option<String>, name: &str, what: &str| {
             if value.is_none() {
-                Err(Error::config(format!("{name} is not set: it must name {what}")))
+                Err(Error::config(format!(
+                    "{name} is not set: it must name {what}"
+                )))
             } else {
                 Ok(())
             }
@@ -133,14 +153,23 @@ impl Settings {
         required(&self.client_id, "CLIENT_ID", "the Cognito app client id")?;
         if needs_table {
             required(&self.table, "SESSION_TABLE", "the DynamoDB session table")?;
-            required(&self.partition_key, "PARTITION_KEY", "the session table's partition key attribute")?;
+            required(
+                &self.partition_key,
+                "PARTITION_KEY",
+                "the session table's partition key attribute",
+            )?;
         }
         if let Some(pool) = &self.user_pool_id {
             pool_region(pool)?;
         }
-        for (name, url) in [("COGNITO_ISSUER", &self.issuer), ("COGNITO_JWKS_URL", &self.jwks_url)] {
+        for (name, url) in [
+            ("COGNITO_ISSUER", &self.issuer),
+            ("COGNITO_JWKS_URL", &self.jwks_url),
+        ] {
             if let Some(url) = url {
-                if !(url.starts_with("https://") || url.starts_with("http://")) || url.parse::<http::Uri>().is_err() {
+                if !(url.starts_with("https://") || url.starts_with("http://"))
+                    || url.parse::<http::Uri>().is_err()
+                {
                     return Err(invalid(name, format!("{url:?} is not an http(s) URL")));
                 }
             }
@@ -154,7 +183,10 @@ impl Settings {
             return Ok(Some(issuer.trim_end_matches('/').to_owned()));
         }
         match &self.user_pool_id {
-            Some(pool) => Ok(Some(format!("https://cognito-idp.{}.amazonaws.com/{pool}", pool_region(pool)?))),
+            Some(pool) => Ok(Some(format!(
+                "https://cognito-idp.{}.amazonaws.com/{pool}",
+                pool_region(pool)?
+            ))),
             None => Ok(None),
         }
     }
@@ -165,7 +197,10 @@ impl Settings {
             return url.clone();
         }
         match (self.emulator(), &self.user_pool_id) {
-            (Some(endpoint), Some(pool)) => format!("{}/{pool}/.well-known/jwks.json", endpoint.trim_end_matches('/')),
+            (Some(endpoint), Some(pool)) => format!(
+                "{}/{pool}/.well-known/jwks.json",
+                endpoint.trim_end_matches('/')
+            ),
             _ => format!("{issuer}/.well-known/jwks.json"),
         }
     }
@@ -185,7 +220,9 @@ pub(crate) fn pool_region(pool: &str) -> Result<&str, Error> {
         .split_once('_')
         .ok_or_else(|| invalid("USER_POOL_ID", format!("{pool:?}: {shape}")))?;
     let region_ok = !region.is_empty()
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && region.contains('-');
     let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if region_ok && id_ok {
@@ -201,12 +238,20 @@ mod tests {
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, Error> {
         let mut s = Settings::default();
-        s.read_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))?;
+        s.read_vars(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })?;
         s.validate(true)?;
         Ok(s)
     }
 
-    const SEED: [(&str, &str); 3] = [("SESSION_TABLE", "t"), ("PARTITION_KEY", "pk"), ("CLIENT_ID", "c")];
+    const SEED: [(&str, &str); 3] = [
+        ("SESSION_TABLE", "t"),
+        ("PARTITION_KEY", "pk"),
+        ("CLIENT_ID", "c"),
+    ];
 
     #[test]
     fn seed_variables_suffice() {
@@ -218,7 +263,11 @@ mod tests {
     #[test]
     fn missing_variables_are_named() {
         for missing in ["SESSION_TABLE", "PARTITION_KEY", "CLIENT_ID"] {
-            let vars: Vec<_> = SEED.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let vars: Vec<_> = SEED
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             let message = read(&vars).unwrap_err().to_string();
             assert!(message.contains(missing), "{message}");
         }
@@ -248,14 +297,29 @@ mod tests {
         vars.push(("USER_POOL_ID", "eu-west-1_AbC"));
         let s = read(&vars).unwrap();
         let issuer = s.expected_issuer().unwrap().unwrap();
-        assert_eq!(issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC");
-        assert_eq!(s.jwks_url_for(&issuer), format!("{issuer}/.well-known/jwks.json"));
+        assert_eq!(
+            issuer,
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+        );
+        assert_eq!(
+            s.jwks_url_for(&issuer),
+            format!("{issuer}/.well-known/jwks.json")
+        );
         vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
         let s = read(&vars).unwrap();
-        assert_eq!(s.jwks_url_for(&issuer), "http://127.0.0.1:5000/eu-west-1_AbC/.well-known/jwks.json");
+        assert_eq!(
+            s.jwks_url_for(&issuer),
+            "http://127.0.0.1:5000/eu-west-1_AbC/.well-known/jwks.json"
+        );
         // A non-loopback endpoint (a VPC endpoint, say) is not assumed to serve the JWKS.
-        vars.push(("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "https://vpce.example"));
+        vars.push((
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+            "https://vpce.example",
+        ));
         let s = read(&vars).unwrap();
-        assert_eq!(s.jwks_url_for(&issuer), format!("{issuer}/.well-known/jwks.json"));
+        assert_eq!(
+            s.jwks_url_for(&issuer),
+            format!("{issuer}/.well-known/jwks.json")
+        );
     }
 }

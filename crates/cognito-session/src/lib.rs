@@ -82,6 +82,8 @@ pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Err
     match error {
         store::StoreError::Conflict => Error::Unauthorized(Unauthorized::SessionEnded),
         store::StoreError::Config { message, source } => Error::Config { message, source },
-        store::StoreError::Unavailable(source) => Error::unavailable(Service::DynamoDb, action, source),
+        store::StoreError::Unavailable(source) => {
+            Error::unavailable(Service::DynamoDb, action, source)
+        }
     }
 }

@@ -54,13 +54,16 @@ pub(crate) async fn refresh(
         Err(RefreshFailed::Other(error)) => return Err(error),
     };
 
-    let (new_claims, _) = verifier.verify(&tokens.access_token, now).await.map_err(|e| {
-        Error::unavailable(
-            Service::Cognito,
-            "checking the refreshed token",
-            format!("Cognito returned an access token that does not verify: {e}"),
-        )
-    })?;
+    let (new_claims, _) = verifier
+        .verify(&tokens.access_token, now)
+        .await
+        .map_err(|e| {
+            Error::unavailable(
+                Service::Cognito,
+                "checking the refreshed token",
+                format!("Cognito returned an access token that does not verify: {e}"),
+            )
+        })?;
     if new_claims.sub() != sub {
         return Err(Error::unavailable(
             Service::Cognito,

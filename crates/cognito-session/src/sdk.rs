@@ -6,10 +6,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// The service answered with an error `code`.
-    Service {
-        code: String,
-        message: String,
-    },
+    Service { code: String, message: String },
     /// No usable answer: timeout, connection failure, unparsable response.
     Transient,
     /// The request could not even be built (a bug or a configuration problem).

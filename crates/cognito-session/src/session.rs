@@ -13,8 +13,8 @@ use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
 use crate::refresh::{refresh, same_family};
 use crate::store::{DynamoDbStore, SessionRow, SessionStore};
-use crate::verify::{Claims, Freshness, Verifier};
 use crate::store_error;
+use crate::verify::{Claims, Freshness, Verifier};
 
 /// A source of the current time, so tests can move it.
 ///
@@ -173,7 +173,11 @@ impl Sessions {
     /// `request` can be an `http::HeaderMap`, a `lambda_http::Request` (any `http::Request`), an
     /// `aws_lambda_events` API Gateway REST / HTTP API, ALB or function URL request, or a raw
     /// `serde_json::Value` event.
-    pub async fn session<S: CookieSource + ?Sized>(&self, name: &str, request: &S) -> Result<Session, Error> {
+    pub async fn session<S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &S,
+    ) -> Result<Session, Error> {
         let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
         self.session_for_token(token).await
     }
@@ -199,7 +203,8 @@ impl Sessions {
                 }
                 Freshness::Expired => {
                     let (claims, tokens) =
-                        refresh(&*inner.store, &inner.cognito, &inner.verifier, &claims, now).await?;
+                        refresh(&*inner.store, &inner.cognito, &inner.verifier, &claims, now)
+                            .await?;
                     tracing::info!(sub = claims.sub(), "refreshed an expired session");
                     Ok(self.session_of(claims, Some(tokens)))
                 }
@@ -239,12 +244,23 @@ impl Sessions {
             .as_deref()
             .ok_or_else(|| Error::InvalidInput("the login tokens have no refresh token".into()))?;
         let now = self.now();
-        let (claims, freshness) = self.inner.verifier.verify(&tokens.access_token, now).await?;
+        let (claims, freshness) = self
+            .inner
+            .verifier
+            .verify(&tokens.access_token, now)
+            .await?;
         if freshness != Freshness::Current {
-            return Err(Error::InvalidInput("the login's access token has already expired".into()));
+            return Err(Error::InvalidInput(
+                "the login's access token has already expired".into(),
+            ));
         }
         let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
-        let row = SessionRow::new(claims.sub(), refresh_token, timestamp, claims.origin_jti().map(str::to_owned));
+        let row = SessionRow::new(
+            claims.sub(),
+            refresh_token,
+            timestamp,
+            claims.origin_jti().map(str::to_owned),
+        );
         self.inner
             .store
             .put(&row)
@@ -260,7 +276,11 @@ impl Sessions {
     /// gone (also when it already was); answer with [`Sessions::clear_cookie`]. A token that does
     /// not verify, or one from another login of the user, removes nothing and is refused.
     /// An expired token (within the refresh window) can still log out.
-    pub async fn end<S: CookieSource + ?Sized>(&self, name: &str, request: &S) -> Result<(), Error> {
+    pub async fn end<S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &S,
+    ) -> Result<(), Error> {
         let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
         let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
         let store = &self.inner.store;
@@ -272,7 +292,10 @@ impl Sessions {
             return Ok(());
         };
         same_family(&row, &claims)?;
-        match store.delete(claims.sub(), row.refresh_token.as_deref()).await {
+        match store
+            .delete(claims.sub(), row.refresh_token.as_deref())
+            .await
+        {
             Ok(()) | Err(crate::store::StoreError::Conflict) => {
                 tracing::info!(sub = claims.sub(), "session ended");
                 Ok(())
@@ -452,7 +475,9 @@ impl SessionsBuilder {
         let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none());
         let sdk_config = match (sdk_config, needs_sdk) {
             (Some(config), _) => Some(config),
-            (None, true) => Some(Box::pin(aws_config::defaults(BehaviorVersion::latest()).load()).await),
+            (None, true) => {
+                Some(Box::pin(aws_config::defaults(BehaviorVersion::latest()).load()).await)
+            }
             (None, false) => None,
         };
         let timeouts = TimeoutConfig::builder()
@@ -470,7 +495,9 @@ impl SessionsBuilder {
         let cognito_client = match (cognito, &sdk_config) {
             (Some(client), _) => client,
             (None, Some(config)) => {
-                let region = pool_region.map(|r| Region::new(r.to_owned())).or_else(|| config.region().cloned());
+                let region = pool_region
+                    .map(|r| Region::new(r.to_owned()))
+                    .or_else(|| config.region().cloned());
                 let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(config)
                     .region(region)
                     .timeout_config(timeouts.clone())
@@ -545,5 +572,7 @@ impl SessionsBuilder {
 }
 
 fn unreachable_config<T>() -> Result<T, Error> {
-    Err(Error::config("internal: no AWS SDK configuration was loaded"))
+    Err(Error::config(
+        "internal: no AWS SDK configuration was loaded",
+    ))
 }

@@ -32,7 +32,12 @@ pub struct CallCounter(Arc<Mutex<Vec<String>>>);
 impl CallCounter {
     /// How many attempts of `operation` (e.g. `InitiateAuth`, `GetItem`) were sent.
     pub fn count(&self, operation: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|o| *o == operation).count()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| *o == operation)
+            .count()
     }
 
     /// Every attempt sent, in order.
@@ -57,7 +62,10 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        let name = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
         self.0.lock().unwrap().push(name);
         Ok(())
     }
@@ -109,7 +117,11 @@ pub const PASSWORD: &str = "Correct-horse-9!";
 
 fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// SDK configuration for `endpoint` with dummy credentials in us-east-1.
@@ -167,7 +179,10 @@ impl Pool {
 
     /// The issuer moto writes into this pool's tokens.
     pub fn issuer(&self) -> String {
-        format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.pool_id)
+        format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{}",
+            self.pool_id
+        )
     }
 
     /// The pool's JWKS URL on moto.
@@ -178,7 +193,11 @@ impl Pool {
     /// Clients that count every attempt they send, sharing one counter.
     pub fn counted_clients(
         &self,
-    ) -> (aws_sdk_cognitoidentityprovider::Client, aws_sdk_dynamodb::Client, CallCounter) {
+    ) -> (
+        aws_sdk_cognitoidentityprovider::Client,
+        aws_sdk_dynamodb::Client,
+        CallCounter,
+    ) {
         let counter = CallCounter::default();
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
             aws_sdk_cognitoidentityprovider::config::Builder::from(&self.sdk)

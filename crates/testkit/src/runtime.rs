@@ -40,7 +40,9 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Starts the emulator on a free port.
     pub async fn start() -> RuntimeApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let address: SocketAddr = listener.local_addr().expect("address");
         let (queue, events) = mpsc::unbounded_channel::<(String, Value)>();
         let events = Arc::new(Mutex::new(events));
@@ -49,7 +51,9 @@ impl RuntimeApi {
         let state = (events, pending.clone(), init_error.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
@@ -99,28 +103,51 @@ fn reply(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     response
 }
 
-async fn route(request: Request<Incoming>, (events, pending, init_error): State) -> Response<Full<Bytes>> {
+async fn route(
+    request: Request<Incoming>,
+    (events, pending, init_error): State,
+) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let json = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
-    let parts: Vec<&str> = path.trim_start_matches("/2018-06-01/runtime/").split('/').collect();
+    let parts: Vec<&str> = path
+        .trim_start_matches("/2018-06-01/runtime/")
+        .split('/')
+        .collect();
     match (method, parts.as_slice()) {
         (Method::GET, ["invocation", "next"]) => {
             let Some((id, event)) = events.lock().await.recv().await else {
                 return reply(500, "emulator stopped");
             };
             let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
-            let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            let deadline_ms = deadline
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
             let mut response = reply(200, event.to_string());
             let headers = response.headers_mut();
             headers.insert("lambda-runtime-aws-request-id", id.parse().expect("header"));
-            headers.insert("lambda-runtime-deadline-ms", deadline_ms.to_string().parse().expect("header"));
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                deadline_ms.to_string().parse().expect("header"),
+            );
             headers.insert(
                 "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:handler".parse().expect("header"),
+                "arn:aws:lambda:us-east-1:123456789012:function:handler"
+                    .parse()
+                    .expect("header"),
             );
-            headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".parse().expect("header"));
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000"
+                    .parse()
+                    .expect("header"),
+            );
             response
         }
         (Method::POST, ["invocation", id, "response"]) => {
@@ -147,7 +174,14 @@ async fn route(request: Request<Incoming>, (events, pending, init_error): State)
 pub fn example_binary(name: &str) -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", "cognito-session", "--example", name])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "cognito-session",
+            "--example",
+            name,
+        ])
         .current_dir(crate::workspace_root())
         .status()
         .expect("run cargo build");

@@ -43,18 +43,38 @@ print(json.dumps(jwk))
         let output = Command::new(&python)
             .args(["-c", script])
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}; run scripts/setup.sh", python.display()));
-        assert!(output.status.success(), "cannot read moto's private key: is moto installed? run scripts/setup.sh");
+            .unwrap_or_else(|e| {
+                panic!("cannot run {}: {e}; run scripts/setup.sh", python.display())
+            });
+        assert!(
+            output.status.success(),
+            "cannot read moto's private key: is moto installed? run scripts/setup.sh"
+        );
         let jwk: Value = serde_json::from_slice(&output.stdout).expect("moto's key is JSON");
         let part = |name: &str| {
             URL_SAFE_NO_PAD
-                .decode(jwk[name].as_str().unwrap_or_else(|| panic!("moto key lacks {name}")))
+                .decode(
+                    jwk[name]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("moto key lacks {name}")),
+                )
                 .expect("base64url")
         };
-        let (n, e, d, p, q, dp, dq, qi) =
-            (part("n"), part("e"), part("d"), part("p"), part("q"), part("dp"), part("dq"), part("qi"));
+        let (n, e, d, p, q, dp, dq, qi) = (
+            part("n"),
+            part("e"),
+            part("d"),
+            part("p"),
+            part("q"),
+            part("dp"),
+            part("dq"),
+            part("qi"),
+        );
         let key = KeyPair::from_components(&KeyPairComponents {
-            public_key: PublicKeyComponents { n: &n[..], e: &e[..] },
+            public_key: PublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            },
             d: &d[..],
             p: &p[..],
             q: &q[..],
@@ -88,10 +108,19 @@ print(json.dumps(jwk))
 
     /// A compact JWT with exactly this header and these claims.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let mut signature = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
             .expect("RSA signing");
         format!("{input}.{}", b64(&signature))
     }
@@ -103,7 +132,14 @@ print(json.dumps(jwk))
 }
 
 /// Access-token claims as Cognito writes them, issued at `iat` and valid for an hour.
-pub fn access_claims(issuer: &str, client_id: &str, sub: &str, username: &str, origin_jti: &str, iat: u64) -> Value {
+pub fn access_claims(
+    issuer: &str,
+    client_id: &str,
+    sub: &str,
+    username: &str,
+    origin_jti: &str,
+    iat: u64,
+) -> Value {
     json!({
         "iss": issuer,
         "sub": sub,
@@ -129,7 +165,9 @@ pub fn peek(token: &str) -> Value {
 pub fn unsigned(claims: &Value) -> String {
     format!(
         "{}.{}.",
-        b64(json!({"alg": "none", "kid": MOTO_KID}).to_string().as_bytes()),
+        b64(json!({"alg": "none", "kid": MOTO_KID})
+            .to_string()
+            .as_bytes()),
         b64(claims.to_string().as_bytes())
     )
 }

@@ -43,7 +43,11 @@ impl DynamoDbStore {
 
     fn error<E>(&self, action: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
     where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
     {
         let failure = classify(&error);
         match failure {
@@ -83,7 +87,10 @@ impl DynamoDbStore {
     }
 
     fn key(&self, sub: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([(self.partition_key.clone(), AttributeValue::S(sub.to_owned()))])
+        HashMap::from([(
+            self.partition_key.clone(),
+            AttributeValue::S(sub.to_owned()),
+        )])
     }
 }
 
@@ -123,7 +130,10 @@ impl SessionStore for DynamoDbStore {
             if let Some(token) = &row.refresh_token {
                 item.insert(TOKEN.into(), AttributeValue::S(token.clone()));
             }
-            item.insert(TIMESTAMP.into(), AttributeValue::N(row.timestamp.to_string()));
+            item.insert(
+                TIMESTAMP.into(),
+                AttributeValue::N(row.timestamp.to_string()),
+            );
             if let Some(family) = &row.origin_jti {
                 item.insert(FAMILY.into(), AttributeValue::S(family.clone()));
             }

@@ -78,7 +78,10 @@ impl fmt::Debug for SessionRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionRow")
             .field("sub", &self.sub)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("timestamp", &self.timestamp)
             .field("origin_jti", &self.origin_jti)
             .finish()

@@ -241,17 +241,26 @@ mod tests {
 
     #[test]
     fn current_expired_and_beyond() {
-        assert_eq!(claims(&good("")).unwrap().check(&EXPECT), Ok(Freshness::Current));
+        assert_eq!(
+            claims(&good("")).unwrap().check(&EXPECT),
+            Ok(Freshness::Current)
+        );
         let mut e = EXPECT.clone();
         e.now = 1_000_100 + 61;
         assert_eq!(claims(&good("")).unwrap().check(&e), Ok(Freshness::Expired));
         e.now = 1_000_100 + 3601;
-        assert_eq!(claims(&good("")).unwrap().check(&e), Err(ClaimsRejected::Expired));
+        assert_eq!(
+            claims(&good("")).unwrap().check(&e),
+            Err(ClaimsRejected::Expired)
+        );
     }
 
     #[test]
     fn duplicate_and_non_numeric_claims_are_malformed() {
-        assert!(matches!(claims(&good(r#","sub":"t""#)), Err(ClaimsRejected::Malformed(_))));
+        assert!(matches!(
+            claims(&good(r#","sub":"t""#)),
+            Err(ClaimsRejected::Malformed(_))
+        ));
         let s = good("").replace("\"iat\":999000", "\"iat\":\"999000\"");
         assert!(matches!(claims(&s), Err(ClaimsRejected::Malformed(_))));
         let s = good("").replace("\"iat\":999000", "\"iat\":999000.5");
@@ -261,29 +270,53 @@ mod tests {
     #[test]
     fn future_iat_and_nbf() {
         let s = good("").replace("999000", "1000061");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::IssuedInFuture));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::IssuedInFuture)
+        );
         let s = good(r#","nbf":1000061"#);
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::NotYetValid));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::NotYetValid)
+        );
     }
 
     #[test]
     fn absurd_times() {
         let s = good("").replace("1000100", "99999999999999");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::ImplausibleTimes));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::ImplausibleTimes)
+        );
         let s = good("").replace("999000", "1");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::ImplausibleTimes));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::ImplausibleTimes)
+        );
     }
 
     #[test]
     fn other_use_client_issuer() {
         let s = good("").replace("\"access\"", "\"id\"");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::TokenUse("id".into())));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::TokenUse("id".into()))
+        );
         let s = good("").replace("\"client_id\":\"c\"", "\"client_id\":\"d\"");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Client));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::Client)
+        );
         let s = good("").replace("us-east-1_X", "us-east-1_Y");
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Issuer));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::Issuer)
+        );
         let s = good("").replace(r#""exp":1000100"#, r#""x":1"#);
-        assert_eq!(claims(&s).unwrap().check(&EXPECT), Err(ClaimsRejected::Missing("exp")));
+        assert_eq!(
+            claims(&s).unwrap().check(&EXPECT),
+            Err(ClaimsRejected::Missing("exp"))
+        );
     }
 
     #[test]

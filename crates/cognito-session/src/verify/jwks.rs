@@ -51,7 +51,9 @@ pub(crate) struct Jwks {
 
 impl std::fmt::Debug for Jwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jwks").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Jwks")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,7 +146,11 @@ impl Jwks {
         if let Some(entry) = self.cached(kid) {
             return Ok(entry);
         }
-        let have_keys = !self.keys.read().unwrap_or_else(|p| p.into_inner()).is_empty();
+        let have_keys = !self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
         if have_keys && last_fetch.is_some_and(|at| at.elapsed() < self.penalty) {
             return Ok(Err(KeyRejected::UnknownKid));
         }
@@ -153,7 +159,10 @@ impl Jwks {
         let body = Box::pin(fetch(&self.url, self.timeout)).await?;
         let keys = parse_jwks(&body).map_err(FetchError::Refused)?;
         tracing::info!(url = %self.url, keys = keys.len(), "fetched the user pool JWKS");
-        let entry = keys.get(kid).cloned().unwrap_or(Err(KeyRejected::UnknownKid));
+        let entry = keys
+            .get(kid)
+            .cloned()
+            .unwrap_or(Err(KeyRejected::UnknownKid));
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
         Ok(entry)
     }
@@ -182,13 +191,20 @@ async fn fetch(url: &str, timeout: Duration) -> Result<Bytes, FetchError> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, Empty<Bytes>>(https);
     let request = async {
-        let response = client.get(uri).await.map_err(|e| FetchError::Transient(Box::new(e)))?;
+        let response = client
+            .get(uri)
+            .await
+            .map_err(|e| FetchError::Transient(Box::new(e)))?;
         let status = response.status();
         if status.is_server_error() {
-            return Err(FetchError::Transient(format!("JWKS endpoint answered {status}").into()));
+            return Err(FetchError::Transient(
+                format!("JWKS endpoint answered {status}").into(),
+            ));
         }
         if !status.is_success() {
-            return Err(FetchError::Refused(format!("JWKS endpoint {url} answered {status}")));
+            return Err(FetchError::Refused(format!(
+                "JWKS endpoint {url} answered {status}"
+            )));
         }
         let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
             .collect()
@@ -196,7 +212,7 @@ async fn fetch(url: &str, timeout: Duration) -> Result<Bytes, FetchError> {
             .map_err(FetchError::Transient)?;
         Ok(body.to_bytes())
     };
-    tokio::time::timeout(timeout, request)
-        .await
-        .map_err(|_| FetchError::Transient(format!("JWKS fetch timed out after {timeout:?}").into()))?
+    tokio::time::timeout(timeout, request).await.map_err(|_| {
+        FetchError::Transient(format!("JWKS fetch timed out after {timeout:?}").into())
+    })?
 }

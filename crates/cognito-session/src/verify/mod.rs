@@ -16,8 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
-pub use claims::{Claims, ClaimsRejected};
 pub(crate) use claims::Freshness;
+pub use claims::{Claims, ClaimsRejected};
 pub use jwks::KeyRejected;
 use jwks::{FetchError, Jwks};
 
@@ -113,13 +113,14 @@ fn parse(token: &str) -> Result<Parsed<'_>, Malformed> {
         return Err(Malformed::TooLong);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Malformed::Segments);
     };
     let decode = |seg: &str| URL_SAFE_NO_PAD.decode(seg).map_err(|_| Malformed::Base64);
-    let header: Header = serde_json::from_slice(&decode(h)?)
-        .map_err(|e| Malformed::HeaderJson(e.to_string()))?;
+    let header: Header =
+        serde_json::from_slice(&decode(h)?).map_err(|e| Malformed::HeaderJson(e.to_string()))?;
     Ok(Parsed {
         header,
         signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
@@ -183,8 +184,10 @@ pub(crate) fn is_cognito_issuer(iss: &str) -> bool {
     };
     let region_ok = !region.is_empty()
         && region.len() <= 32
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let id_ok = !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     region_ok && id_ok && pool_region == region
 }
 
@@ -199,7 +202,12 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    pub(crate) fn fixed_issuer(issuer: String, jwks_url: String, t: Duration, p: Duration) -> Issuer {
+    pub(crate) fn fixed_issuer(
+        issuer: String,
+        jwks_url: String,
+        t: Duration,
+        p: Duration,
+    ) -> Issuer {
         Issuer::Fixed {
             issuer: issuer.into(),
             jwks: Arc::new(Jwks::new(jwks_url, t, p)),
@@ -300,7 +308,10 @@ impl Learner {
         let pool = iss.rsplit('/').next().unwrap_or_default();
         let url = match (&self.jwks_url, &self.emulator) {
             (Some(url), _) => url.clone(),
-            (None, Some(endpoint)) => format!("{}/{pool}/.well-known/jwks.json", endpoint.trim_end_matches('/')),
+            (None, Some(endpoint)) => format!(
+                "{}/{pool}/.well-known/jwks.json",
+                endpoint.trim_end_matches('/')
+            ),
             (None, None) => format!("{iss}/.well-known/jwks.json"),
         };
         let jwks = Arc::new(Jwks::new(url, v.jwks_timeout, v.jwks_penalty));
@@ -311,9 +322,15 @@ impl Learner {
     fn confirm(&self, issuer: &Arc<str>, jwks: &Arc<Jwks>) {
         let mut learned = self.learned.write().unwrap_or_else(|p| p.into_inner());
         if learned.is_none() {
-            tracing::info!(issuer = &**issuer, "learned the user pool from the first verified token");
+            tracing::info!(
+                issuer = &**issuer,
+                "learned the user pool from the first verified token"
+            );
             *learned = Some((issuer.clone(), jwks.clone()));
-            self.candidates.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            self.candidates
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         }
     }
 }
@@ -330,7 +347,10 @@ mod tests {
     fn segments_and_size() {
         assert_eq!(parse("a.b").err(), Some(Malformed::Segments));
         assert_eq!(parse("a.b.c.d").err(), Some(Malformed::Segments));
-        assert_eq!(parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).err(), Some(Malformed::TooLong));
+        assert_eq!(
+            parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).err(),
+            Some(Malformed::TooLong)
+        );
         assert_eq!(parse("a=.b.c").err(), Some(Malformed::Base64));
     }
 
@@ -339,17 +359,25 @@ mod tests {
         let check = |h: &str| {
             let token = format!("{}.{}.", b64(h), b64("{}"));
             let parsed = parse(&token).map_err(Rejected::from)?;
-            check_header(&parsed.header).map(str::to_owned).map_err(Rejected::from)
+            check_header(&parsed.header)
+                .map(str::to_owned)
+                .map_err(Rejected::from)
         };
         assert_eq!(check(r#"{"alg":"RS256","kid":"k"}"#), Ok("k".to_owned()));
         for alg in ["none", "HS256", "RS512", "ES256", "PS256"] {
             let h = format!(r#"{{"alg":"{alg}","kid":"k"}}"#);
             assert_eq!(check(&h), Err(HeaderRejected::Algorithm(alg.into()).into()));
         }
-        assert_eq!(check(r#"{"alg":"RS256"}"#), Err(HeaderRejected::MissingKid.into()));
+        assert_eq!(
+            check(r#"{"alg":"RS256"}"#),
+            Err(HeaderRejected::MissingKid.into())
+        );
         for src in ["jku", "x5u", "x5c", "jwk"] {
             let h = format!(r#"{{"alg":"RS256","kid":"k","{src}":"x"}}"#);
-            assert!(matches!(check(&h), Err(Rejected::Header(HeaderRejected::KeySource(_)))));
+            assert!(matches!(
+                check(&h),
+                Err(Rejected::Header(HeaderRejected::KeySource(_)))
+            ));
         }
         assert_eq!(
             check(r#"{"alg":"RS256","kid":"k","crit":["b64"]}"#),
@@ -363,7 +391,9 @@ mod tests {
 
     #[test]
     fn cognito_issuer_shape() {
-        assert!(is_cognito_issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"));
+        assert!(is_cognito_issuer(
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
+        ));
         for bad in [
             "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
             "https://cognito-idp.us-east-1.amazonaws.com.evil.com/us-east-1_AbC",

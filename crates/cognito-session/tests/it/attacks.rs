@@ -1,7 +1,7 @@
 //! Tokens that must be refused, and must cause no refresh and no write.
 
-use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
 use cognito_session::verify::{ClaimsRejected, HeaderRejected, Rejected};
 use cognito_session::{Error, Unauthorized};
 use serde_json::json;
@@ -29,12 +29,20 @@ async fn a_token_signed_by_another_key_is_refused() {
     let claims = testkit::peek(login.access_token().unwrap());
     s.calls.reset();
     let wrong_key = Minter::random().access(&claims);
-    let error = s.sessions.session("token", &cookies(&wrong_key)).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&wrong_key))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Signature);
     let mut expired = claims.clone();
     expired["iat"] = (testkit::now() - 7200).into();
     expired["exp"] = (testkit::now() - 3600).into();
-    let error = s.sessions.session("token", &cookies(&Minter::random().access(&expired))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&Minter::random().access(&expired)))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Signature);
     assert_no_side_effects(&s);
 }
@@ -47,13 +55,30 @@ async fn the_seeds_takeover_with_an_unsigned_token_is_refused() {
     claims["exp"] = (testkit::now() - 10).into();
     s.calls.reset();
     let forged = testkit::unsigned(&claims);
-    let error = s.sessions.session("token", &cookies(&forged)).await.unwrap_err();
-    assert_refused(&error, &Rejected::Header(HeaderRejected::Algorithm("none".into())));
+    let error = s
+        .sessions
+        .session("token", &cookies(&forged))
+        .await
+        .unwrap_err();
+    assert_refused(
+        &error,
+        &Rejected::Header(HeaderRejected::Algorithm("none".into())),
+    );
     // Same with an attacker-chosen HS256 "signature".
     let payload = forged.split('.').nth(1).unwrap();
-    let hs = format!("{}.{payload}.c2lnbmF0dXJl", base64_json(&json!({"alg": "HS256", "kid": MOTO_KID})));
-    let error = s.sessions.session("token", &cookies(&hs)).await.unwrap_err();
-    assert_refused(&error, &Rejected::Header(HeaderRejected::Algorithm("HS256".into())));
+    let hs = format!(
+        "{}.{payload}.c2lnbmF0dXJl",
+        base64_json(&json!({"alg": "HS256", "kid": MOTO_KID}))
+    );
+    let error = s
+        .sessions
+        .session("token", &cookies(&hs))
+        .await
+        .unwrap_err();
+    assert_refused(
+        &error,
+        &Rejected::Header(HeaderRejected::Algorithm("HS256".into())),
+    );
     assert_no_side_effects(&s);
     assert!(s.pool.row(&sub).await.is_some());
 }
@@ -68,9 +93,16 @@ async fn an_id_token_is_refused() {
     let s = setup().await;
     let (_, login) = s.logged_in("idtok").await;
     s.calls.reset();
-    let error = s.sessions.session("token", &cookies(login.id_token().unwrap())).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(login.id_token().unwrap()))
+        .await
+        .unwrap_err();
     // An ID token has no client_id but an `aud`; its token_use gives it away first.
-    assert_refused(&error, &Rejected::Claims(ClaimsRejected::TokenUse("id".into())));
+    assert_refused(
+        &error,
+        &Rejected::Claims(ClaimsRejected::TokenUse("id".into())),
+    );
     assert_no_side_effects(&s);
 }
 
@@ -103,12 +135,22 @@ async fn another_app_clients_token_is_refused() {
         .unwrap()
         .authentication_result
         .unwrap();
-    s.pool.put_seed_row(&sub, login.refresh_token().unwrap()).await;
+    s.pool
+        .put_seed_row(&sub, login.refresh_token().unwrap())
+        .await;
     s.calls.reset();
     let token = login.access_token().unwrap();
-    let error = s.sessions.session("token", &cookies(token)).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Client));
-    let error = s.sessions.session("token", &cookies(&s.expired_copy(token))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Client));
     assert_no_side_effects(&s);
 }
@@ -122,11 +164,23 @@ async fn a_token_from_a_previous_login_is_refused_and_never_refreshed() {
     s.calls.reset();
     let old = first.access_token().unwrap();
     for token in [old.to_owned(), s.expired_copy(old)] {
-        let error = s.sessions.session("token", &cookies(&token)).await.unwrap_err();
-        assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch), "{error}");
+        let error = s
+            .sessions
+            .session("token", &cookies(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.unauthorized(),
+            Some(&Unauthorized::FamilyMismatch),
+            "{error}"
+        );
     }
     assert_eq!(s.calls.count("InitiateAuth"), 0);
-    assert!(s.calls.all().iter().all(|c| c == "GetItem"), "{:?}", s.calls.all());
+    assert!(
+        s.calls.all().iter().all(|c| c == "GetItem"),
+        "{:?}",
+        s.calls.all()
+    );
     assert!(s.pool.row(&sub).await.is_some());
 }
 
@@ -138,10 +192,22 @@ async fn a_token_from_another_pool_is_refused() {
     claims["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into();
     s.calls.reset();
     // moto signs every pool with the same key, so only the issuer check stands in the way.
-    let error = s.sessions.session("token", &cookies(&minter().access(&claims))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&minter().access(&claims)))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Issuer));
-    claims["iss"] = format!("https://issuer.cognito-idp.us-east-1.amazonaws.com/{}", s.pool.pool_id).into();
-    let error = s.sessions.session("token", &cookies(&minter().access(&claims))).await.unwrap_err();
+    claims["iss"] = format!(
+        "https://issuer.cognito-idp.us-east-1.amazonaws.com/{}",
+        s.pool.pool_id
+    )
+    .into();
+    let error = s
+        .sessions
+        .session("token", &cookies(&minter().access(&claims)))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Issuer));
     assert_no_side_effects(&s);
 }

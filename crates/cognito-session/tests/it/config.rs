@@ -29,24 +29,66 @@ async fn the_seeds_three_variables_suffice() {
     // A non-Cognito issuer is refused before any fetch.
     let mut claims = testkit::peek(login.access_token().unwrap());
     claims["iss"] = "https://evil.example/us-east-1_AbC".into();
-    let error = sessions.session("token", &cookies(&minter().access(&claims))).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Issuer)))), "{error}");
+    let error = sessions
+        .session("token", &cookies(&minter().access(&claims)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
+                ClaimsRejected::Issuer
+            )))
+        ),
+        "{error}"
+    );
 
     // A genuine token of another pool (another app client) verifies but is not ours: not learned.
     other.user("stranger").await;
     let foreign = other.login("stranger").await;
-    let error = sessions.session("token", &cookies(foreign.access_token().unwrap())).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Client)))), "{error}");
+    let error = sessions
+        .session("token", &cookies(foreign.access_token().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
+                ClaimsRejected::Client
+            )))
+        ),
+        "{error}"
+    );
 
     // Our pool's token is accepted and the pool is learned...
-    let session = sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    let session = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(session.sub(), sub);
     // ...after which the other pool's tokens are refused by issuer.
-    let error = sessions.session("token", &cookies(foreign.access_token().unwrap())).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Issuer)))), "{error}");
+    let error = sessions
+        .session("token", &cookies(foreign.access_token().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
+                ClaimsRejected::Issuer
+            )))
+        ),
+        "{error}"
+    );
 
     // Refresh works too.
-    let session = sessions.session("token", &cookies(&s.expired_copy(login.access_token().unwrap()))).await.unwrap();
+    let session = sessions
+        .session(
+            "token",
+            &cookies(&s.expired_copy(login.access_token().unwrap())),
+        )
+        .await
+        .unwrap();
     assert!(session.refreshed().is_some());
 }
 
@@ -63,7 +105,10 @@ async fn user_pool_id_and_an_emulator_endpoint_find_the_jwks() {
         .build()
         .await
         .unwrap();
-    sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -78,5 +123,8 @@ async fn a_preloaded_jwks_needs_no_fetch() {
         .build()
         .await
         .unwrap();
-    sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
 }

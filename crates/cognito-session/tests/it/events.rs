@@ -44,7 +44,10 @@ fn alb_multi_value(token: &str) -> Value {
             multi.insert(k.clone(), json!([v]));
         }
     }
-    multi.insert("cookie".into(), json!(["theme=dark", format!("token={token}")]));
+    multi.insert(
+        "cookie".into(),
+        json!(["theme=dark", format!("token={token}")]),
+    );
     event["multiValueHeaders"] = Value::Object(multi);
     event.as_object_mut().unwrap().remove("headers");
     event
@@ -73,7 +76,8 @@ async fn every_trigger_shape_carries_the_session() {
         let event = event_with_cookie(name, &cookie);
         accepted(&s.sessions, &event, &format!("raw JSON {name}")).await;
         let text = event.to_string();
-        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         accepted(&s.sessions, &request, &format!("lambda_http {name}")).await;
         match name {
             "apigw_proxy_request.json" | "apigw_multi_value_proxy_request.json" => {
@@ -111,7 +115,11 @@ async fn the_cookie_name_is_matched_exactly_in_every_shape() {
     for name in FIXTURES {
         let event = event_with_cookie(name, &cookie);
         let error = s.sessions.session("token", &event).await.unwrap_err();
-        assert_eq!(error.unauthorized(), Some(&Unauthorized::MissingCookie), "{name}");
+        assert_eq!(
+            error.unauthorized(),
+            Some(&Unauthorized::MissingCookie),
+            "{name}"
+        );
     }
 }
 

@@ -28,7 +28,11 @@ fn set_cookies(response: &Value) -> Vec<String> {
     response["multiValueHeaders"]["set-cookie"]
         .as_array()
         .or_else(|| response["multiValueHeaders"]["Set-Cookie"].as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -36,7 +40,9 @@ fn set_cookies(response: &Value) -> Vec<String> {
 async fn the_seeds_example_runs_as_a_lambda_function() {
     let s = setup().await;
     let (_, login) = s.logged_in("lambda-user").await;
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler")).await.unwrap();
+    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
+        .await
+        .unwrap();
     let api = RuntimeApi::start().await;
     let env = [
         ("SESSION_TABLE", s.pool.table.clone()),
@@ -50,7 +56,10 @@ async fn the_seeds_example_runs_as_a_lambda_function() {
     let token = login.access_token().unwrap();
     let ok = call(&api, rest_event(Some(&format!("a=b; token={token}")))).await;
     assert_eq!(ok["statusCode"], 200, "{ok}");
-    assert_eq!(serde_json::from_str::<Value>(ok["body"].as_str().unwrap()).unwrap(), json!({"message": "Request successful"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(ok["body"].as_str().unwrap()).unwrap(),
+        json!({"message": "Request successful"})
+    );
     assert!(set_cookies(&ok).is_empty(), "{ok}");
 
     let expired = s.expired_copy(token);
@@ -58,11 +67,17 @@ async fn the_seeds_example_runs_as_a_lambda_function() {
     assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
     let cookies = set_cookies(&refreshed);
     assert_eq!(cookies.len(), 1, "{refreshed}");
-    assert!(cookies[0].starts_with("token=eyJ") && cookies[0].contains("HttpOnly"), "{cookies:?}");
+    assert!(
+        cookies[0].starts_with("token=eyJ") && cookies[0].contains("HttpOnly"),
+        "{cookies:?}"
+    );
 
     let missing = call(&api, rest_event(None)).await;
     assert_eq!(missing["statusCode"], 401);
-    assert_eq!(serde_json::from_str::<Value>(missing["body"].as_str().unwrap()).unwrap(), json!({"error": "Unauthorized"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(missing["body"].as_str().unwrap()).unwrap(),
+        json!({"error": "Unauthorized"})
+    );
     assert!(set_cookies(&missing).is_empty());
 
     let forged = testkit::unsigned(&testkit::peek(&expired));
@@ -75,7 +90,9 @@ async fn the_seeds_example_runs_as_a_lambda_function() {
 async fn the_example_answers_503_when_dynamodb_is_down() {
     let s = setup().await;
     let (_, login) = s.logged_in("lambda-outage").await;
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler")).await.unwrap();
+    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
+        .await
+        .unwrap();
     let api = RuntimeApi::start().await;
     let env = [
         ("SESSION_TABLE", s.pool.table.clone()),
@@ -87,7 +104,11 @@ async fn the_example_answers_503_when_dynamodb_is_down() {
         ("AWS_ENDPOINT_URL_DYNAMODB", dead_endpoint()),
     ];
     let _function = Function::spawn(&binary, &api, &env);
-    let response = call(&api, rest_event(Some(&format!("token={}", login.access_token().unwrap())))).await;
+    let response = call(
+        &api,
+        rest_event(Some(&format!("token={}", login.access_token().unwrap()))),
+    )
+    .await;
     assert_eq!(response["statusCode"], 503, "{response}");
     assert_eq!(response["headers"]["retry-after"], "1", "{response}");
 }

@@ -20,27 +20,51 @@ async fn valid_token_costs_one_get_item_and_no_cognito_call() {
     assert!(session.claims().has_scope("aws.cognito.signin.user.admin"));
     assert!(session.refreshed().is_none());
     assert!(session.set_cookie("token").is_none());
-    assert_eq!(s.calls.all(), ["GetItem"], "session mode reads the row and nothing else");
+    assert_eq!(
+        s.calls.all(),
+        ["GetItem"],
+        "session mode reads the row and nothing else"
+    );
 }
 
 #[tokio::test]
 async fn token_mode_makes_no_call_at_all() {
-    let s = setup_with(PoolOptions::default(), |b| b.validation(SessionValidation::Token)).await;
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.validation(SessionValidation::Token)
+    })
+    .await;
     let (sub, login) = s.logged_in("bob").await;
     s.calls.reset();
-    let session = s.sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    let session = s
+        .sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(session.sub(), sub);
     assert_eq!(s.calls.all(), Vec::<String>::new());
 }
 
 async fn refresh_through_moto(secret: bool) {
-    let s = setup_with(PoolOptions { secret, ..Default::default() }, |b| b).await;
+    let s = setup_with(
+        PoolOptions {
+            secret,
+            ..Default::default()
+        },
+        |b| b,
+    )
+    .await;
     let (sub, login) = s.logged_in("carol").await;
     let before = s.pool.row(&sub).await.unwrap();
     let expired = s.expired_copy(login.access_token().unwrap());
     s.calls.reset();
+    // Refresh 100 s after the login, so the recorded refresh time is visible.
+    s.clock.store(100, Ordering::Relaxed);
 
-    let session = s.sessions.session("token", &cookies(&expired)).await.unwrap();
+    let session = s
+        .sessions
+        .session("token", &cookies(&expired))
+        .await
+        .unwrap();
     let tokens = session.refreshed().expect("refreshed tokens").clone();
     assert_ne!(tokens.access_token, expired);
     assert!(tokens.id_token.is_some());
@@ -48,20 +72,44 @@ async fn refresh_through_moto(secret: bool) {
     assert_eq!(s.calls.count("InitiateAuth"), 1, "{:?}", s.calls.all());
     assert_eq!(s.calls.count("GetUser"), 0);
     let cookie = session.set_cookie("token").unwrap();
-    assert!(cookie.starts_with(&format!("token={}", tokens.access_token)), "{cookie}");
-    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+    assert!(
+        cookie.starts_with(&format!("token={}", tokens.access_token)),
+        "{cookie}"
+    );
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=2592000",
+    ] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
     // The new token is from the same login and is accepted as is afterwards.
-    assert_eq!(session.claims().origin_jti(), testkit::peek(&expired)["origin_jti"].as_str());
+    assert_eq!(
+        session.claims().origin_jti(),
+        testkit::peek(&expired)["origin_jti"].as_str()
+    );
     s.calls.reset();
-    let again = s.sessions.session("token", &cookies(&tokens.access_token)).await.unwrap();
+    let again = s
+        .sessions
+        .session("token", &cookies(&tokens.access_token))
+        .await
+        .unwrap();
     assert!(again.refreshed().is_none());
     assert_eq!(s.calls.count("InitiateAuth"), 0);
     // The row still holds the refresh token, with a recorded refresh.
     let after = s.pool.row(&sub).await.unwrap();
     assert_eq!(after.get("token"), before.get("token"));
-    assert!(after.get("timestamp").is_some());
+    let time = |row: &std::collections::HashMap<String, AttributeValue>| -> u64 {
+        row["timestamp"].as_n().unwrap().parse().unwrap()
+    };
+    assert!(
+        time(&after) >= time(&before) + 100,
+        "timestamp {:?} -> {:?}",
+        before["timestamp"],
+        after["timestamp"]
+    );
 }
 
 #[tokio::test]
@@ -80,12 +128,20 @@ async fn the_injected_clock_decides_expiry() {
     let (_, login) = s.logged_in("dora").await;
     s.clock.store(2 * 3600, Ordering::Relaxed);
     s.calls.reset();
-    let session = s.sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    let session = s
+        .sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
     assert!(session.refreshed().is_some());
     assert_eq!(s.calls.count("InitiateAuth"), 1);
     // Beyond the session lifetime (30 days) the token cannot be refreshed any more.
     s.clock.store(31 * 24 * 3600, Ordering::Relaxed);
-    let error = s.sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
     assert_eq!(error.status(), 401, "{error}");
 }
 
@@ -95,12 +151,26 @@ async fn global_sign_out_ends_the_session_and_deletes_the_row() {
     let (sub, login) = s.logged_in("erin").await;
     s.pool.global_sign_out("erin").await;
     let expired = s.expired_copy(login.access_token().unwrap());
-    let error = s.sessions.session("token", &cookies(&expired)).await.unwrap_err();
-    assert_eq!(error.unauthorized(), Some(&Unauthorized::Revoked), "{error}");
+    let error = s
+        .sessions
+        .session("token", &cookies(&expired))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.unauthorized(),
+        Some(&Unauthorized::Revoked),
+        "{error}"
+    );
     assert_eq!(error.status(), 401);
     let clear = error.clear_cookie("token").unwrap();
-    assert!(clear.starts_with("token=;") && clear.contains("Max-Age=0"), "{clear}");
-    assert!(s.pool.row(&sub).await.is_none(), "the refused session's row is deleted");
+    assert!(
+        clear.starts_with("token=;") && clear.contains("Max-Age=0"),
+        "{clear}"
+    );
+    assert!(
+        s.pool.row(&sub).await.is_none(),
+        "the refused session's row is deleted"
+    );
 }
 
 #[tokio::test]
@@ -110,11 +180,19 @@ async fn logout_removes_the_row_and_later_requests_are_refused() {
     let token = login.access_token().unwrap();
     s.sessions.end("token", &cookies(token)).await.unwrap();
     assert!(s.pool.row(&sub).await.is_none());
-    let error = s.sessions.session("token", &cookies(token)).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
     assert_eq!(error.unauthorized(), Some(&Unauthorized::SessionEnded));
     assert!(error.clear_cookie("token").is_some());
     // The expired token cannot bring the session back either.
-    let error = s.sessions.session("token", &cookies(&s.expired_copy(token))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap_err();
     assert_eq!(error.unauthorized(), Some(&Unauthorized::SessionEnded));
     // Logging out twice is fine.
     s.sessions.end("token", &cookies(token)).await.unwrap();
@@ -127,10 +205,19 @@ async fn logout_with_a_forged_or_foreign_token_removes_nothing() {
     let (sub, login) = s.logged_in("gus").await;
     let mut claims = testkit::peek(login.access_token().unwrap());
     let forged = testkit::unsigned(&claims);
-    assert!(s.sessions.end("token", &cookies(&forged)).await.unwrap_err().is_unauthorized());
+    assert!(s
+        .sessions
+        .end("token", &cookies(&forged))
+        .await
+        .unwrap_err()
+        .is_unauthorized());
     claims["origin_jti"] = "another-login".into();
     let other_login = crate::minter().access(&claims);
-    let error = s.sessions.end("token", &cookies(&other_login)).await.unwrap_err();
+    let error = s
+        .sessions
+        .end("token", &cookies(&other_login))
+        .await
+        .unwrap_err();
     assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
     assert!(s.pool.row(&sub).await.is_some());
 }
@@ -147,7 +234,10 @@ async fn start_needs_a_refresh_token_and_a_valid_access_token() {
     tokens.access_token = testkit::unsigned(&testkit::peek(login.access_token().unwrap()));
     assert_eq!(s.sessions.start(&tokens).await.unwrap_err().status(), 401);
     let session = s.sessions.start(&Tokens::from(&login)).await.unwrap();
-    assert!(session.set_cookie("token").unwrap().starts_with("token=eyJ"));
+    assert!(session
+        .set_cookie("token")
+        .unwrap()
+        .starts_with("token=eyJ"));
 }
 
 #[tokio::test]
@@ -155,15 +245,27 @@ async fn a_row_written_by_the_seed_works_and_gets_bound_to_its_login() {
     let s = setup().await;
     let sub = s.pool.user("ivy").await;
     let login = s.pool.login("ivy").await;
-    s.pool.put_seed_row(&sub, login.refresh_token().unwrap()).await;
+    s.pool
+        .put_seed_row(&sub, login.refresh_token().unwrap())
+        .await;
     // A valid token is accepted with the seed's row.
-    s.sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap();
+    s.sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap();
     // An expired one is refreshed, and the row learns its token family.
     let expired = s.expired_copy(login.access_token().unwrap());
-    let session = s.sessions.session("token", &cookies(&expired)).await.unwrap();
+    let session = s
+        .sessions
+        .session("token", &cookies(&expired))
+        .await
+        .unwrap();
     assert!(session.refreshed().is_some());
     let row = s.pool.row(&sub).await.unwrap();
-    let family = testkit::peek(login.access_token().unwrap())["origin_jti"].as_str().unwrap().to_owned();
+    let family = testkit::peek(login.access_token().unwrap())["origin_jti"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(row.get("origin_jti"), Some(&AttributeValue::S(family)));
 }
 
@@ -173,11 +275,24 @@ async fn a_seed_row_refuses_a_token_from_an_older_login() {
     let sub = s.pool.user("jon").await;
     let old = s.pool.login("jon").await;
     let new = s.pool.login("jon").await;
-    s.pool.put_seed_row(&sub, new.refresh_token().unwrap()).await;
+    s.pool
+        .put_seed_row(&sub, new.refresh_token().unwrap())
+        .await;
     let expired_old = s.expired_copy(old.access_token().unwrap());
-    let error = s.sessions.session("token", &cookies(&expired_old)).await.unwrap_err();
-    assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch), "{error}");
-    assert!(s.pool.row(&sub).await.is_some(), "the current login's row stays");
+    let error = s
+        .sessions
+        .session("token", &cookies(&expired_old))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.unauthorized(),
+        Some(&Unauthorized::FamilyMismatch),
+        "{error}"
+    );
+    assert!(
+        s.pool.row(&sub).await.is_some(),
+        "the current login's row stays"
+    );
 }
 
 #[tokio::test]
@@ -186,17 +301,31 @@ async fn a_new_login_replaces_the_old_one() {
     let (sub, first) = s.logged_in("kim").await;
     let second = s.pool.login("kim").await;
     s.sessions.start(&Tokens::from(&second)).await.unwrap();
-    let error = s.sessions.session("token", &cookies(first.access_token().unwrap())).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(first.access_token().unwrap()))
+        .await
+        .unwrap_err();
     assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
-    s.sessions.session("token", &cookies(second.access_token().unwrap())).await.unwrap();
+    s.sessions
+        .session("token", &cookies(second.access_token().unwrap()))
+        .await
+        .unwrap();
     assert!(s.pool.row(&sub).await.is_some());
 }
 
 #[tokio::test]
 async fn missing_cookie_is_401_without_a_clearing_cookie() {
     let s = setup().await;
-    let error = s.sessions.session("token", &http::HeaderMap::new()).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::MissingCookie)));
+    let error = s
+        .sessions
+        .session("token", &http::HeaderMap::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        Error::Unauthorized(Unauthorized::MissingCookie)
+    ));
     assert!(error.clear_cookie("token").is_none());
     assert!(s.calls.all().is_empty());
 }

@@ -55,7 +55,10 @@ pub fn builder(pool: &Pool) -> (SessionsBuilder, CallCounter) {
     (builder, calls)
 }
 
-pub async fn setup_with(options: PoolOptions, customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder) -> Setup {
+pub async fn setup_with(
+    options: PoolOptions,
+    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
+) -> Setup {
     let pool = Pool::new(options).await;
     let clock = Arc::new(AtomicI64::new(0));
     let (builder, calls) = builder(&pool);
@@ -78,7 +81,12 @@ pub async fn setup() -> Setup {
 /// A `Cookie` header map carrying `token` in cookie `token` among others.
 pub fn cookies(token: &str) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    headers.append("cookie", format!("theme=dark; xtoken=nope; token={token}").parse().unwrap());
+    headers.append(
+        "cookie",
+        format!("theme=dark; xtoken=nope; token={token}")
+            .parse()
+            .unwrap(),
+    );
     headers
 }
 
@@ -87,7 +95,10 @@ impl Setup {
     pub async fn logged_in(&self, username: &str) -> (String, AuthenticationResultType) {
         let sub = self.pool.user(username).await;
         let login = self.pool.login(username).await;
-        self.sessions.start(&Tokens::from(&login)).await.expect("start session");
+        self.sessions
+            .start(&Tokens::from(&login))
+            .await
+            .expect("start session");
         (sub, login)
     }
 

@@ -13,7 +13,10 @@ fn assert_unavailable(error: &Error, expected: Service) {
         other => panic!("expected 503 from {expected}, got {other}"),
     }
     assert_eq!(error.status(), 503);
-    assert!(error.clear_cookie("token").is_none(), "a 503 must not clear the cookie");
+    assert!(
+        error.clear_cookie("token").is_none(),
+        "a 503 must not clear the cookie"
+    );
 }
 
 /// `Sessions` for `pool` whose DynamoDB and/or Cognito client points at a dead port.
@@ -27,7 +30,9 @@ async fn with_dead(pool: &Pool, dead_dynamodb: bool, dead_cognito: bool) -> Sess
         .user_pool_id(&pool.pool_id)
         .jwks_url(pool.jwks_url())
         .operation_timeout(Duration::from_secs(2))
-        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(pick(dead_cognito)))
+        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(pick(
+            dead_cognito,
+        )))
         .dynamodb_client(aws_sdk_dynamodb::Client::new(pick(dead_dynamodb)))
         .build()
         .await
@@ -40,9 +45,15 @@ async fn dynamodb_unreachable_is_503() {
     let (sub, login) = s.logged_in("outage-ddb").await;
     let sessions = with_dead(&s.pool, true, false).await;
     let token = login.access_token().unwrap();
-    let error = sessions.session("token", &cookies(token)).await.unwrap_err();
+    let error = sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
     assert_unavailable(&error, Service::DynamoDb);
-    let error = sessions.session("token", &cookies(&s.expired_copy(token))).await.unwrap_err();
+    let error = sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap_err();
     assert_unavailable(&error, Service::DynamoDb);
     let error = sessions.end("token", &cookies(token)).await.unwrap_err();
     assert_unavailable(&error, Service::DynamoDb);
@@ -58,11 +69,22 @@ async fn cognito_unreachable_is_503_and_keeps_the_row() {
     let token = login.access_token().unwrap();
     // A valid token needs no Cognito at all.
     sessions.session("token", &cookies(token)).await.unwrap();
-    let error = sessions.session("token", &cookies(&s.expired_copy(token))).await.unwrap_err();
+    let error = sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap_err();
     assert_unavailable(&error, Service::Cognito);
-    assert_eq!(s.pool.row(&sub).await.unwrap(), before, "the row is untouched");
+    assert_eq!(
+        s.pool.row(&sub).await.unwrap(),
+        before,
+        "the row is untouched"
+    );
     // Once Cognito is back, the same expired token refreshes.
-    let session = s.sessions.session("token", &cookies(&s.expired_copy(token))).await.unwrap();
+    let session = s
+        .sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap();
     assert!(session.refreshed().is_some());
 }
 
@@ -80,7 +102,10 @@ async fn a_deleted_user_answers_500_in_moto_which_is_503_and_keeps_the_row() {
         .unwrap();
     let error = s
         .sessions
-        .session("token", &cookies(&s.expired_copy(login.access_token().unwrap())))
+        .session(
+            "token",
+            &cookies(&s.expired_copy(login.access_token().unwrap())),
+        )
         .await
         .unwrap_err();
     assert_unavailable(&error, Service::Cognito);
@@ -97,7 +122,10 @@ async fn jwks_unreachable_is_503() {
         .build()
         .await
         .unwrap();
-    let error = sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap_err();
+    let error = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
     assert_unavailable(&error, Service::Jwks);
 }
 
@@ -109,7 +137,10 @@ async fn a_missing_table_is_a_configuration_error() {
     let sessions = builder.table("no-such-table").build().await.unwrap();
     let token = login.access_token().unwrap();
     for token in [token.to_owned(), s.expired_copy(token)] {
-        let error = sessions.session("token", &cookies(&token)).await.unwrap_err();
+        let error = sessions
+            .session("token", &cookies(&token))
+            .await
+            .unwrap_err();
         assert!(matches!(error, Error::Config { .. }), "{error}");
         assert_eq!(error.status(), 500);
         assert!(error.to_string().contains("no-such-table"), "{error}");
@@ -123,7 +154,10 @@ async fn a_wrong_partition_key_is_a_configuration_error() {
     let (_, login) = s.logged_in("wrong-key").await;
     let (builder, _) = crate::builder(&s.pool);
     let sessions = builder.partition_key("userId").build().await.unwrap();
-    let error = sessions.session("token", &cookies(login.access_token().unwrap())).await.unwrap_err();
+    let error = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error}");
     assert!(error.to_string().contains("PARTITION_KEY"), "{error}");
 }
