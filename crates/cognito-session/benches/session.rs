@@ -19,19 +19,27 @@ fn cognito_client() -> aws_sdk_cognitoidentityprovider::Client {
     aws_sdk_cognitoidentityprovider::Client::from_conf(
         aws_sdk_cognitoidentityprovider::Config::builder()
             .behavior_version_latest()
-            .region(aws_sdk_cognitoidentityprovider::config::Region::new("us-east-1"))
+            .region(aws_sdk_cognitoidentityprovider::config::Region::new(
+                "us-east-1",
+            ))
             .build(),
     )
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let minter = Minter::random();
     let jwk = minter.jwk("bench-kid");
     let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}");
     let now = testkit::now();
     let claims = testkit::access_claims(&issuer, CLIENT, "sub-1", "alice", "family-1", now);
-    let token = minter.sign(&serde_json::json!({"kid": "bench-kid", "alg": "RS256"}), &claims);
+    let token = minter.sign(
+        &serde_json::json!({"kid": "bench-kid", "alg": "RS256"}),
+        &claims,
+    );
     let jwks = serde_json::json!({"keys": [jwk.clone()]}).to_string();
 
     // The floor.
@@ -47,7 +55,12 @@ fn bench(c: &mut Criterion) {
     let build = |validation: SessionValidation| {
         let store = MemoryStore::default();
         runtime
-            .block_on(store.put(&SessionRow::new("sub-1", "refresh", now as i64, Some("family-1".into()))))
+            .block_on(store.put(&SessionRow::new(
+                "sub-1",
+                "refresh",
+                now as i64,
+                Some("family-1".into()),
+            )))
             .unwrap();
         runtime
             .block_on(
@@ -65,18 +78,34 @@ fn bench(c: &mut Criterion) {
     let token_mode = build(SessionValidation::Token);
     let session_mode = build(SessionValidation::Session);
     let mut headers = http::HeaderMap::new();
-    headers.insert("cookie", format!("theme=dark; token={token}").parse().unwrap());
-    runtime.block_on(token_mode.session("token", &headers)).unwrap();
+    headers.insert(
+        "cookie",
+        format!("theme=dark; token={token}").parse().unwrap(),
+    );
+    runtime
+        .block_on(token_mode.session("token", &headers))
+        .unwrap();
 
     let mut group = c.benchmark_group("valid_token");
     group.bench_function("floor_rs256_verify_parsed_key", |b| {
-        b.iter(|| key.verify_sig(black_box(input.as_bytes()), black_box(&signature)).unwrap())
+        b.iter(|| {
+            key.verify_sig(black_box(input.as_bytes()), black_box(&signature))
+                .unwrap()
+        })
     });
     group.bench_function("session_token_mode", |b| {
-        b.iter(|| runtime.block_on(token_mode.session("token", black_box(&headers))).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(token_mode.session("token", black_box(&headers)))
+                .unwrap()
+        })
     });
     group.bench_function("session_session_mode_memory_store", |b| {
-        b.iter(|| runtime.block_on(session_mode.session("token", black_box(&headers))).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(session_mode.session("token", black_box(&headers)))
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -35,8 +35,16 @@ fn response(status: u16, body: Value, set_cookie: Option<String>) -> Value {
 }
 
 fn error_response(error: &cognito_session::Error) -> Value {
-    let message = if error.status() == 401 { "Unauthorized" } else { "Service Unavailable" };
-    response(error.status(), json!({"error": message, "why": error.to_string()}), error.clear_cookie(COOKIE))
+    let message = if error.status() == 401 {
+        "Unauthorized"
+    } else {
+        "Service Unavailable"
+    };
+    response(
+        error.status(),
+        json!({"error": message, "why": error.to_string()}),
+        error.clear_cookie(COOKIE),
+    )
 }
 
 impl App {
@@ -44,7 +52,11 @@ impl App {
         match (event["httpMethod"].as_str(), event["path"].as_str()) {
             (Some("POST"), Some("/login")) => self.login(event).await,
             (Some("POST"), Some("/logout")) => match self.sessions.end(COOKIE, event).await {
-                Ok(()) => response(200, json!({"message": "Logged out"}), Some(self.sessions.clear_cookie(COOKIE))),
+                Ok(()) => response(
+                    200,
+                    json!({"message": "Logged out"}),
+                    Some(self.sessions.clear_cookie(COOKIE)),
+                ),
                 Err(error) => error_response(&error),
             },
             _ => match self.sessions.session(COOKIE, event).await {
@@ -59,7 +71,8 @@ impl App {
     }
 
     async fn login(&self, event: &Value) -> Value {
-        let body: Value = serde_json::from_str(event["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+        let body: Value =
+            serde_json::from_str(event["body"].as_str().unwrap_or("{}")).unwrap_or_default();
         let result = self
             .cognito
             .initiate_auth()
@@ -73,7 +86,11 @@ impl App {
             return response(401, json!({"error": "Wrong username or password"}), None);
         };
         match self.sessions.start(&Tokens::from(&tokens)).await {
-            Ok(session) => response(200, json!({"message": "Logged in"}), session.set_cookie(COOKIE)),
+            Ok(session) => response(
+                200,
+                json!({"message": "Logged in"}),
+                session.set_cookie(COOKIE),
+            ),
             Err(error) => error_response(&error),
         }
     }
@@ -97,18 +114,35 @@ fn short(token: &str) -> String {
 
 /// Prints a response, abbreviating tokens, and returns the cookie value it sets (if any).
 fn show(response: &Value, calls: &CallCounter) -> Option<String> {
-    let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or_default();
+    let body: Value =
+        serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or_default();
     println!("   ← {} {}", response["statusCode"], body);
-    let set_cookie = response["multiValueHeaders"]["Set-Cookie"][0].as_str().map(str::to_owned);
+    let set_cookie = response["multiValueHeaders"]["Set-Cookie"][0]
+        .as_str()
+        .map(str::to_owned);
     let mut value = None;
     if let Some(cookie) = &set_cookie {
         let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
         let v = pair.split_once('=').map(|(_, v)| v).unwrap_or_default();
-        println!("     Set-Cookie: {COOKIE}={};{attributes}", if v.is_empty() { "(empty)".into() } else { short(v) });
+        println!(
+            "     Set-Cookie: {COOKIE}={};{attributes}",
+            if v.is_empty() {
+                "(empty)".into()
+            } else {
+                short(v)
+            }
+        );
         value = Some(v.to_owned()).filter(|v| !v.is_empty());
     }
     let all = calls.all();
-    println!("     AWS calls: {}", if all.is_empty() { "none".into() } else { all.join(", ") });
+    println!(
+        "     AWS calls: {}",
+        if all.is_empty() {
+            "none".into()
+        } else {
+            all.join(", ")
+        }
+    );
     calls.reset();
     value
 }
@@ -119,8 +153,14 @@ async fn main() {
     let pool = Pool::new(PoolOptions::default()).await;
     let sub = pool.user("alice").await;
     println!("Setup (moto plays AWS at {}):", pool.moto.url);
-    println!("   user pool {}, app client {}, user alice (sub {sub})", pool.pool_id, pool.client_id);
-    println!("   DynamoDB table {} (partition key `{}`), as the seed package expects", pool.table, pool.partition_key);
+    println!(
+        "   user pool {}, app client {}, user alice (sub {sub})",
+        pool.pool_id, pool.client_id
+    );
+    println!(
+        "   DynamoDB table {} (partition key `{}`), as the seed package expects",
+        pool.table, pool.partition_key
+    );
 
     let offset = Arc::new(AtomicI64::new(0));
     let clock = {
@@ -140,10 +180,21 @@ async fn main() {
         .build()
         .await
         .expect("configure sessions");
-    let app = App { sessions, cognito, client_id: pool.client_id.clone() };
+    let app = App {
+        sessions,
+        cognito,
+        client_id: pool.client_id.clone(),
+    };
 
-    println!("\n1. Alice logs in (POST /login). The handler calls Cognito, then stores the session row:");
-    let login = event("POST", "/login", None, Some(json!({"username": "alice", "password": testkit::PASSWORD})));
+    println!(
+        "\n1. Alice logs in (POST /login). The handler calls Cognito, then stores the session row:"
+    );
+    let login = event(
+        "POST",
+        "/login",
+        None,
+        Some(json!({"username": "alice", "password": testkit::PASSWORD})),
+    );
     let token = show(&app.handle(&login).await, &calls).expect("login sets the cookie");
     let row = pool.row(&sub).await.expect("row");
     println!(
@@ -155,23 +206,50 @@ async fn main() {
 
     println!("\n2. Alice asks for her page with the cookie. The token is verified locally (JWKS cached),");
     println!("   and the session row is read once; Cognito is not called:");
-    show(&app.handle(&event("GET", "/profile", Some(&token), None)).await, &calls);
+    show(
+        &app.handle(&event("GET", "/profile", Some(&token), None))
+            .await,
+        &calls,
+    );
 
     println!("\n3. An attacker forges an unsigned token carrying Alice's sub (the seed package's takeover):");
     let forged = testkit::unsigned(&testkit::peek(&token));
-    show(&app.handle(&event("GET", "/profile", Some(&forged), None)).await, &calls);
+    show(
+        &app.handle(&event("GET", "/profile", Some(&forged), None))
+            .await,
+        &calls,
+    );
 
     println!("\n4. One hour passes: Alice's access token expires. Her browser still sends it:");
     offset.store(3700, Ordering::Relaxed);
-    let new_token = show(&app.handle(&event("GET", "/profile", Some(&token), None)).await, &calls)
-        .expect("the refresh sets a new cookie");
+    let new_token = show(
+        &app.handle(&event("GET", "/profile", Some(&token), None))
+            .await,
+        &calls,
+    )
+    .expect("the refresh sets a new cookie");
     println!("     → refreshed with the stored refresh token; the new cookie replaces the old one");
 
     println!("\n5. Alice logs out (POST /logout): the row is deleted and the cookie cleared:");
-    show(&app.handle(&event("POST", "/logout", Some(&new_token), None)).await, &calls);
-    println!("     row now: {}", if pool.row(&sub).await.is_some() { "still there?!" } else { "gone" });
+    show(
+        &app.handle(&event("POST", "/logout", Some(&new_token), None))
+            .await,
+        &calls,
+    );
+    println!(
+        "     row now: {}",
+        if pool.row(&sub).await.is_some() {
+            "still there?!"
+        } else {
+            "gone"
+        }
+    );
 
     println!("\n6. Someone replays Alice's last token after the logout:");
-    show(&app.handle(&event("GET", "/profile", Some(&new_token), None)).await, &calls);
+    show(
+        &app.handle(&event("GET", "/profile", Some(&new_token), None))
+            .await,
+        &calls,
+    );
     println!("\nDone: a logout takes effect at once, an expired token is refreshed once, and forged tokens never reach AWS.");
 }
