@@ -2,7 +2,7 @@
 # Installs what the tests and the demo need: moto (DynamoDB + Cognito emulator) in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MOTO_SPEC='moto[cognitoidp,dynamodb]==5.2.5'
+MOTO_SPEC='moto[cognitoidp,dynamodb,kms]==5.2.5'
 if ! .venv/bin/python -c 'import moto.server, flask_cors' 2>/dev/null; then
   echo "setup: installing moto into .venv" >&2
   python3 -m venv .venv

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::cookie::{CookieOptions, SameSite};
 use crate::error::Error;
+use crate::store::parse_key;
 
 /// How a request with a valid (unexpired) access token is checked.
 ///
@@ -35,6 +36,9 @@ pub(crate) struct Settings {
     pub issuer: Option<String>,
     pub jwks_url: Option<String>,
     pub jwks: Option<String>,
+    pub encryption_key: Option<String>,
+    pub old_encryption_keys: Option<String>,
+    pub kms_ciphertext: Option<String>,
     pub validation: SessionValidation,
     pub cookie: CookieOptions,
     pub leeway: u64,
@@ -57,6 +61,9 @@ impl Default for Settings {
             issuer: None,
             jwks_url: None,
             jwks: None,
+            encryption_key: None,
+            old_encryption_keys: None,
+            kms_ciphertext: None,
             validation: SessionValidation::Session,
             cookie: CookieOptions::default(),
             leeway: 30,
@@ -93,6 +100,9 @@ impl Settings {
         set(&mut self.issuer, "COGNITO_ISSUER");
         set(&mut self.jwks_url, "COGNITO_JWKS_URL");
         set(&mut self.jwks, "COGNITO_JWKS");
+        set(&mut self.encryption_key, "SESSION_ENCRYPTION_KEY");
+        set(&mut self.old_encryption_keys, "SESSION_ENCRYPTION_OLD_KEYS");
+        set(&mut self.kms_ciphertext, "SESSION_KMS_CIPHERTEXT");
         set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL");
         set(
             &mut self.cognito_endpoint,
@@ -174,7 +184,28 @@ impl Settings {
                 }
             }
         }
+        if self.encryption_key.is_some() && self.kms_ciphertext.is_some() {
+            return Err(invalid(
+                "SESSION_KMS_CIPHERTEXT",
+                "set either SESSION_ENCRYPTION_KEY or SESSION_KMS_CIPHERTEXT, not both",
+            ));
+        }
+        if let Some(key) = &self.encryption_key {
+            parse_key(key).map_err(|why| invalid("SESSION_ENCRYPTION_KEY", why))?;
+        }
+        self.old_keys()?;
         Ok(())
+    }
+
+    /// `SESSION_ENCRYPTION_OLD_KEYS`: comma-separated base64 keys that may still decrypt.
+    pub(crate) fn old_keys(&self) -> Result<Vec<[u8; 32]>, Error> {
+        self.old_encryption_keys
+            .iter()
+            .flat_map(|keys| keys.split(','))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| parse_key(k).map_err(|why| invalid("SESSION_ENCRYPTION_OLD_KEYS", why)))
+            .collect()
     }
 
     /// The issuer to expect, when it is known without seeing a token.
@@ -283,6 +314,8 @@ mod tests {
             ("COGNITO_JWKS_URL", "file:///etc/passwd"),
             ("COGNITO_ISSUER", "not a url"),
             ("COOKIE_SAME_SITE", "sometimes"),
+            ("SESSION_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("SESSION_ENCRYPTION_OLD_KEYS", "not base64!"),
         ] {
             let mut vars = SEED.to_vec();
             vars.push((name, value));

@@ -72,6 +72,8 @@ pub enum Service {
     Cognito,
     /// The user pool's JWKS endpoint.
     Jwks,
+    /// AWS KMS (decrypting the session encryption key at cold start).
+    Kms,
 }
 
 impl fmt::Display for Service {
@@ -80,6 +82,7 @@ impl fmt::Display for Service {
             Service::DynamoDb => "DynamoDB",
             Service::Cognito => "Cognito",
             Service::Jwks => "the JWKS endpoint",
+            Service::Kms => "KMS",
         })
     }
 }

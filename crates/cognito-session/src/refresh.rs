@@ -46,7 +46,7 @@ pub(crate) async fn refresh(
         Ok(tokens) => tokens,
         Err(RefreshFailed::Rejected(reason)) => {
             tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-            if let Err(error) = store.delete(sub, Some(refresh_token)).await {
+            if let Err(error) = store.delete(sub, Some(&row)).await {
                 tracing::warn!(sub, %error, "could not delete the refused session row");
             }
             return Err(Unauthorized::Revoked.into());
@@ -83,7 +83,7 @@ pub(crate) async fn refresh(
 
     let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
     match store
-        .record_refresh(sub, refresh_token, timestamp, new_claims.origin_jti())
+        .record_refresh(&row, timestamp, new_claims.origin_jti())
         .await
     {
         Ok(()) => {}

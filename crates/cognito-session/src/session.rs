@@ -12,7 +12,9 @@ use crate::config::{pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
 use crate::refresh::{refresh, same_family};
-use crate::store::{DynamoDbStore, SessionRow, SessionStore};
+#[cfg(feature = "kms")]
+use crate::store::kms_data_key;
+use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
 use crate::store_error;
 use crate::verify::{Claims, Freshness, Verifier};
 
@@ -292,10 +294,7 @@ impl Sessions {
             return Ok(());
         };
         same_family(&row, &claims)?;
-        match store
-            .delete(claims.sub(), row.refresh_token.as_deref())
-            .await
-        {
+        match store.delete(claims.sub(), Some(&row)).await {
             Ok(()) | Err(crate::store::StoreError::Conflict) => {
                 tracing::info!(sub = claims.sub(), "session ended");
                 Ok(())
@@ -336,6 +335,8 @@ pub struct SessionsBuilder {
     cognito: Option<aws_sdk_cognitoidentityprovider::Client>,
     store: Option<Arc<dyn SessionStore>>,
     clock: Option<Arc<dyn Clock>>,
+    #[cfg(feature = "kms")]
+    kms: Option<aws_sdk_kms::Client>,
 }
 
 impl std::fmt::Debug for SessionsBuilder {
@@ -382,6 +383,22 @@ impl SessionsBuilder {
         jwks_url => jwks_url;
         /// `COGNITO_JWKS`: a JWKS document (JSON, or a path to a file holding it) to preload.
         jwks => jwks;
+        /// `SESSION_ENCRYPTION_KEY`: base64 of 32 random bytes; refresh tokens are then stored
+        /// encrypted (AES-256-GCM).
+        encryption_key => encryption_key;
+        /// `SESSION_ENCRYPTION_OLD_KEYS`: comma-separated base64 keys that may still decrypt
+        /// (after a rotation); rows are re-encrypted with the current key on their next write.
+        old_encryption_keys => old_encryption_keys;
+        /// `SESSION_KMS_CIPHERTEXT`: base64 of a 32-byte data key encrypted by KMS; decrypted
+        /// once at cold start (`kms:Decrypt`) and used as the encryption key.
+        kms_ciphertext => kms_ciphertext;
+    }
+
+    /// A ready KMS client for `SESSION_KMS_CIPHERTEXT`.
+    #[cfg(feature = "kms")]
+    pub fn kms_client(mut self, client: aws_sdk_kms::Client) -> Self {
+        self.kms = Some(client);
+        self
     }
 
     /// `SESSION_VALIDATION`.
@@ -470,9 +487,22 @@ impl SessionsBuilder {
             cognito,
             store,
             clock,
+            #[cfg(feature = "kms")]
+            kms,
         } = self;
         s.validate(store.is_none())?;
-        let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none());
+        let sealing = s.encryption_key.is_some() || s.kms_ciphertext.is_some();
+        if sealing && store.is_some() {
+            return Err(Error::config(
+                "SESSION_ENCRYPTION_KEY and SESSION_KMS_CIPHERTEXT apply to the DynamoDB store, \
+                 not to a custom store",
+            ));
+        }
+        #[cfg(feature = "kms")]
+        let needs_kms = s.kms_ciphertext.is_some() && kms.is_none();
+        #[cfg(not(feature = "kms"))]
+        let needs_kms = false;
+        let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none()) || needs_kms;
         let sdk_config = match (sdk_config, needs_sdk) {
             (Some(config), _) => Some(config),
             (None, true) => {
@@ -514,7 +544,7 @@ impl SessionsBuilder {
                     (None, Some(config)) => {
                         let conf = aws_sdk_dynamodb::config::Builder::from(config)
                             .region(region_of(config))
-                            .timeout_config(timeouts)
+                            .timeout_config(timeouts.clone())
                             .build();
                         aws_sdk_dynamodb::Client::from_conf(conf)
                     }
@@ -522,7 +552,35 @@ impl SessionsBuilder {
                 };
                 let table = s.table.clone().unwrap_or_default();
                 let key = s.partition_key.clone().unwrap_or_default();
-                Arc::new(DynamoDbStore::new(client, table, key))
+                let mut store = DynamoDbStore::new(client, table, key);
+                let current = match (&s.encryption_key, &s.kms_ciphertext) {
+                    (Some(key), _) => Some(parse_key(key).map_err(Error::config)?),
+                    #[cfg(feature = "kms")]
+                    (None, Some(ciphertext)) => {
+                        let client = match (kms, &sdk_config) {
+                            (Some(client), _) => client,
+                            (_, Some(config)) => aws_sdk_kms::Client::from_conf(
+                                aws_sdk_kms::config::Builder::from(config)
+                                    .region(region_of(config))
+                                    .timeout_config(timeouts.clone())
+                                    .build(),
+                            ),
+                            (None, None) => unreachable_config()?,
+                        };
+                        Some(Box::pin(kms_data_key(&client, ciphertext)).await?)
+                    }
+                    #[cfg(not(feature = "kms"))]
+                    (None, Some(_)) => {
+                        return Err(Error::config(
+                            "SESSION_KMS_CIPHERTEXT needs cognito-session's `kms` feature",
+                        ))
+                    }
+                    (None, None) => None,
+                };
+                if let Some(current) = current {
+                    store = store.with_sealer(Arc::new(Sealer::new(current, s.old_keys()?)));
+                }
+                Arc::new(store)
             }
         };
 

@@ -3,11 +3,12 @@
 //! `origin_jti` (String, the token family) that rows written by the seed may lack.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{BoxFuture, SessionRow, SessionStore, StoreError};
+use super::{BoxFuture, SealError, Sealer, SessionRow, SessionStore, StoreError};
 use crate::sdk::{classify, is_config_code, Failure};
 
 const TOKEN: &str = "token";
@@ -29,6 +30,7 @@ pub struct DynamoDbStore {
     client: Client,
     table: String,
     partition_key: String,
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl DynamoDbStore {
@@ -38,7 +40,70 @@ impl DynamoDbStore {
             client,
             table: table.into(),
             partition_key: partition_key.into(),
+            sealer: None,
         }
+    }
+
+    /// Encrypts refresh tokens at rest with `sealer` (see [`Sealer`]). Plaintext rows still
+    /// read, and are encrypted on their next write.
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The associated data binding a ciphertext to its row: table and key values.
+    fn aad(&self, sub: &str) -> Vec<u8> {
+        [self.table.as_bytes(), b"\0", sub.as_bytes()].concat()
+    }
+
+    /// The `token` value to store for `token`.
+    fn stored(&self, sub: &str, token: &str) -> Result<String, StoreError> {
+        match &self.sealer {
+            None => Ok(token.to_owned()),
+            Some(sealer) => sealer
+                .seal(token, &self.aad(sub))
+                .map_err(|e| StoreError::Unavailable(Box::new(e))),
+        }
+    }
+
+    fn row_from(
+        &self,
+        sub: &str,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<SessionRow, StoreError> {
+        let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let stored = string(TOKEN);
+        let (refresh_token, reseal) = match (&stored, &self.sealer) {
+            (Some(value), Some(sealer)) => match sealer.open(value, &self.aad(sub)) {
+                Ok(opened) => (Some(opened.token), opened.stale),
+                Err(SealError::UnknownKey(id)) => {
+                    return Err(StoreError::Config {
+                        message: format!(
+                            "a session row is encrypted with key {id}, which is neither \
+                             SESSION_ENCRYPTION_KEY nor in SESSION_ENCRYPTION_OLD_KEYS"
+                        ),
+                        source: None,
+                    })
+                }
+                Err(error) => {
+                    tracing::error!(sub, %error, "the stored refresh token cannot be decrypted; the session cannot be refreshed");
+                    (None, false)
+                }
+            },
+            (value, _) => (value.clone(), false),
+        };
+        Ok(SessionRow {
+            sub: sub.to_owned(),
+            refresh_token,
+            timestamp: item
+                .get(TIMESTAMP)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<f64>().ok())
+                .map_or(0, |n| n as i64),
+            origin_jti: string(FAMILY),
+            stored,
+            reseal,
+        })
     }
 
     fn error<E>(&self, action: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
@@ -94,20 +159,6 @@ impl DynamoDbStore {
     }
 }
 
-fn row_from(sub: &str, item: &HashMap<String, AttributeValue>) -> SessionRow {
-    let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    SessionRow {
-        sub: sub.to_owned(),
-        refresh_token: string(TOKEN),
-        timestamp: item
-            .get(TIMESTAMP)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<f64>().ok())
-            .map_or(0, |n| n as i64),
-        origin_jti: string(FAMILY),
-    }
-}
-
 impl SessionStore for DynamoDbStore {
     fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
         Box::pin(async move {
@@ -120,7 +171,11 @@ impl SessionStore for DynamoDbStore {
                 .send()
                 .await
                 .map_err(|e| self.error("read a session", e))?;
-            Ok(output.item.as_ref().map(|item| row_from(sub, item)))
+            output
+                .item
+                .as_ref()
+                .map(|item| self.row_from(sub, item))
+                .transpose()
         })
     }
 
@@ -128,7 +183,10 @@ impl SessionStore for DynamoDbStore {
         Box::pin(async move {
             let mut item = self.key(&row.sub);
             if let Some(token) = &row.refresh_token {
-                item.insert(TOKEN.into(), AttributeValue::S(token.clone()));
+                item.insert(
+                    TOKEN.into(),
+                    AttributeValue::S(self.stored(&row.sub, token)?),
+                );
             }
             item.insert(
                 TIMESTAMP.into(),
@@ -150,31 +208,41 @@ impl SessionStore for DynamoDbStore {
 
     fn record_refresh<'a>(
         &'a self,
-        sub: &'a str,
-        refresh_token: &'a str,
+        row: &'a SessionRow,
         timestamp: i64,
         origin_jti: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let Some(stored) = &row.stored else {
+                return Err(StoreError::Conflict);
+            };
+            let mut set = vec!["#ts = :ts"];
             let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(sub)))
-                .condition_expression("attribute_exists(#pk) AND #t = :t")
+                .set_key(Some(self.key(&row.sub)))
+                .condition_expression("attribute_exists(#pk) AND #t = :old")
                 .expression_attribute_names("#pk", &self.partition_key)
                 .expression_attribute_names("#t", TOKEN)
                 .expression_attribute_names("#ts", TIMESTAMP)
-                .expression_attribute_values(":t", AttributeValue::S(refresh_token.to_owned()))
+                .expression_attribute_values(":old", AttributeValue::S(stored.clone()))
                 .expression_attribute_values(":ts", AttributeValue::N(timestamp.to_string()));
-            update = match origin_jti {
-                Some(family) => update
-                    .update_expression("SET #ts = :ts, #f = :f")
+            if let Some(family) = origin_jti {
+                set.push("#f = :f");
+                update = update
                     .expression_attribute_names("#f", FAMILY)
-                    .expression_attribute_values(":f", AttributeValue::S(family.to_owned())),
-                None => update.update_expression("SET #ts = :ts"),
-            };
+                    .expression_attribute_values(":f", AttributeValue::S(family.to_owned()));
+            }
+            if let (true, Some(token), Some(_)) = (row.reseal, &row.refresh_token, &self.sealer) {
+                set.push("#t = :new");
+                update = update.expression_attribute_values(
+                    ":new",
+                    AttributeValue::S(self.stored(&row.sub, token)?),
+                );
+            }
             update
+                .update_expression(format!("SET {}", set.join(", ")))
                 .send()
                 .await
                 .map_err(|e| self.error("record a refresh", e))?;
@@ -185,7 +253,7 @@ impl SessionStore for DynamoDbStore {
     fn delete<'a>(
         &'a self,
         sub: &'a str,
-        refresh_token: Option<&'a str>,
+        expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut delete = self
@@ -193,7 +261,7 @@ impl SessionStore for DynamoDbStore {
                 .delete_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(sub)));
-            if let Some(token) = refresh_token {
+            if let Some(token) = expected.and_then(|row| row.stored.as_deref()) {
                 // A missing row is fine (already gone); a row holding another token is not ours.
                 delete = delete
                     .condition_expression("attribute_not_exists(#pk) OR #t = :t")

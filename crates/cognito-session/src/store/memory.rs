@@ -12,7 +12,7 @@ use super::{BoxFuture, SessionRow, SessionStore, StoreError};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryStore::default();
 /// store.put(&SessionRow::new("s", "rt", 1, None)).await.unwrap();
-/// store.delete("s", Some("rt")).await.unwrap();
+/// store.delete("s", None).await.unwrap();
 /// assert!(store.get("s").await.unwrap().is_none());
 /// # });
 /// ```
@@ -41,14 +41,13 @@ impl SessionStore for MemoryStore {
 
     fn record_refresh<'a>(
         &'a self,
-        sub: &'a str,
-        refresh_token: &'a str,
+        expected: &'a SessionRow,
         timestamp: i64,
         origin_jti: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(sub) {
-                Some(row) if row.refresh_token.as_deref() == Some(refresh_token) => {
+            self.with(|rows| match rows.get_mut(&expected.sub) {
+                Some(row) if row.refresh_token == expected.refresh_token => {
                     row.timestamp = timestamp;
                     if let Some(family) = origin_jti {
                         row.origin_jti = Some(family.to_owned());
@@ -63,12 +62,12 @@ impl SessionStore for MemoryStore {
     fn delete<'a>(
         &'a self,
         sub: &'a str,
-        refresh_token: Option<&'a str>,
+        expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match (rows.get(sub), refresh_token) {
+            self.with(|rows| match (rows.get(sub), expected) {
                 (None, _) => Ok(()),
-                (Some(row), Some(expected)) if row.refresh_token.as_deref() != Some(expected) => {
+                (Some(row), Some(expected)) if row.refresh_token != expected.refresh_token => {
                     Err(StoreError::Conflict)
                 }
                 _ => {

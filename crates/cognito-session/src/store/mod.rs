@@ -18,6 +18,7 @@
 
 mod dynamodb;
 mod memory;
+mod seal;
 
 use std::fmt;
 use std::future::Future;
@@ -25,6 +26,10 @@ use std::pin::Pin;
 
 pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "kms")]
+pub(crate) use seal::kms_data_key;
+pub(crate) use seal::parse_key;
+pub use seal::{Opened, SealError, Sealer};
 
 use crate::error::BoxError;
 
@@ -49,6 +54,10 @@ pub struct SessionRow {
     pub timestamp: i64,
     /// The token family (`origin_jti` attribute); absent on rows written by the seed.
     pub origin_jti: Option<String>,
+    /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
+    pub(crate) stored: Option<String>,
+    /// The stored token is plaintext or under an old key: re-encrypt it on the next write.
+    pub(crate) reseal: bool,
 }
 
 impl SessionRow {
@@ -65,11 +74,14 @@ impl SessionRow {
         timestamp: i64,
         origin_jti: Option<String>,
     ) -> Self {
+        let refresh_token = refresh_token.into();
         SessionRow {
             sub: sub.into(),
-            refresh_token: Some(refresh_token.into()),
+            stored: Some(refresh_token.clone()),
+            refresh_token: Some(refresh_token),
             timestamp,
             origin_jti,
+            reseal: false,
         }
     }
 }
@@ -130,21 +142,22 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Writes `row`, replacing any row for the same `sub` (a new login).
     fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Records a refresh: sets `timestamp` (and `origin_jti`, if given) on the row for `sub`,
-    /// only if it still holds `refresh_token`. [`StoreError::Conflict`] otherwise.
+    /// Records a refresh of `row` (as read by [`get`](Self::get)): sets `timestamp` (and
+    /// `origin_jti`, if given), only if the stored row still holds the same refresh token.
+    /// [`StoreError::Conflict`] otherwise.
     fn record_refresh<'a>(
         &'a self,
-        sub: &'a str,
-        refresh_token: &'a str,
+        row: &'a SessionRow,
         timestamp: i64,
         origin_jti: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Deletes the row for `sub`, only if it still holds `refresh_token` (when given).
-    /// Deleting a missing row is not an error; a changed row is [`StoreError::Conflict`].
+    /// Deletes the row for `sub`; when `expected` (a row read by [`get`](Self::get)) is given,
+    /// only if the stored row still holds its refresh token. Deleting a missing row is not an
+    /// error; a changed row is [`StoreError::Conflict`].
     fn delete<'a>(
         &'a self,
         sub: &'a str,
-        refresh_token: Option<&'a str>,
+        expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 }

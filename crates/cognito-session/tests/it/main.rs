@@ -2,6 +2,7 @@
 
 mod attacks;
 mod config;
+mod encryption;
 mod events;
 mod handler;
 mod lifecycle;

@@ -1,0 +1,270 @@
+//! Refresh tokens encrypted at rest: AES-256-GCM (aws-lc-rs), a random nonce per write, and the
+//! row's key as associated data, so a ciphertext copied into another row does not decrypt.
+//!
+//! Stored form: `enc:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`. The key id (8 hex digits
+//! of the key's SHA-256) selects the key, so old keys can still decrypt after a rotation. A value
+//! without the prefix is a plaintext token (a row written by the seed's login flow).
+//!
+//! ```
+//! use cognito_session::store::Sealer;
+//! let sealer = Sealer::new([7u8; 32], vec![]);
+//! let stored = sealer.seal("refresh-token", b"table\0sub").unwrap();
+//! assert!(stored.starts_with("enc:v1:"));
+//! assert_eq!(sealer.open(&stored, b"table\0sub").unwrap().token, "refresh-token");
+//! // Another row's key as associated data: refused.
+//! assert!(sealer.open(&stored, b"table\0other-sub").is_err());
+//! ```
+
+use std::fmt;
+
+use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::digest::{digest, SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+const PREFIX: &str = "enc:v1:";
+
+/// Why a stored refresh token could not be decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The value is encrypted, but with a key we don't have.
+    #[error("the refresh token is encrypted with unknown key {0}")]
+    UnknownKey(String),
+    /// The value is encrypted but damaged, or belongs to another row.
+    #[error("the encrypted refresh token does not decrypt (damaged, or copied from another row)")]
+    Corrupt,
+    /// Encryption failed (no randomness).
+    #[error("encryption failed")]
+    Seal,
+}
+
+/// A decrypted value, and whether it should be written again with the current key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The plaintext refresh token.
+    pub token: String,
+    /// True for plaintext and old-key values: re-encrypt on the next write.
+    pub stale: bool,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("stale", &self.stale)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Key {
+    id: String,
+    key: RandomizedNonceKey,
+}
+
+/// The current encryption key and the old ones that may still decrypt.
+///
+/// ```
+/// use cognito_session::store::Sealer;
+/// let old = Sealer::new([1u8; 32], vec![]);
+/// let stored = old.seal("rt", b"aad").unwrap();
+/// let rotated = Sealer::new([2u8; 32], vec![[1u8; 32]]);
+/// let opened = rotated.open(&stored, b"aad").unwrap();
+/// assert_eq!(opened.token, "rt");
+/// assert!(opened.stale, "written with an old key: re-encrypt on the next write");
+/// ```
+pub struct Sealer {
+    current: Key,
+    old: Vec<Key>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("current", &self.current.id)
+            .field(
+                "old",
+                &self.old.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn key(bytes: &[u8; 32]) -> Key {
+    let hash = digest(&SHA256, bytes);
+    let id = hash.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Key {
+        id,
+        // A 32-byte key is always valid for AES-256-GCM.
+        key: RandomizedNonceKey::new(&AES_256_GCM, bytes).unwrap_or_else(|_| unreachable!()),
+    }
+}
+
+impl Sealer {
+    /// A sealer that encrypts with `current` and can also decrypt with each of `old`.
+    pub fn new(current: [u8; 32], old: Vec<[u8; 32]>) -> Self {
+        Sealer {
+            current: key(&current),
+            old: old.iter().map(key).collect(),
+        }
+    }
+
+    /// The id of the current key (8 hex digits).
+    pub fn key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Encrypts `token` for the row identified by `aad`.
+    pub fn seal(&self, token: &str, aad: &[u8]) -> Result<String, SealError> {
+        let mut in_out = token.as_bytes().to_vec();
+        let nonce = self
+            .current
+            .key
+            .seal_in_place_append_tag(Aad::from(aad), &mut in_out)
+            .map_err(|_| SealError::Seal)?;
+        let mut blob = nonce.as_ref().to_vec();
+        blob.extend_from_slice(&in_out);
+        Ok(format!(
+            "{PREFIX}{}:{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(blob)
+        ))
+    }
+
+    /// Decrypts a stored value (or passes a plaintext one through, marked stale).
+    pub fn open(&self, stored: &str, aad: &[u8]) -> Result<Opened, SealError> {
+        let Some(rest) = stored.strip_prefix(PREFIX) else {
+            return Ok(Opened {
+                token: stored.to_owned(),
+                stale: true,
+            });
+        };
+        let (id, blob) = rest.split_once(':').ok_or(SealError::Corrupt)?;
+        let key = std::iter::once(&self.current)
+            .chain(&self.old)
+            .find(|k| k.id == id)
+            .ok_or_else(|| SealError::UnknownKey(id.to_owned()))?;
+        let mut blob = URL_SAFE_NO_PAD
+            .decode(blob)
+            .map_err(|_| SealError::Corrupt)?;
+        if blob.len() < NONCE_LEN {
+            return Err(SealError::Corrupt);
+        }
+        let mut ciphertext = blob.split_off(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&blob).map_err(|_| SealError::Corrupt)?;
+        let plain = key
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut ciphertext)
+            .map_err(|_| SealError::Corrupt)?;
+        let token = String::from_utf8(plain.to_vec()).map_err(|_| SealError::Corrupt)?;
+        Ok(Opened {
+            token,
+            stale: id != self.current.id,
+        })
+    }
+}
+
+/// Parses a base64 (standard or URL-safe) 32-byte key, as in `SESSION_ENCRYPTION_KEY`.
+pub(crate) fn parse_key(text: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let text = text.trim();
+    let bytes = STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+        .map_err(|_| "not base64".to_owned())?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "{} bytes; it must be 32 (e.g. `openssl rand -base64 32`)",
+            bytes.len()
+        )
+    })
+}
+
+/// Decrypts the data key `ciphertext` (base64, from `SESSION_KMS_CIPHERTEXT`) with KMS.
+#[cfg(feature = "kms")]
+pub(crate) async fn kms_data_key(
+    client: &aws_sdk_kms::Client,
+    ciphertext: &str,
+) -> Result<[u8; 32], crate::Error> {
+    use crate::sdk::{classify, is_config_code, Failure};
+    use crate::{Error, Service};
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(ciphertext.trim())
+        .map_err(|_| Error::config("SESSION_KMS_CIPHERTEXT is invalid: not base64"))?;
+    let output = client
+        .decrypt()
+        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob))
+        .send()
+        .await
+        .map_err(|error| match classify(&error) {
+            Failure::Service { code, message } if is_config_code(&code) || code.starts_with("Invalid") || code.contains("Key") => {
+                Error::config_with(
+                    format!("KMS cannot decrypt SESSION_KMS_CIPHERTEXT: {code} ({message}); check the ciphertext, the key policy and kms:Decrypt permission"),
+                    error,
+                )
+            }
+            _ => Error::unavailable(Service::Kms, "decrypting the session encryption key", error),
+        })?;
+    let plaintext = output.plaintext.map(|b| b.into_inner()).unwrap_or_default();
+    <[u8; 32]>::try_from(plaintext.as_slice()).map_err(|_| {
+        Error::config(format!(
+            "SESSION_KMS_CIPHERTEXT decrypts to {} bytes; it must be a 32-byte data key (GenerateDataKey with KeySpec AES_256)",
+            plaintext.len()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_differ_per_write() {
+        let sealer = Sealer::new([9; 32], vec![]);
+        assert_ne!(
+            sealer.seal("t", b"a").unwrap(),
+            sealer.seal("t", b"a").unwrap()
+        );
+    }
+
+    #[test]
+    fn plaintext_passes_through_stale() {
+        let sealer = Sealer::new([9; 32], vec![]);
+        let opened = sealer.open("plain-token", b"a").unwrap();
+        assert_eq!(opened.token, "plain-token");
+        assert!(opened.stale);
+    }
+
+    #[test]
+    fn damaged_and_unknown() {
+        let sealer = Sealer::new([9; 32], vec![]);
+        let stored = sealer.seal("t", b"a").unwrap();
+        let mut damaged = stored.clone();
+        damaged.pop();
+        damaged.push(if stored.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(sealer.open(&damaged, b"a"), Err(SealError::Corrupt));
+        assert_eq!(sealer.open("enc:v1:zz", b"a"), Err(SealError::Corrupt));
+        assert_eq!(
+            sealer.open("enc:v1:00000000:AAAA", b"a"),
+            Err(SealError::UnknownKey("00000000".into()))
+        );
+        let other = Sealer::new([8; 32], vec![]);
+        assert!(matches!(
+            other.open(&stored, b"a"),
+            Err(SealError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn keys_parse_from_base64() {
+        assert_eq!(
+            parse_key(&base64::engine::general_purpose::STANDARD.encode([5u8; 32])),
+            Ok([5u8; 32])
+        );
+        assert!(parse_key("c2hvcnQ=").unwrap_err().contains("32"));
+        assert!(parse_key("***").is_err());
+    }
+}
