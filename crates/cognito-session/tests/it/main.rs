@@ -6,6 +6,7 @@ mod encryption;
 mod events;
 mod handler;
 mod lifecycle;
+mod logs;
 mod outages;
 
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,0 +1,75 @@
+//! Logs and error messages never contain a token, a refresh token or a key.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use testkit::PoolOptions;
+use tracing::Level;
+
+use crate::{cookies, setup_with};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_a_log_line_or_an_error_message() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let key = STANDARD.encode([42u8; 32]);
+    let s = setup_with(PoolOptions { secret: true, ..Default::default() }, |b| b.encryption_key(&key)).await;
+    let (_, login) = s.logged_in("quiet").await;
+    let access = login.access_token().unwrap().to_owned();
+    let mut secrets = vec![
+        access.clone(),
+        login.id_token().unwrap().to_owned(),
+        login.refresh_token().unwrap().to_owned(),
+        key.clone(),
+        s.pool.client_secret.clone().unwrap(),
+    ];
+    let mut messages = Vec::new();
+
+    s.sessions.session("token", &cookies(&access)).await.unwrap();
+    let expired = s.expired_copy(&access);
+    let refreshed = s.sessions.session("token", &cookies(&expired)).await.unwrap();
+    let tokens = refreshed.refreshed().unwrap();
+    secrets.push(tokens.access_token.clone());
+    secrets.push(tokens.id_token.clone().unwrap());
+    messages.push(format!("{refreshed:?} {tokens:?} {:?}", s.sessions));
+    let forged = testkit::unsigned(&testkit::peek(&access));
+    secrets.push(forged.clone());
+    messages.push(s.sessions.session("token", &cookies(&forged)).await.unwrap_err().to_string());
+    s.pool.global_sign_out("quiet").await;
+    let error = s.sessions.session("token", &cookies(&expired)).await.unwrap_err();
+    messages.push(format!("{error} {error:?}"));
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("refreshed an expired session"), "the capture works: {logs}");
+    for secret in &secrets {
+        // Any 24-character piece of a secret would already be too much.
+        let piece = &secret[secret.len() / 2..secret.len() / 2 + 24.min(secret.len() / 2)];
+        // Everything at TRACE, the AWS SDK's own lines included.
+        assert!(!logs.contains(piece), "a secret reached the logs");
+        for message in &messages {
+            assert!(!message.contains(piece), "a secret reached a message: {message}");
+        }
+    }
+}
