@@ -297,6 +297,48 @@ mod tests {
         assert_eq!(find("token", &headers), Some("small"));
     }
 
+    proptest::proptest! {
+        /// Our lookup agrees with the `cookie` crate's parser, and with the pairs we joined.
+        #[test]
+        fn lookup_agrees_with_the_cookie_crate(
+            pairs in proptest::collection::vec(
+                ("[A-Za-z0-9!#$%&'*+.^_`|~-]{1,8}", "[!#-+./0-9:<-\\[\\]-~-]{0,16}"),
+                0..8,
+            ),
+            quoted in proptest::bool::ANY,
+            pick in 0usize..10,
+        ) {
+            let render = |v: &str| if quoted { format!("\"{v}\"") } else { v.to_owned() };
+            let header = pairs
+                .iter()
+                .map(|(n, v)| format!("{n}={}", render(v)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let wanted = pairs.get(pick).map_or("absent-name", |(n, _)| n.as_str());
+            let by_crate = ::cookie::Cookie::split_parse(header.as_str())
+                .filter_map(Result::ok)
+                .find(|c| c.name() == wanted)
+                .map(|c| c.value_trimmed().to_owned())
+                .filter(|v| !v.is_empty());
+            let by_pairs = pairs
+                .iter()
+                .find(|(n, _)| n == wanted)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty());
+            let ours = find_in(wanted, &header).map(str::to_owned);
+            proptest::prop_assert_eq!(&ours, &by_crate);
+            proptest::prop_assert_eq!(&ours, &by_pairs);
+        }
+
+        /// Arbitrary input never panics, and a match is always a slice of the input.
+        #[test]
+        fn arbitrary_headers_are_safe(header in ".{0,200}", name in ".{0,12}") {
+            if let Some(value) = find_in(&name, &header) {
+                proptest::prop_assert!(header.contains(value));
+            }
+        }
+    }
+
     #[test]
     fn samesite_none_forces_secure() {
         let options = CookieOptions {
