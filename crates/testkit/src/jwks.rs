@@ -22,7 +22,9 @@ pub struct JwksServer {
 impl JwksServer {
     /// Serves `jwks` with 200 at `http://127.0.0.1:<port>/jwks.json`.
     pub async fn start(jwks: &Value) -> JwksServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("address").port();
         let server = JwksServer {
             url: format!("http://127.0.0.1:{port}/jwks.json"),
@@ -32,7 +34,9 @@ impl JwksServer {
         let (hits, document) = (server.hits.clone(), server.document.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (hits, document) = (hits.clone(), document.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |_request| {

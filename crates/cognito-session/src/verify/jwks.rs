@@ -103,7 +103,9 @@ fn parse_jwk(jwk: &Jwk) -> Result<ParsedPublicKey, KeyRejected> {
     let (n, e) = (decode(&jwk.n)?, decode(&jwk.e)?);
     let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
     if !(2048..=8192).contains(&bits) {
-        return Err(KeyRejected::Unusable("the RSA modulus is not 2048 to 8192 bits"));
+        return Err(KeyRejected::Unusable(
+            "the RSA modulus is not 2048 to 8192 bits",
+        ));
     }
     RsaPublicKeyComponents { n: &n, e: &e }
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)

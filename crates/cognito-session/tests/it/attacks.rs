@@ -217,7 +217,11 @@ async fn a_token_from_another_pool_is_refused() {
 
 fn hmac_token(claims: &serde_json::Value, alg: &str, secret: &[u8]) -> String {
     use aws_lc_rs::hmac;
-    let input = format!("{}.{}", base64_json(&json!({"alg": alg, "kid": MOTO_KID})), base64_json(claims));
+    let input = format!(
+        "{}.{}",
+        base64_json(&json!({"alg": alg, "kid": MOTO_KID})),
+        base64_json(claims)
+    );
     let algorithm = match alg {
         "HS384" => hmac::HMAC_SHA384,
         "HS512" => hmac::HMAC_SHA512,
@@ -225,7 +229,10 @@ fn hmac_token(claims: &serde_json::Value, alg: &str, secret: &[u8]) -> String {
     };
     let tag = hmac::sign(&hmac::Key::new(algorithm, secret), input.as_bytes());
     use base64::Engine;
-    format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    format!(
+        "{input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    )
 }
 
 #[tokio::test]
@@ -237,8 +244,15 @@ async fn hmac_signed_with_the_public_key_is_refused() {
     let jwk_bytes = minter().jwk(MOTO_KID).to_string();
     for secret in [minter().public_key_der(), jwk_bytes.into_bytes()] {
         for alg in ["HS256", "HS384", "HS512"] {
-            let error = s.sessions.session("token", &cookies(&hmac_token(&claims, alg, &secret))).await.unwrap_err();
-            assert_refused(&error, &Rejected::Header(HeaderRejected::Algorithm(alg.into())));
+            let error = s
+                .sessions
+                .session("token", &cookies(&hmac_token(&claims, alg, &secret)))
+                .await
+                .unwrap_err();
+            assert_refused(
+                &error,
+                &Rejected::Header(HeaderRejected::Algorithm(alg.into())),
+            );
         }
     }
     assert_no_side_effects(&s);
@@ -250,10 +264,19 @@ async fn only_rs256_is_accepted_whatever_the_signature() {
     let (_, login) = s.logged_in("algs").await;
     let claims = testkit::peek(login.access_token().unwrap());
     s.calls.reset();
-    for alg in ["RS384", "RS512", "PS256", "ES256", "EdDSA", "none", "NONE", "rs256", ""] {
+    for alg in [
+        "RS384", "RS512", "PS256", "ES256", "EdDSA", "none", "NONE", "rs256", "",
+    ] {
         let token = minter().sign(&json!({"alg": alg, "kid": MOTO_KID}), &claims);
-        let error = s.sessions.session("token", &cookies(&token)).await.unwrap_err();
-        assert_refused(&error, &Rejected::Header(HeaderRejected::Algorithm(alg.into())));
+        let error = s
+            .sessions
+            .session("token", &cookies(&token))
+            .await
+            .unwrap_err();
+        assert_refused(
+            &error,
+            &Rejected::Header(HeaderRejected::Algorithm(alg.into())),
+        );
     }
     assert_no_side_effects(&s);
 }
@@ -273,15 +296,33 @@ async fn key_source_headers_are_never_followed_and_crit_is_refused() {
     ] {
         let mut header = json!({"alg": "RS256", "kid": MOTO_KID});
         header[name] = value;
-        let error = s.sessions.session("token", &cookies(&minter().sign(&header, &claims))).await.unwrap_err();
-        assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Header(HeaderRejected::KeySource(n)))) if n == name), "{error}");
+        let error = s
+            .sessions
+            .session("token", &cookies(&minter().sign(&header, &claims)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Header(HeaderRejected::KeySource(n)))) if n == name),
+            "{error}"
+        );
     }
     assert_eq!(lure.hits(), 0, "a key URL in a token is never fetched");
-    let token = minter().sign(&json!({"alg": "RS256", "kid": MOTO_KID, "crit": ["exp"], "exp": 1}), &claims);
-    let error = s.sessions.session("token", &cookies(&token)).await.unwrap_err();
+    let token = minter().sign(
+        &json!({"alg": "RS256", "kid": MOTO_KID, "crit": ["exp"], "exp": 1}),
+        &claims,
+    );
+    let error = s
+        .sessions
+        .session("token", &cookies(&token))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Header(HeaderRejected::Critical));
     let token = minter().sign(&json!({"alg": "RS256"}), &claims);
-    let error = s.sessions.session("token", &cookies(&token)).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&token))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Header(HeaderRejected::MissingKid));
     assert_no_side_effects(&s);
 }
@@ -319,21 +360,40 @@ async fn unknown_kids_cause_one_rate_limited_refetch() {
     let new = Minter::random();
     let server = testkit::JwksServer::start(&json!({"keys": [old.jwk("old")]})).await;
     let sessions = local_sessions(&server.url, std::time::Duration::from_millis(300)).await;
-    sessions.session_for_token(&local_token(&old, "old")).await.unwrap();
+    sessions
+        .session_for_token(&local_token(&old, "old"))
+        .await
+        .unwrap();
     assert_eq!(server.hits(), 1);
     // A flood of unknown kids right after a fetch: no refetch at all.
     for i in 0..50 {
-        let error = sessions.session_for_token(&local_token(&new, &format!("bogus-{i}"))).await.unwrap_err();
+        let error = sessions
+            .session_for_token(&local_token(&new, &format!("bogus-{i}")))
+            .await
+            .unwrap_err();
         assert_refused(&error, &Rejected::Key(KeyRejected::UnknownKid));
     }
-    assert_eq!(server.hits(), 1, "unknown kids must not hammer the JWKS URL");
+    assert_eq!(
+        server.hits(),
+        1,
+        "unknown kids must not hammer the JWKS URL"
+    );
     // The pool rotates its keys; after the interval one refetch finds the new key.
-    server.serve(200, &json!({"keys": [old.jwk("old"), new.jwk("new")]}).to_string());
+    server.serve(
+        200,
+        &json!({"keys": [old.jwk("old"), new.jwk("new")]}).to_string(),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-    sessions.session_for_token(&local_token(&new, "new")).await.unwrap();
+    sessions
+        .session_for_token(&local_token(&new, "new"))
+        .await
+        .unwrap();
     assert_eq!(server.hits(), 2);
     for i in 0..50 {
-        assert!(sessions.session_for_token(&local_token(&new, &format!("again-{i}"))).await.is_err());
+        assert!(sessions
+            .session_for_token(&local_token(&new, &format!("again-{i}")))
+            .await
+            .is_err());
     }
     assert_eq!(server.hits(), 2);
 }
@@ -357,7 +417,10 @@ async fn unusable_jwk_entries_are_refused() {
         ("rs512", "alg is not RS256"),
         ("broken", "the RSA modulus is not 2048 to 8192 bits"),
     ] {
-        let error = sessions.session_for_token(&local_token(&key, kid)).await.unwrap_err();
+        let error = sessions
+            .session_for_token(&local_token(&key, kid))
+            .await
+            .unwrap_err();
         assert_refused(&error, &Rejected::Key(KeyRejected::Unusable(why)));
     }
     assert_eq!(server.hits(), 1);
@@ -373,19 +436,71 @@ async fn claims_that_are_not_a_session_for_this_client_are_refused() {
     let now = testkit::now();
     s.calls.reset();
     let cases: Vec<(&str, serde_json::Value, Rejected)> = vec![
-        ("look-alike host", json!({"iss": format!("https://cognito-idp.us-east-1.amazonaws.com.evil.example/{}", s.pool.pool_id)}), ClaimsRejected::Issuer.into()),
-        ("other issuer form", json!({"iss": format!("https://issuer.cognito-idp.us-east-1.amazonaws.com/{}", s.pool.pool_id)}), ClaimsRejected::Issuer.into()),
-        ("plain http issuer", json!({"iss": format!("http://cognito-idp.us-east-1.amazonaws.com/{}", s.pool.pool_id)}), ClaimsRejected::Issuer.into()),
-        ("other client", json!({"client_id": "someone-else"}), ClaimsRejected::Client.into()),
-        ("id token use", json!({"token_use": "id"}), ClaimsRejected::TokenUse("id".into()).into()),
-        ("refresh token use", json!({"token_use": "refresh"}), ClaimsRejected::TokenUse("refresh".into()).into()),
-        ("no exp", json!({"exp": null}), ClaimsRejected::Missing("exp").into()),
-        ("no iat", json!({"iat": null}), ClaimsRejected::Missing("iat").into()),
-        ("absurd exp", json!({"exp": 99_999_999_999u64}), ClaimsRejected::ImplausibleTimes.into()),
-        ("exp before iat", json!({"iat": now, "exp": now - 10}), ClaimsRejected::ImplausibleTimes.into()),
-        ("iat in the future", json!({"iat": now + 600, "exp": now + 4200}), ClaimsRejected::IssuedInFuture.into()),
-        ("nbf in the future", json!({"nbf": now + 600}), ClaimsRejected::NotYetValid.into()),
-        ("expired beyond the refresh window", json!({"iat": now - 40 * 86400, "exp": now - 40 * 86400 + 3600}), ClaimsRejected::Expired.into()),
+        (
+            "look-alike host",
+            json!({"iss": format!("https://cognito-idp.us-east-1.amazonaws.com.evil.example/{}", s.pool.pool_id)}),
+            ClaimsRejected::Issuer.into(),
+        ),
+        (
+            "other issuer form",
+            json!({"iss": format!("https://issuer.cognito-idp.us-east-1.amazonaws.com/{}", s.pool.pool_id)}),
+            ClaimsRejected::Issuer.into(),
+        ),
+        (
+            "plain http issuer",
+            json!({"iss": format!("http://cognito-idp.us-east-1.amazonaws.com/{}", s.pool.pool_id)}),
+            ClaimsRejected::Issuer.into(),
+        ),
+        (
+            "other client",
+            json!({"client_id": "someone-else"}),
+            ClaimsRejected::Client.into(),
+        ),
+        (
+            "id token use",
+            json!({"token_use": "id"}),
+            ClaimsRejected::TokenUse("id".into()).into(),
+        ),
+        (
+            "refresh token use",
+            json!({"token_use": "refresh"}),
+            ClaimsRejected::TokenUse("refresh".into()).into(),
+        ),
+        (
+            "no exp",
+            json!({"exp": null}),
+            ClaimsRejected::Missing("exp").into(),
+        ),
+        (
+            "no iat",
+            json!({"iat": null}),
+            ClaimsRejected::Missing("iat").into(),
+        ),
+        (
+            "absurd exp",
+            json!({"exp": 99_999_999_999u64}),
+            ClaimsRejected::ImplausibleTimes.into(),
+        ),
+        (
+            "exp before iat",
+            json!({"iat": now, "exp": now - 10}),
+            ClaimsRejected::ImplausibleTimes.into(),
+        ),
+        (
+            "iat in the future",
+            json!({"iat": now + 600, "exp": now + 4200}),
+            ClaimsRejected::IssuedInFuture.into(),
+        ),
+        (
+            "nbf in the future",
+            json!({"nbf": now + 600}),
+            ClaimsRejected::NotYetValid.into(),
+        ),
+        (
+            "expired beyond the refresh window",
+            json!({"iat": now - 40 * 86400, "exp": now - 40 * 86400 + 3600}),
+            ClaimsRejected::Expired.into(),
+        ),
     ];
     for (what, patch, expected) in cases {
         let mut claims = good.clone();
@@ -396,19 +511,42 @@ async fn claims_that_are_not_a_session_for_this_client_are_refused() {
                 claims[k] = v.clone();
             }
         }
-        let error = s.sessions.session("token", &cookies(&minter().access(&claims))).await.unwrap_err();
+        let error = s
+            .sessions
+            .session("token", &cookies(&minter().access(&claims)))
+            .await
+            .unwrap_err();
         match &error {
-            Error::Unauthorized(Unauthorized::InvalidToken(reason)) => assert_eq!(reason, &expected, "{what}"),
+            Error::Unauthorized(Unauthorized::InvalidToken(reason)) => {
+                assert_eq!(reason, &expected, "{what}")
+            }
             other => panic!("{what}: expected 401, got {other}"),
         }
     }
-    for (what, patch) in [("string exp", json!({"exp": "99"})), ("float iat", json!({"iat": 1.5})), ("negative exp", json!({"exp": -1})), ("array sub", json!({"sub": ["a"]}))] {
+    for (what, patch) in [
+        ("string exp", json!({"exp": "99"})),
+        ("float iat", json!({"iat": 1.5})),
+        ("negative exp", json!({"exp": -1})),
+        ("array sub", json!({"sub": ["a"]})),
+    ] {
         let mut claims = good.clone();
         for (k, v) in patch.as_object().unwrap() {
             claims[k] = v.clone();
         }
-        let error = s.sessions.session("token", &cookies(&minter().access(&claims))).await.unwrap_err();
-        assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Malformed(_))))), "{what}: {error}");
+        let error = s
+            .sessions
+            .session("token", &cookies(&minter().access(&claims)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
+                    ClaimsRejected::Malformed(_)
+                )))
+            ),
+            "{what}: {error}"
+        );
     }
     assert_no_side_effects(&s);
 }
@@ -427,36 +565,103 @@ async fn malformed_tokens_and_oversized_input_are_refused() {
     s.calls.reset();
 
     let duplicate_sub = payload.replacen('{', "{\"sub\":\"someone-else\",", 1);
-    let error = s.sessions.session("token", &cookies(&minter().sign_raw(&header, &duplicate_sub))).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Malformed(ref m)))) if m.contains("duplicate")), "{error}");
+    let error = s
+        .sessions
+        .session(
+            "token",
+            &cookies(&minter().sign_raw(&header, &duplicate_sub)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Malformed(ref m)))) if m.contains("duplicate")),
+        "{error}"
+    );
     let duplicate_alg = r#"{"alg":"none","alg":"RS256","kid":"dummy"}"#;
-    let error = s.sessions.session("token", &cookies(&minter().sign_raw(duplicate_alg, &payload))).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Malformed(Malformed::HeaderJson(_))))), "{error}");
+    let error = s
+        .sessions
+        .session(
+            "token",
+            &cookies(&minter().sign_raw(duplicate_alg, &payload)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Malformed(
+                Malformed::HeaderJson(_)
+            )))
+        ),
+        "{error}"
+    );
     let trailing = format!("{payload}garbage");
-    let error = s.sessions.session("token", &cookies(&minter().sign_raw(&header, &trailing))).await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Malformed(_))))), "{error}");
-    let error = s.sessions.session("token", &cookies(&format!("{token}garbage"))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&minter().sign_raw(&header, &trailing)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
+                ClaimsRejected::Malformed(_)
+            )))
+        ),
+        "{error}"
+    );
+    let error = s
+        .sessions
+        .session("token", &cookies(&format!("{token}garbage")))
+        .await
+        .unwrap_err();
     assert!(error.is_unauthorized(), "{error}");
 
     let parts: Vec<&str> = token.split('.').collect();
     for (bad, expected) in [
         (format!("{}.{}", parts[0], parts[1]), Malformed::Segments),
         (format!("{token}.{}", parts[2]), Malformed::Segments),
-        (format!("{}=.{}.{}", parts[0], parts[1], parts[2]), Malformed::Base64),
-        (format!("{}.{}+.{}", parts[0], parts[1], parts[2]), Malformed::Base64),
-        (format!("{}.{}.{}", parts[0], parts[1], "!!"), Malformed::Base64),
+        (
+            format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+            Malformed::Base64,
+        ),
+        (
+            format!("{}.{}+.{}", parts[0], parts[1], parts[2]),
+            Malformed::Base64,
+        ),
+        (
+            format!("{}.{}.{}", parts[0], parts[1], "!!"),
+            Malformed::Base64,
+        ),
     ] {
-        let error = s.sessions.session("token", &cookies(&bad)).await.unwrap_err();
+        let error = s
+            .sessions
+            .session("token", &cookies(&bad))
+            .await
+            .unwrap_err();
         assert_refused(&error, &Rejected::Malformed(expected));
     }
 
     let mut big = claims.clone();
     big["custom:padding"] = json!("x".repeat(9 * 1024));
-    let error = s.sessions.session("token", &cookies(&minter().access(&big))).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&minter().access(&big)))
+        .await
+        .unwrap_err();
     assert_refused(&error, &Rejected::Malformed(Malformed::TooLong));
     let mut headers = http::HeaderMap::new();
-    headers.append("cookie", format!("pad={}; token={token}", "y".repeat(20 * 1024)).parse().unwrap());
+    headers.append(
+        "cookie",
+        format!("pad={}; token={token}", "y".repeat(20 * 1024))
+            .parse()
+            .unwrap(),
+    );
     let error = s.sessions.session("token", &headers).await.unwrap_err();
-    assert_eq!(error.unauthorized(), Some(&Unauthorized::MissingCookie), "an oversized Cookie header is ignored");
+    assert_eq!(
+        error.unauthorized(),
+        Some(&Unauthorized::MissingCookie),
+        "an oversized Cookie header is ignored"
+    );
     assert_no_side_effects(&s);
 }

@@ -35,7 +35,14 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let key = STANDARD.encode([42u8; 32]);
-    let s = setup_with(PoolOptions { secret: true, ..Default::default() }, |b| b.encryption_key(&key)).await;
+    let s = setup_with(
+        PoolOptions {
+            secret: true,
+            ..Default::default()
+        },
+        |b| b.encryption_key(&key),
+    )
+    .await;
     let (_, login) = s.logged_in("quiet").await;
     let access = login.access_token().unwrap().to_owned();
     let mut secrets = vec![
@@ -47,29 +54,52 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
     ];
     let mut messages = Vec::new();
 
-    s.sessions.session("token", &cookies(&access)).await.unwrap();
+    s.sessions
+        .session("token", &cookies(&access))
+        .await
+        .unwrap();
     let expired = s.expired_copy(&access);
-    let refreshed = s.sessions.session("token", &cookies(&expired)).await.unwrap();
+    let refreshed = s
+        .sessions
+        .session("token", &cookies(&expired))
+        .await
+        .unwrap();
     let tokens = refreshed.refreshed().unwrap();
     secrets.push(tokens.access_token.clone());
     secrets.push(tokens.id_token.clone().unwrap());
     messages.push(format!("{refreshed:?} {tokens:?} {:?}", s.sessions));
     let forged = testkit::unsigned(&testkit::peek(&access));
     secrets.push(forged.clone());
-    messages.push(s.sessions.session("token", &cookies(&forged)).await.unwrap_err().to_string());
+    messages.push(
+        s.sessions
+            .session("token", &cookies(&forged))
+            .await
+            .unwrap_err()
+            .to_string(),
+    );
     s.pool.global_sign_out("quiet").await;
-    let error = s.sessions.session("token", &cookies(&expired)).await.unwrap_err();
+    let error = s
+        .sessions
+        .session("token", &cookies(&expired))
+        .await
+        .unwrap_err();
     messages.push(format!("{error} {error:?}"));
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("refreshed an expired session"), "the capture works: {logs}");
+    assert!(
+        logs.contains("refreshed an expired session"),
+        "the capture works: {logs}"
+    );
     for secret in &secrets {
         // Any 24-character piece of a secret would already be too much.
         let piece = &secret[secret.len() / 2..secret.len() / 2 + 24.min(secret.len() / 2)];
         // Everything at TRACE, the AWS SDK's own lines included.
         assert!(!logs.contains(piece), "a secret reached the logs");
         for message in &messages {
-            assert!(!message.contains(piece), "a secret reached a message: {message}");
+            assert!(
+                !message.contains(piece),
+                "a secret reached a message: {message}"
+            );
         }
     }
 }
