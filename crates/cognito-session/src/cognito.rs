@@ -120,6 +120,8 @@ pub(crate) struct Cognito {
     pub client: Client,
     pub client_id: String,
     pub client_secret: Option<String>,
+    /// Use `GetTokensFromRefreshToken` (refresh-token rotation) instead of `InitiateAuth`.
+    pub rotation: bool,
 }
 
 impl fmt::Debug for Cognito {
@@ -135,12 +137,26 @@ impl fmt::Debug for Cognito {
 }
 
 impl Cognito {
-    /// `InitiateAuth` with `REFRESH_TOKEN_AUTH` (plus `SECRET_HASH` when the client has a secret).
+    /// New tokens for `refresh_token`: `GetTokensFromRefreshToken` with rotation (the answer
+    /// carries a new refresh token), else `InitiateAuth` with `REFRESH_TOKEN_AUTH` (plus
+    /// `SECRET_HASH` when the client has a secret).
     pub(crate) async fn refresh(
         &self,
         refresh_token: &str,
         username: &str,
     ) -> Result<Tokens, RefreshFailed> {
+        if self.rotation {
+            let output = self
+                .client
+                .get_tokens_from_refresh_token()
+                .refresh_token(refresh_token)
+                .client_id(&self.client_id)
+                .set_client_secret(self.client_secret.clone())
+                .send()
+                .await
+                .map_err(|e| refresh_failure(&e, e.to_string()))?;
+            return tokens_of(output.authentication_result.as_ref());
+        }
         let mut request = self
             .client
             .initiate_auth()
@@ -153,53 +169,62 @@ impl Cognito {
                 secret_hash(secret, username, &self.client_id),
             );
         }
-        let output = request.send().await.map_err(|error| {
-            match classify(&error) {
-                Failure::Service { code, message, .. }
-                    if code == "NotAuthorizedException" && message.to_ascii_lowercase().contains("secret hash") =>
-                {
-                    RefreshFailed::Other(Error::config_with(
-                        "Cognito refused the SECRET_HASH: CLIENT_SECRET does not belong to CLIENT_ID",
-                        error,
-                    ))
-                }
-                Failure::Service { code, message, .. }
-                    if code == "NotAuthorizedException" || code == "UserNotFoundException" =>
-                {
-                    RefreshFailed::Rejected(format!("{code}: {message}"))
-                }
-                Failure::Service { code, message, .. } if is_config_code(&code) => {
-                    RefreshFailed::Other(Error::config_with(
-                        format!("Cognito refused the refresh request: {code} ({message}); check CLIENT_ID, CLIENT_SECRET and the app client's auth flows"),
-                        error,
-                    ))
-                }
-                _ => RefreshFailed::Other(Error::unavailable(Service::Cognito, "refreshing the session", error)),
-            }
-        })?;
-        let result = output
-            .authentication_result
-            .as_ref()
-            .filter(|r| r.access_token().is_some())
-            .ok_or_else(|| {
-                RefreshFailed::Other(Error::unavailable(
-                    Service::Cognito,
-                    "refreshing the session",
-                    "Cognito answered without an access token (a challenge?)",
-                ))
-            })?;
-        Ok(Tokens::from(result))
+        let output = request
+            .send()
+            .await
+            .map_err(|e| refresh_failure(&e, e.to_string()))?;
+        tokens_of(output.authentication_result.as_ref())
+    }
+
+    /// `RevokeToken`: revokes one refresh token and the tokens issued from it (one device).
+    pub(crate) async fn revoke(&self, refresh_token: &str) -> Result<(), Error> {
+        self.client
+            .revoke_token()
+            .token(refresh_token)
+            .client_id(&self.client_id)
+            .set_client_secret(self.client_secret.clone())
+            .send()
+            .await
+            .map_err(|e| Error::unavailable(Service::Cognito, "revoking the refresh token", e))?;
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn secret_hash_known_answer() {
-        // From Python: base64(hmac.new(b"secret", b"aliceclient", sha256).digest())
-        assert_eq!(
-            super::secret_hash("secret", "alice", "client"),
-            "RTsve+FQ659UKyESgvLg9GYmZEL+QjzQsW/OjL77/b0="
-        );
+fn tokens_of(result: Option<&AuthenticationResultType>) -> Result<Tokens, RefreshFailed> {
+    let result = result
+        .filter(|r| r.access_token().is_some())
+        .ok_or_else(|| {
+            RefreshFailed::Other(Error::unavailable(
+                Service::Cognito,
+                "refreshing the session",
+                "Cognito answered without an access token (a challenge?)",
+            ))
+        })?;
+    Ok(Tokens::from(result))
+}
+
+/// Sorts a failed refresh: definitive refusal, configuration error, or transient.
+fn refresh_failure<E>(
+    error: &aws_sdk_cognitoidentityprovider::error::SdkError<E>,
+    text: String,
+) -> RefreshFailed
+where
+    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata,
+{
+    match classify(error) {
+        Failure::Service { code, message }
+            if code == "NotAuthorizedException" && message.to_ascii_lowercase().contains("secret hash") =>
+        {
+            RefreshFailed::Other(Error::config(format!(
+                "Cognito refused the SECRET_HASH: CLIENT_SECRET does not belong to CLIENT_ID ({code})"
+            )))
+        }
+        Failure::Service { code, message } if code == "NotAuthorizedException" || code == "UserNotFoundException" => {
+            RefreshFailed::Rejected(format!("{code}: {message}"))
+        }
+        Failure::Service { code, message } if is_config_code(&code) => RefreshFailed::Other(Error::config(format!(
+            "Cognito refused the refresh request: {code} ({message}); check CLIENT_ID, CLIENT_SECRET and the app client's auth flows"
+        ))),
+        _ => RefreshFailed::Other(Error::unavailable(Service::Cognito, "refreshing the session", text)),
     }
 }

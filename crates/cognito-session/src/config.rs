@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     pub old_encryption_keys: Option<String>,
     pub kms_ciphertext: Option<String>,
     pub validation: SessionValidation,
+    pub rotation: bool,
+    pub refresh_lease: Duration,
     pub cookie: CookieOptions,
     pub leeway: u64,
     pub jwks_timeout: Duration,
@@ -65,6 +67,8 @@ impl Default for Settings {
             old_encryption_keys: None,
             kms_ciphertext: None,
             validation: SessionValidation::Session,
+            rotation: false,
+            refresh_lease: Duration::from_secs(3),
             cookie: CookieOptions::default(),
             leeway: 30,
             jwks_timeout: Duration::from_secs(2),
@@ -116,6 +120,18 @@ impl Settings {
                     return Err(invalid(
                         "SESSION_VALIDATION",
                         format!("{mode:?}; use `session` or `token`"),
+                    ))
+                }
+            };
+        }
+        if let Some(on) = get("REFRESH_TOKEN_ROTATION") {
+            self.rotation = match on.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(invalid(
+                        "REFRESH_TOKEN_ROTATION",
+                        format!("{on:?}; use true or false"),
                     ))
                 }
             };

@@ -2,14 +2,44 @@
 //!
 //! An expired but genuine token (signature, issuer, client and token use already verified)
 //! proves who the user is; the row proves the session is still open and belongs to the same
-//! login (token family); Cognito decides whether the refresh token still works.
-//! Only Cognito's definitive "no" deletes the row; every transient failure changes nothing.
+//! login (token family); Cognito decides whether the refresh token still works. Only Cognito's
+//! definitive "no" deletes the row; every transient failure changes nothing.
+//!
+//! # Single flight
+//! When a user's access token expires, every request in flight carries the expired token, each
+//! in its own Lambda. Exactly one of them refreshes; the others learn the outcome from the row:
+//!
+//! ```text
+//!  request A (first)           session row                 request B (concurrent)        Cognito
+//!  ─────────────────           ───────────                 ──────────────────────        ───────
+//!  GetItem ───────────────────► no lease
+//!  take lease (conditional:
+//!   no live lease, same token) ► lease_id=A, lease_until=now+L
+//!                                                     ◄──── GetItem: lease held by A
+//!  InitiateAuth ─────────────────────────────────────────────────────────────────────────► new tokens
+//!                                                            wait 25–200 ms (jitter), re-read
+//!  commit (conditional: lease
+//!   is A's, same token) ──────► refreshed_at=now, lease removed
+//!  200 + Set-Cookie                                    ◄──── GetItem: refreshed_at ≥ B's token iat
+//!                                                            200, authorized as the same user,
+//!                                                            no new cookie (A's response has it)
+//! ```
+//! If A's refresh fails transiently it releases the lease and answers 503; B then takes the lease
+//! and tries itself. If A dies, its lease lapses after `L` (the refresh lease, default 3 s) and B
+//! takes over. If Cognito refuses the refresh token, A deletes the row and B finds it gone: both 401.
+//! A waiting request gives up with 503 after `L` plus one second.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
-use crate::store::{SessionRow, SessionStore};
+use crate::store::{Lease, Refreshed, SessionRow, SessionStore, StoreError};
 use crate::verify::{Claims, Verifier};
-use crate::{store_error, Service};
+use crate::{store_error, Clock, Service};
+
+/// How long after a refresh an older token of the same login is still let through without a
+/// refresh of its own (it is what the requests that raced the refresh carry).
+const JOIN_WINDOW_MS: i64 = 60_000;
 
 /// Does the row belong to the login that produced `claims`? Rows written by the seed carry no
 /// family; they are bound to one on their first refresh.
@@ -21,78 +51,195 @@ pub(crate) fn same_family(row: &SessionRow, claims: &Claims) -> Result<(), Unaut
     }
 }
 
-/// Refreshes the session of the expired token `claims`. Returns the new tokens and their
-/// verified claims.
-pub(crate) async fn refresh(
-    store: &dyn SessionStore,
-    cognito: &Cognito,
-    verifier: &Verifier,
-    claims: &Claims,
-    now: u64,
-) -> Result<(Claims, Tokens), Error> {
-    let sub = claims.sub();
-    let row = store
-        .get(sub)
-        .await
-        .map_err(|e| store_error(e, "reading the session"))?
-        .ok_or(Unauthorized::SessionEnded)?;
-    same_family(&row, claims)?;
-    let Some(refresh_token) = row.refresh_token.as_deref() else {
-        tracing::warn!(sub, "the session row has no `token` attribute; refusing");
-        return Err(Unauthorized::SessionEnded.into());
-    };
+/// Is `row` a live session for the login of `claims` at `now` (epoch seconds)? Checks the token
+/// family and the absolute lifetime (`expires_at`), which DynamoDB's TTL enforces only lazily.
+pub(crate) fn usable(row: &SessionRow, claims: &Claims, now: u64) -> Result<(), Unauthorized> {
+    same_family(row, claims)?;
+    match row.expires_at {
+        Some(end) if i64::try_from(now).unwrap_or(i64::MAX) > end => {
+            Err(Unauthorized::SessionEnded)
+        }
+        _ => Ok(()),
+    }
+}
 
-    let tokens = match Box::pin(cognito.refresh(refresh_token, claims.username())).await {
-        Ok(tokens) => tokens,
-        Err(RefreshFailed::Rejected(reason)) => {
-            tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-            if let Err(error) = store.delete(sub, Some(&row)).await {
-                tracing::warn!(sub, %error, "could not delete the refused session row");
+/// The outcome of a refresh.
+pub(crate) enum Outcome {
+    /// This request refreshed: new tokens and their verified claims.
+    Refreshed(Claims, Tokens),
+    /// Another request refreshed this session moments ago: authorized, no new tokens.
+    Joined,
+}
+
+/// What the refresh needs from the `Sessions` it runs in.
+pub(crate) struct Refresher<'a> {
+    pub store: &'a dyn SessionStore,
+    pub cognito: &'a Cognito,
+    pub verifier: &'a Verifier,
+    pub clock: &'a dyn Clock,
+    pub lease: Duration,
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Without randomness the lease id still only has to differ between concurrent requests.
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        bytes = millis(SystemTime::now()).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Refresher<'_> {
+    fn now_ms(&self) -> i64 {
+        millis(self.clock.now())
+    }
+
+    /// Refreshes the session of the expired token `claims`, or joins a concurrent refresh.
+    pub(crate) async fn refresh(&self, claims: &Claims) -> Result<Outcome, Error> {
+        let sub = claims.sub();
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(3_000);
+        let give_up = self.now_ms() + lease_ms + 1_000;
+        let mut pause = Duration::from_millis(25);
+        loop {
+            let row = self
+                .store
+                .get(sub)
+                .await
+                .map_err(|e| store_error(e, "reading the session"))?
+                .ok_or(Unauthorized::SessionEnded)?;
+            let now = self.now_ms();
+            usable(&row, claims, u64::try_from(now / 1000).unwrap_or_default())?;
+            if let Some(at) = row.refreshed_at_ms {
+                let token_issued_ms = i64::try_from(claims.iat())
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000);
+                if at >= token_issued_ms && now - at <= JOIN_WINDOW_MS {
+                    return Ok(Outcome::Joined);
+                }
             }
-            return Err(Unauthorized::Revoked.into());
+            if row.refresh_token.is_none() {
+                tracing::warn!(sub, "the session row has no usable refresh token; refusing");
+                return Err(Unauthorized::SessionEnded.into());
+            }
+            if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
+                let lease = Lease {
+                    id: random_id(),
+                    until_ms: now + lease_ms,
+                };
+                match self.store.take_lease(&row, &lease, now).await {
+                    Ok(()) => return self.refresh_holding(row, &lease, claims).await,
+                    Err(StoreError::Conflict) => {}
+                    Err(error) => return Err(store_error(error, "taking the refresh lease")),
+                }
+            }
+            if self.now_ms() > give_up {
+                return Err(Error::unavailable(
+                    Service::DynamoDb,
+                    "waiting for a concurrent refresh",
+                    "another request holds the refresh lease",
+                ));
+            }
+            let jitter = Duration::from_millis(u64::from(random_id().as_bytes()[0] % 16) * 3);
+            tokio::time::sleep(pause + jitter).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
-        Err(RefreshFailed::Other(error)) => return Err(error),
-    };
-
-    let (new_claims, _) = verifier
-        .verify(&tokens.access_token, now)
-        .await
-        .map_err(|e| {
-            Error::unavailable(
-                Service::Cognito,
-                "checking the refreshed token",
-                format!("Cognito returned an access token that does not verify: {e}"),
-            )
-        })?;
-    if new_claims.sub() != sub {
-        return Err(Error::unavailable(
-            Service::Cognito,
-            "checking the refreshed token",
-            "Cognito returned a token for another user",
-        ));
     }
-    // A seed row has no family yet: the refresh token's family (the new token's origin_jti)
-    // must be the presented token's, or the presented token is from an older login.
-    if row.origin_jti.is_none() {
-        if let (Some(presented), Some(current)) = (claims.origin_jti(), new_claims.origin_jti()) {
-            if presented != current {
-                return Err(Unauthorized::FamilyMismatch.into());
+
+    /// The lease holder's part: call Cognito, then commit (or release, or end the session).
+    async fn refresh_holding(
+        &self,
+        row: SessionRow,
+        lease: &Lease,
+        claims: &Claims,
+    ) -> Result<Outcome, Error> {
+        let sub = claims.sub();
+        let refresh_token = row.refresh_token.as_deref().unwrap_or_default();
+        let tokens = match Box::pin(self.cognito.refresh(refresh_token, claims.username())).await {
+            Ok(tokens) => tokens,
+            Err(RefreshFailed::Rejected(reason)) => {
+                tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
+                if let Err(error) = self.store.delete(sub, Some(&row)).await {
+                    tracing::warn!(sub, %error, "could not delete the refused session row");
+                }
+                return Err(Unauthorized::Revoked.into());
+            }
+            Err(RefreshFailed::Other(error)) => {
+                self.release(&row, lease).await;
+                return Err(error);
+            }
+        };
+
+        let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
+        let verified = self.verifier.verify(&tokens.access_token, now_secs).await;
+        let new_claims = match verified {
+            Ok((new_claims, _)) if new_claims.sub() == sub => new_claims,
+            other => {
+                self.release(&row, lease).await;
+                let why = match other {
+                    Err(e) => format!("Cognito returned an access token that does not verify: {e}"),
+                    Ok(_) => "Cognito returned a token for another user".to_owned(),
+                };
+                return Err(Error::unavailable(
+                    Service::Cognito,
+                    "checking the refreshed token",
+                    why,
+                ));
+            }
+        };
+        // A seed row has no family yet: the refresh token's family (the new token's origin_jti)
+        // must be the presented token's, or the presented token is from an older login.
+        if row.origin_jti.is_none() {
+            if let (Some(presented), Some(current)) = (claims.origin_jti(), new_claims.origin_jti())
+            {
+                if presented != current {
+                    self.release(&row, lease).await;
+                    return Err(Unauthorized::FamilyMismatch.into());
+                }
             }
         }
+
+        let now_ms = self.now_ms();
+        let refreshed = Refreshed {
+            timestamp: now_ms / 1000,
+            refreshed_at_ms: now_ms,
+            origin_jti: new_claims.origin_jti(),
+            refresh_token: tokens.refresh_token.as_deref(),
+        };
+        let rotated = tokens.refresh_token.is_some();
+        match self.store.commit_refresh(&row, &lease.id, refreshed).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                // Our lease lapsed or the row changed while Cognito answered. The session
+                // stands if the row still holds this login's refresh token.
+                let current = self.store.get(sub).await.ok().flatten();
+                let intact = current
+                    .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
+                if !intact || rotated {
+                    return Err(Unauthorized::SessionEnded.into());
+                }
+            }
+            // Without rotation the stored refresh token is unchanged: the session is intact.
+            Err(error) if !rotated => {
+                tracing::warn!(sub, %error, "refreshed, but could not record the refresh");
+            }
+            // With rotation, the new refresh token must be stored or the session is lost once
+            // the old one's grace period ends: report the outage; a retry refreshes again.
+            Err(error) => return Err(store_error(error, "storing the rotated refresh token")),
+        }
+        let mut tokens = tokens;
+        // The refresh token stays server-side.
+        tokens.refresh_token = None;
+        Ok(Outcome::Refreshed(new_claims, tokens))
     }
 
-    let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
-    match store
-        .record_refresh(&row, timestamp, new_claims.origin_jti())
-        .await
-    {
-        Ok(()) => {}
-        // Logged out or logged in again while we refreshed: this token's session is over.
-        Err(crate::store::StoreError::Conflict) => return Err(Unauthorized::SessionEnded.into()),
-        // The refresh token did not change, so the session is intact: hand out the tokens.
-        Err(error) => {
-            tracing::warn!(sub, %error, "refreshed, but could not record the refresh time");
+    async fn release(&self, row: &SessionRow, lease: &Lease) {
+        if let Err(error) = self.store.release_lease(row, &lease.id).await {
+            tracing::warn!(sub = row.sub.as_str(), %error, "could not release the refresh lease; it lapses by itself");
         }
     }
-    Ok((new_claims, tokens))
 }

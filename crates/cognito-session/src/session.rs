@@ -11,7 +11,7 @@ use crate::cognito::{Cognito, Tokens};
 use crate::config::{pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
-use crate::refresh::{refresh, same_family};
+use crate::refresh::{same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
@@ -76,6 +76,7 @@ struct Inner {
     validation: SessionValidation,
     cookie: Arc<CookieOptions>,
     clock: Arc<dyn Clock>,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -199,16 +200,28 @@ impl Sessions {
                             .await
                             .map_err(|e| store_error(e, "reading the session"))?
                             .ok_or(Unauthorized::SessionEnded)?;
-                        same_family(&row, &claims)?;
+                        usable(&row, &claims, now)?;
                     }
                     Ok(self.session_of(claims, None))
                 }
                 Freshness::Expired => {
-                    let (claims, tokens) =
-                        refresh(&*inner.store, &inner.cognito, &inner.verifier, &claims, now)
-                            .await?;
-                    tracing::info!(sub = claims.sub(), "refreshed an expired session");
-                    Ok(self.session_of(claims, Some(tokens)))
+                    let refresher = Refresher {
+                        store: &*inner.store,
+                        cognito: &inner.cognito,
+                        verifier: &inner.verifier,
+                        clock: &*inner.clock,
+                        lease: inner.lease,
+                    };
+                    match refresher.refresh(&claims).await? {
+                        Outcome::Refreshed(claims, tokens) => {
+                            tracing::info!(sub = claims.sub(), "refreshed an expired session");
+                            Ok(self.session_of(claims, Some(tokens)))
+                        }
+                        Outcome::Joined => {
+                            tracing::debug!(sub = claims.sub(), "joined a concurrent refresh");
+                            Ok(self.session_of(claims, None))
+                        }
+                    }
                 }
             }
         }
@@ -257,12 +270,15 @@ impl Sessions {
             ));
         }
         let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
-        let row = SessionRow::new(
+        let mut row = SessionRow::new(
             claims.sub(),
             refresh_token,
             timestamp,
             claims.origin_jti().map(str::to_owned),
         );
+        row.username = Some(claims.username().to_owned()).filter(|u| !u.is_empty());
+        let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
+        row.expires_at = Some(timestamp.saturating_add(lifetime));
         self.inner
             .store
             .put(&row)
@@ -274,10 +290,13 @@ impl Sessions {
         Ok(self.session_of(claims, Some(issued)))
     }
 
-    /// Logout: removes the session row of the request's cookie `name`. Succeeds when the row is
-    /// gone (also when it already was); answer with [`Sessions::clear_cookie`]. A token that does
-    /// not verify, or one from another login of the user, removes nothing and is refused.
-    /// An expired token (within the refresh window) can still log out.
+    /// Logout: removes the session row of the request's cookie `name`, then revokes its refresh
+    /// token at Cognito (`RevokeToken`, which also invalidates the tokens issued from it). Succeeds
+    /// when the row is gone (also when it already was); answer with [`Sessions::clear_cookie`].
+    /// A failed revocation is logged ("revocation pending") and does not fail the logout: the row,
+    /// which every refresh needs, is gone. A token that does not verify, or one from another login
+    /// of the user, removes nothing and is refused. An expired token (within the refresh window)
+    /// can still log out.
     pub async fn end<S: CookieSource + ?Sized>(
         &self,
         name: &str,
@@ -297,10 +316,15 @@ impl Sessions {
         match store.delete(claims.sub(), Some(&row)).await {
             Ok(()) | Err(crate::store::StoreError::Conflict) => {
                 tracing::info!(sub = claims.sub(), "session ended");
-                Ok(())
             }
-            Err(error) => Err(store_error(error, "deleting the session")),
+            Err(error) => return Err(store_error(error, "deleting the session")),
         }
+        if let Some(refresh_token) = &row.refresh_token {
+            if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
+                tracing::warn!(sub = claims.sub(), %error, "session row deleted, revocation pending");
+            }
+        }
+        Ok(())
     }
 
     /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`.
@@ -411,6 +435,20 @@ impl SessionsBuilder {
     /// refreshed.
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
         self.settings.cookie.max_age_secs = lifetime.as_secs().max(1);
+        self
+    }
+
+    /// `REFRESH_TOKEN_ROTATION`: refresh with `GetTokensFromRefreshToken` and store the new
+    /// refresh token it returns (for app clients with refresh-token rotation on).
+    pub fn refresh_token_rotation(mut self, on: bool) -> Self {
+        self.settings.rotation = on;
+        self
+    }
+
+    /// How long one request may hold the refresh lease (default 3 s): the others wait for it
+    /// up to this long plus a second, and take over if it lapses.
+    pub fn refresh_lease(mut self, lease: Duration) -> Self {
+        self.settings.refresh_lease = lease;
         self
     }
 
@@ -620,10 +658,12 @@ impl SessionsBuilder {
                     client: cognito_client,
                     client_id,
                     client_secret: s.client_secret.clone(),
+                    rotation: s.rotation,
                 },
                 validation: s.validation,
                 cookie: Arc::new(s.cookie.clone()),
                 clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                lease: s.refresh_lease,
             }),
         })
     }

@@ -6,12 +6,14 @@
 mod aws;
 mod jwks;
 mod moto;
+mod proxy;
 mod runtime;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
 pub use jwks::JwksServer;
 pub use moto::Moto;
+pub use proxy::Proxy;
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 

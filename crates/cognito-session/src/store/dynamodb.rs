@@ -8,12 +8,17 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{BoxFuture, SealError, Sealer, SessionRow, SessionStore, StoreError};
+use super::{BoxFuture, Lease, Refreshed, SealError, Sealer, SessionRow, SessionStore, StoreError};
 use crate::sdk::{classify, is_config_code, Failure};
 
 const TOKEN: &str = "token";
 const TIMESTAMP: &str = "timestamp";
 const FAMILY: &str = "origin_jti";
+const USERNAME: &str = "username";
+const EXPIRES_AT: &str = "expires_at";
+const REFRESHED_AT: &str = "refreshed_at";
+const LEASE_ID: &str = "lease_id";
+const LEASE_UNTIL: &str = "lease_until";
 
 /// Sessions in a DynamoDB table.
 ///
@@ -72,6 +77,12 @@ impl DynamoDbStore {
         item: &HashMap<String, AttributeValue>,
     ) -> Result<SessionRow, StoreError> {
         let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let number = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<f64>().ok())
+                .map(|n| n as i64)
+        };
         let stored = string(TOKEN);
         let (refresh_token, reseal) = match (&stored, &self.sealer) {
             (Some(value), Some(sealer)) => match sealer.open(value, &self.aad(sub)) {
@@ -95,12 +106,14 @@ impl DynamoDbStore {
         Ok(SessionRow {
             sub: sub.to_owned(),
             refresh_token,
-            timestamp: item
-                .get(TIMESTAMP)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<f64>().ok())
-                .map_or(0, |n| n as i64),
+            timestamp: number(TIMESTAMP).unwrap_or(0),
             origin_jti: string(FAMILY),
+            username: string(USERNAME),
+            expires_at: number(EXPIRES_AT),
+            refreshed_at_ms: number(REFRESHED_AT),
+            lease: string(LEASE_ID)
+                .zip(number(LEASE_UNTIL))
+                .map(|(id, until_ms)| Lease { id, until_ms }),
             stored,
             reseal,
         })
@@ -195,6 +208,12 @@ impl SessionStore for DynamoDbStore {
             if let Some(family) = &row.origin_jti {
                 item.insert(FAMILY.into(), AttributeValue::S(family.clone()));
             }
+            if let Some(username) = &row.username {
+                item.insert(USERNAME.into(), AttributeValue::S(username.clone()));
+            }
+            if let Some(expires_at) = row.expires_at {
+                item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
+            }
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -206,35 +225,81 @@ impl SessionStore for DynamoDbStore {
         })
     }
 
-    fn record_refresh<'a>(
+    fn take_lease<'a>(
         &'a self,
         row: &'a SessionRow,
-        timestamp: i64,
-        origin_jti: Option<&'a str>,
+        lease: &'a Lease,
+        now_ms: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Some(stored) = &row.stored else {
-                return Err(StoreError::Conflict);
-            };
-            let mut set = vec!["#ts = :ts"];
+            let stored = row.stored.clone().ok_or(StoreError::Conflict)?;
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(&row.sub)))
+                .update_expression("SET #li = :id, #lu = :until")
+                .condition_expression(
+                    "attribute_exists(#pk) AND #t = :stored AND (attribute_not_exists(#lu) OR #lu < :now)",
+                )
+                .expression_attribute_names("#pk", &self.partition_key)
+                .expression_attribute_names("#t", TOKEN)
+                .expression_attribute_names("#li", LEASE_ID)
+                .expression_attribute_names("#lu", LEASE_UNTIL)
+                .expression_attribute_values(":stored", AttributeValue::S(stored))
+                .expression_attribute_values(":id", AttributeValue::S(lease.id.clone()))
+                .expression_attribute_values(":until", AttributeValue::N(lease.until_ms.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+                .send()
+                .await
+                .map_err(|e| self.error("take the refresh lease", e))?;
+            Ok(())
+        })
+    }
+
+    fn commit_refresh<'a>(
+        &'a self,
+        row: &'a SessionRow,
+        lease_id: &'a str,
+        refreshed: Refreshed<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let stored = row.stored.clone().ok_or(StoreError::Conflict)?;
+            let mut set = vec!["#ts = :ts", "#ra = :ra"];
             let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(&row.sub)))
-                .condition_expression("attribute_exists(#pk) AND #t = :old")
-                .expression_attribute_names("#pk", &self.partition_key)
+                .condition_expression("#li = :id AND #t = :stored")
                 .expression_attribute_names("#t", TOKEN)
                 .expression_attribute_names("#ts", TIMESTAMP)
-                .expression_attribute_values(":old", AttributeValue::S(stored.clone()))
-                .expression_attribute_values(":ts", AttributeValue::N(timestamp.to_string()));
-            if let Some(family) = origin_jti {
+                .expression_attribute_names("#ra", REFRESHED_AT)
+                .expression_attribute_names("#li", LEASE_ID)
+                .expression_attribute_names("#lu", LEASE_UNTIL)
+                .expression_attribute_values(":stored", AttributeValue::S(stored))
+                .expression_attribute_values(":id", AttributeValue::S(lease_id.to_owned()))
+                .expression_attribute_values(
+                    ":ts",
+                    AttributeValue::N(refreshed.timestamp.to_string()),
+                )
+                .expression_attribute_values(
+                    ":ra",
+                    AttributeValue::N(refreshed.refreshed_at_ms.to_string()),
+                );
+            if let Some(family) = refreshed.origin_jti {
                 set.push("#f = :f");
                 update = update
                     .expression_attribute_names("#f", FAMILY)
                     .expression_attribute_values(":f", AttributeValue::S(family.to_owned()));
             }
-            if let (true, Some(token), Some(_)) = (row.reseal, &row.refresh_token, &self.sealer) {
+            let new_token = match (refreshed.refresh_token, &row.refresh_token) {
+                (Some(rotated), _) => Some(rotated),
+                (None, Some(current)) if row.reseal && self.sealer.is_some() => {
+                    Some(current.as_str())
+                }
+                _ => None,
+            };
+            if let Some(token) = new_token {
                 set.push("#t = :new");
                 update = update.expression_attribute_values(
                     ":new",
@@ -242,10 +307,32 @@ impl SessionStore for DynamoDbStore {
                 );
             }
             update
-                .update_expression(format!("SET {}", set.join(", ")))
+                .update_expression(format!("SET {} REMOVE #li, #lu", set.join(", ")))
                 .send()
                 .await
                 .map_err(|e| self.error("record a refresh", e))?;
+            Ok(())
+        })
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        row: &'a SessionRow,
+        lease_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(&row.sub)))
+                .update_expression("REMOVE #li, #lu")
+                .condition_expression("#li = :id")
+                .expression_attribute_names("#li", LEASE_ID)
+                .expression_attribute_names("#lu", LEASE_UNTIL)
+                .expression_attribute_values(":id", AttributeValue::S(lease_id.to_owned()))
+                .send()
+                .await
+                .map_err(|e| self.error("release the refresh lease", e))?;
             Ok(())
         })
     }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{BoxFuture, SessionRow, SessionStore, StoreError};
+use super::{BoxFuture, Lease, Refreshed, SessionRow, SessionStore, StoreError};
 
 /// Rows in a `HashMap` behind a mutex; lost when the process ends.
 ///
@@ -39,19 +39,64 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    fn record_refresh<'a>(
+    fn take_lease<'a>(
         &'a self,
         expected: &'a SessionRow,
-        timestamp: i64,
-        origin_jti: Option<&'a str>,
+        lease: &'a Lease,
+        now_ms: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|rows| match rows.get_mut(&expected.sub) {
-                Some(row) if row.refresh_token == expected.refresh_token => {
-                    row.timestamp = timestamp;
-                    if let Some(family) = origin_jti {
+                Some(row)
+                    if row.refresh_token == expected.refresh_token
+                        && !row.lease.as_ref().is_some_and(|l| l.held_at(now_ms)) =>
+                {
+                    row.lease = Some(lease.clone());
+                    Ok(())
+                }
+                _ => Err(StoreError::Conflict),
+            })
+        })
+    }
+
+    fn commit_refresh<'a>(
+        &'a self,
+        expected: &'a SessionRow,
+        lease_id: &'a str,
+        refreshed: Refreshed<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| match rows.get_mut(&expected.sub) {
+                Some(row)
+                    if row.refresh_token == expected.refresh_token
+                        && row.lease.as_ref().is_some_and(|l| l.id == lease_id) =>
+                {
+                    row.timestamp = refreshed.timestamp;
+                    row.refreshed_at_ms = Some(refreshed.refreshed_at_ms);
+                    row.lease = None;
+                    if let Some(family) = refreshed.origin_jti {
                         row.origin_jti = Some(family.to_owned());
                     }
+                    if let Some(token) = refreshed.refresh_token {
+                        row.refresh_token = Some(token.to_owned());
+                        row.stored = Some(token.to_owned());
+                    }
+                    Ok(())
+                }
+                _ => Err(StoreError::Conflict),
+            })
+        })
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        expected: &'a SessionRow,
+        lease_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| match rows.get_mut(&expected.sub) {
+                Some(row) if row.lease.as_ref().is_some_and(|l| l.id == lease_id) => {
+                    row.lease = None;
                     Ok(())
                 }
                 _ => Err(StoreError::Conflict),

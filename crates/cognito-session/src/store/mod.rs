@@ -54,6 +54,16 @@ pub struct SessionRow {
     pub timestamp: i64,
     /// The token family (`origin_jti` attribute); absent on rows written by the seed.
     pub origin_jti: Option<String>,
+    /// Cognito's username of the user (`username` attribute), for calls that need it.
+    pub username: Option<String>,
+    /// End of the session's absolute lifetime, epoch seconds (`expires_at`, the table's TTL
+    /// attribute). The library enforces it: DynamoDB deletes expired rows only lazily.
+    pub expires_at: Option<i64>,
+    /// When the last refresh of this session completed, epoch milliseconds (`refreshed_at`).
+    /// Requests waiting for a refresh learn its outcome from it.
+    pub refreshed_at_ms: Option<i64>,
+    /// The refresh lease, while one request refreshes the session for all others.
+    pub lease: Option<Lease>,
     /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
     pub(crate) stored: Option<String>,
     /// The stored token is plaintext or under an old key: re-encrypt it on the next write.
@@ -81,9 +91,48 @@ impl SessionRow {
             refresh_token: Some(refresh_token),
             timestamp,
             origin_jti,
+            username: None,
+            expires_at: None,
+            refreshed_at_ms: None,
+            lease: None,
             reseal: false,
         }
     }
+}
+
+/// A short lease on a session row: only its holder calls Cognito to refresh the session.
+///
+/// ```
+/// let lease = cognito_session::store::Lease { id: "a1b2".into(), until_ms: 1_700_000_003_000 };
+/// assert!(lease.held_at(1_700_000_002_000));
+/// assert!(!lease.held_at(1_700_000_003_001));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Random id of the holder.
+    pub id: String,
+    /// When it lapses, epoch milliseconds (a crashed holder's lease lapses by itself).
+    pub until_ms: i64,
+}
+
+impl Lease {
+    /// Whether the lease is still held at `now_ms`.
+    pub fn held_at(&self, now_ms: i64) -> bool {
+        now_ms <= self.until_ms
+    }
+}
+
+/// What a completed refresh writes into the row.
+#[derive(Debug, Clone, Copy)]
+pub struct Refreshed<'a> {
+    /// `timestamp`, epoch seconds.
+    pub timestamp: i64,
+    /// `refreshed_at`, epoch milliseconds.
+    pub refreshed_at_ms: i64,
+    /// The token family, to bind a seed row to its login.
+    pub origin_jti: Option<&'a str>,
+    /// A new refresh token, when Cognito rotated it.
+    pub refresh_token: Option<&'a str>,
 }
 
 impl fmt::Debug for SessionRow {
@@ -96,6 +145,10 @@ impl fmt::Debug for SessionRow {
             )
             .field("timestamp", &self.timestamp)
             .field("origin_jti", &self.origin_jti)
+            .field("username", &self.username)
+            .field("expires_at", &self.expires_at)
+            .field("refreshed_at_ms", &self.refreshed_at_ms)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -142,14 +195,29 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Writes `row`, replacing any row for the same `sub` (a new login).
     fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Records a refresh of `row` (as read by [`get`](Self::get)): sets `timestamp` (and
-    /// `origin_jti`, if given), only if the stored row still holds the same refresh token.
-    /// [`StoreError::Conflict`] otherwise.
-    fn record_refresh<'a>(
+    /// Takes `lease` on `row` (as read by [`get`](Self::get)) if no other lease is held at
+    /// `now_ms` and the row still holds the same refresh token. [`StoreError::Conflict`] otherwise.
+    fn take_lease<'a>(
         &'a self,
         row: &'a SessionRow,
-        timestamp: i64,
-        origin_jti: Option<&'a str>,
+        lease: &'a Lease,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records the refresh done under lease `lease_id` and releases the lease, only if the lease
+    /// is still ours and the row still holds the refresh token of `row`.
+    fn commit_refresh<'a>(
+        &'a self,
+        row: &'a SessionRow,
+        lease_id: &'a str,
+        refreshed: Refreshed<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Gives up lease `lease_id` without a refresh (the refresh failed transiently).
+    fn release_lease<'a>(
+        &'a self,
+        row: &'a SessionRow,
+        lease_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Deletes the row for `sub`; when `expected` (a row read by [`get`](Self::get)) is given,
