@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod aws;
+mod fake_cognito;
 mod jwks;
 mod moto;
 mod proxy;
@@ -11,9 +12,10 @@ mod runtime;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
+pub use fake_cognito::FakeCognito;
 pub use jwks::JwksServer;
 pub use moto::Moto;
-pub use proxy::Proxy;
+pub use proxy::{Fake, Proxy};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 

@@ -13,6 +13,21 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
+/// Answers some AWS operations in place of the upstream (for calls moto does not implement).
+pub trait Fake: Send + Sync + 'static {
+    /// `Some((status, JSON body))` to answer `operation` (e.g. `RevokeToken`) with `body`;
+    /// `None` to forward the request upstream.
+    fn answer(&self, operation: &str, body: &[u8]) -> Option<(u16, String)>;
+}
+
+struct Forward;
+
+impl Fake for Forward {
+    fn answer(&self, _: &str, _: &[u8]) -> Option<(u16, String)> {
+        None
+    }
+}
+
 /// A running proxy.
 #[derive(Debug, Clone)]
 pub struct Proxy {
@@ -24,6 +39,11 @@ pub struct Proxy {
 impl Proxy {
     /// Forwards to `upstream` (an `http://127.0.0.1:<port>` URL).
     pub async fn start(upstream: &str) -> Proxy {
+        Self::with_fake(upstream, Arc::new(Forward)).await
+    }
+
+    /// Forwards to `upstream`, except what `fake` answers itself.
+    pub async fn with_fake(upstream: &str, fake: Arc<dyn Fake>) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -31,7 +51,7 @@ impl Proxy {
         let counts: Counts = Arc::default();
         let upstream: hyper::Uri = upstream.parse().expect("upstream URL");
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let state = (counts.clone(), upstream, client);
+        let state = (counts.clone(), upstream, client, fake);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -40,7 +60,7 @@ impl Proxy {
                 let state = state.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let (counts, upstream, client) = state.clone();
+                        let (counts, upstream, client, fake) = state.clone();
                         async move {
                             let operation = request
                                 .headers()
@@ -49,13 +69,16 @@ impl Proxy {
                                 .and_then(|t| t.rsplit('.').next())
                                 .unwrap_or("GET")
                                 .to_owned();
-                            *counts.lock().unwrap().entry(operation).or_default() += 1;
+                            *counts.lock().unwrap().entry(operation.clone()).or_default() += 1;
                             let (mut parts, body) = request.into_parts();
                             let body = body
                                 .collect()
                                 .await
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
+                            if let Some((status, json)) = fake.answer(&operation, &body) {
+                                return Ok::<_, Infallible>(fake_response(status, json));
+                            }
                             let path = parts
                                 .uri
                                 .path_and_query()
@@ -110,4 +133,22 @@ impl Proxy {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// An AWS JSON 1.1 answer: errors carry their type in `x-amzn-errortype` and `__type`.
+fn fake_response(status: u16, json: String) -> Response<Full<Bytes>> {
+    let kind = serde_json::from_str::<serde_json::Value>(&json)
+        .ok()
+        .and_then(|v| v["__type"].as_str().map(str::to_owned));
+    let mut response = Response::new(Full::new(Bytes::from(json)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().unwrap(),
+    );
+    if let (true, Some(kind)) = (status >= 400, kind) {
+        headers.insert("x-amzn-errortype", kind.parse().unwrap());
+    }
+    response
 }

@@ -1,6 +1,7 @@
 //! Integration tests against moto in server mode (started once for this binary by `testkit`).
 
 mod attacks;
+mod concurrency;
 mod config;
 mod encryption;
 mod events;
