@@ -66,7 +66,7 @@ pub(crate) fn usable(row: &SessionRow, claims: &Claims, now: u64) -> Result<(), 
 /// The outcome of a refresh.
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
-    Refreshed(Claims, Tokens),
+    Refreshed(Box<(Claims, Tokens)>),
     /// Another request refreshed this session moments ago: authorized, no new tokens.
     Joined,
 }
@@ -234,7 +234,7 @@ impl Refresher<'_> {
         let mut tokens = tokens;
         // The refresh token stays server-side.
         tokens.refresh_token = None;
-        Ok(Outcome::Refreshed(new_claims, tokens))
+        Ok(Outcome::Refreshed(Box::new((new_claims, tokens))))
     }
 
     async fn release(&self, row: &SessionRow, lease: &Lease) {

@@ -213,7 +213,8 @@ impl Sessions {
                         lease: inner.lease,
                     };
                     match refresher.refresh(&claims).await? {
-                        Outcome::Refreshed(claims, tokens) => {
+                        Outcome::Refreshed(refreshed) => {
+                            let (claims, tokens) = *refreshed;
                             tracing::info!(sub = claims.sub(), "refreshed an expired session");
                             Ok(self.session_of(claims, Some(tokens)))
                         }
