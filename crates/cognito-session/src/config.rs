@@ -42,6 +42,8 @@ pub(crate) struct Settings {
     pub validation: SessionValidation,
     pub rotation: bool,
     pub refresh_lease: Duration,
+    pub idle_timeout: Option<u64>,
+    pub touch_interval: u64,
     pub cookie: CookieOptions,
     pub leeway: u64,
     pub jwks_timeout: Duration,
@@ -69,6 +71,8 @@ impl Default for Settings {
             validation: SessionValidation::Session,
             rotation: false,
             refresh_lease: Duration::from_secs(3),
+            idle_timeout: None,
+            touch_interval: 300,
             cookie: CookieOptions::default(),
             leeway: 30,
             jwks_timeout: Duration::from_secs(2),
@@ -135,6 +139,21 @@ impl Settings {
                     ))
                 }
             };
+        }
+        for (name, slot) in [("SESSION_IDLE_TIMEOUT", 0), ("SESSION_TOUCH_INTERVAL", 1)] {
+            if let Some(secs) = get(name) {
+                let secs: u64 = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("{secs:?} is not a positive number of seconds"),
+                    )
+                })?;
+                if slot == 0 {
+                    self.idle_timeout = Some(secs);
+                } else {
+                    self.touch_interval = secs;
+                }
+            }
         }
         if let Some(secs) = get("SESSION_LIFETIME") {
             let secs: u64 = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {

@@ -52,15 +52,30 @@ pub(crate) fn same_family(row: &SessionRow, claims: &Claims) -> Result<(), Unaut
 }
 
 /// Is `row` a live session for the login of `claims` at `now` (epoch seconds)? Checks the token
-/// family and the absolute lifetime (`expires_at`), which DynamoDB's TTL enforces only lazily.
-pub(crate) fn usable(row: &SessionRow, claims: &Claims, now: u64) -> Result<(), Unauthorized> {
+/// family, the absolute lifetime (`expires_at`, which DynamoDB's TTL enforces only lazily) and,
+/// when set, the idle timeout (since the last recorded activity or refresh).
+pub(crate) fn usable(
+    row: &SessionRow,
+    claims: &Claims,
+    now: u64,
+    idle: Option<u64>,
+) -> Result<(), Unauthorized> {
     same_family(row, claims)?;
-    match row.expires_at {
-        Some(end) if i64::try_from(now).unwrap_or(i64::MAX) > end => {
-            Err(Unauthorized::SessionEnded)
-        }
-        _ => Ok(()),
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    if row.expires_at.is_some_and(|end| now > end) {
+        return Err(Unauthorized::SessionEnded);
     }
+    if let Some(idle) = idle {
+        if now.saturating_sub(last_active(row)) > i64::try_from(idle).unwrap_or(i64::MAX) {
+            return Err(Unauthorized::SessionEnded);
+        }
+    }
+    Ok(())
+}
+
+/// The last recorded activity of a session: a touch, a refresh or the login.
+pub(crate) fn last_active(row: &SessionRow) -> i64 {
+    row.last_seen.unwrap_or(row.timestamp).max(row.timestamp)
 }
 
 /// The outcome of a refresh.
@@ -78,6 +93,7 @@ pub(crate) struct Refresher<'a> {
     pub verifier: &'a Verifier,
     pub clock: &'a dyn Clock,
     pub lease: Duration,
+    pub idle: Option<u64>,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -113,7 +129,12 @@ impl Refresher<'_> {
                 .map_err(|e| store_error(e, "reading the session"))?
                 .ok_or(Unauthorized::SessionEnded)?;
             let now = self.now_ms();
-            usable(&row, claims, u64::try_from(now / 1000).unwrap_or_default())?;
+            usable(
+                &row,
+                claims,
+                u64::try_from(now / 1000).unwrap_or_default(),
+                self.idle,
+            )?;
             if let Some(at) = row.refreshed_at_ms {
                 let token_issued_ms = i64::try_from(claims.iat())
                     .unwrap_or(i64::MAX)

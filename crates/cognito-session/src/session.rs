@@ -11,7 +11,7 @@ use crate::cognito::{Cognito, Tokens};
 use crate::config::{pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
-use crate::refresh::{same_family, usable, Outcome, Refresher};
+use crate::refresh::{last_active, same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
@@ -77,6 +77,8 @@ struct Inner {
     cookie: Arc<CookieOptions>,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    idle: Option<u64>,
+    touch_interval: u64,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -200,7 +202,8 @@ impl Sessions {
                             .await
                             .map_err(|e| store_error(e, "reading the session"))?
                             .ok_or(Unauthorized::SessionEnded)?;
-                        usable(&row, &claims, now)?;
+                        usable(&row, &claims, now, inner.idle)?;
+                        self.touch(&row, now).await;
                     }
                     Ok(self.session_of(claims, None))
                 }
@@ -211,6 +214,7 @@ impl Sessions {
                         verifier: &inner.verifier,
                         clock: &*inner.clock,
                         lease: inner.lease,
+                        idle: inner.idle,
                     };
                     match refresher.refresh(&claims).await? {
                         Outcome::Refreshed(refreshed) => {
@@ -234,6 +238,21 @@ impl Sessions {
             }
         }
         result
+    }
+
+    /// With an idle timeout, records activity at most once per touch interval: writing on every
+    /// request is what makes DynamoDB session stores expensive.
+    async fn touch(&self, row: &SessionRow, now: u64) {
+        let inner = &*self.inner;
+        let Some(idle) = inner.idle else { return };
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let interval = inner.touch_interval.min(idle / 2).max(1);
+        if now.saturating_sub(last_active(row)) < i64::try_from(interval).unwrap_or(i64::MAX) {
+            return;
+        }
+        if let Err(error) = inner.store.touch(row, now).await {
+            tracing::warn!(sub = row.sub.as_str(), %error, "could not record activity");
+        }
     }
 
     fn session_of(&self, claims: Claims, refreshed: Option<Tokens>) -> Session {
@@ -280,6 +299,7 @@ impl Sessions {
         row.username = Some(claims.username().to_owned()).filter(|u| !u.is_empty());
         let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
         row.expires_at = Some(timestamp.saturating_add(lifetime));
+        row.last_seen = Some(timestamp);
         self.inner
             .store
             .put(&row)
@@ -450,6 +470,20 @@ impl SessionsBuilder {
     /// up to this long plus a second, and take over if it lapses.
     pub fn refresh_lease(mut self, lease: Duration) -> Self {
         self.settings.refresh_lease = lease;
+        self
+    }
+
+    /// `SESSION_IDLE_TIMEOUT`: end a session after this long without a request (checked in
+    /// session mode and at refresh). Off by default.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.settings.idle_timeout = Some(idle.as_secs());
+        self
+    }
+
+    /// `SESSION_TOUCH_INTERVAL`: with an idle timeout, record activity at most once per this
+    /// interval per session (default 300 s, and at most half the idle timeout).
+    pub fn touch_interval(mut self, interval: Duration) -> Self {
+        self.settings.touch_interval = interval.as_secs();
         self
     }
 
@@ -665,6 +699,8 @@ impl SessionsBuilder {
                 cookie: Arc::new(s.cookie.clone()),
                 clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 lease: s.refresh_lease,
+                idle: s.idle_timeout,
+                touch_interval: s.touch_interval,
             }),
         })
     }

@@ -16,6 +16,7 @@ const TIMESTAMP: &str = "timestamp";
 const FAMILY: &str = "origin_jti";
 const USERNAME: &str = "username";
 const EXPIRES_AT: &str = "expires_at";
+const LAST_SEEN: &str = "last_seen";
 const REFRESHED_AT: &str = "refreshed_at";
 const LEASE_ID: &str = "lease_id";
 const LEASE_UNTIL: &str = "lease_until";
@@ -110,6 +111,7 @@ impl DynamoDbStore {
             origin_jti: string(FAMILY),
             username: string(USERNAME),
             expires_at: number(EXPIRES_AT),
+            last_seen: number(LAST_SEEN),
             refreshed_at_ms: number(REFRESHED_AT),
             lease: string(LEASE_ID)
                 .zip(number(LEASE_UNTIL))
@@ -211,6 +213,9 @@ impl SessionStore for DynamoDbStore {
             if let Some(username) = &row.username {
                 item.insert(USERNAME.into(), AttributeValue::S(username.clone()));
             }
+            if let Some(last_seen) = row.last_seen {
+                item.insert(LAST_SEEN.into(), AttributeValue::N(last_seen.to_string()));
+            }
             if let Some(expires_at) = row.expires_at {
                 item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
             }
@@ -311,6 +316,24 @@ impl SessionStore for DynamoDbStore {
                 .send()
                 .await
                 .map_err(|e| self.error("record a refresh", e))?;
+            Ok(())
+        })
+    }
+
+    fn touch<'a>(&'a self, row: &'a SessionRow, now: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(&row.sub)))
+                .update_expression("SET #ls = :now")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", &self.partition_key)
+                .expression_attribute_names("#ls", LAST_SEEN)
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await
+                .map_err(|e| self.error("record activity", e))?;
             Ok(())
         })
     }

@@ -88,6 +88,22 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn touch<'a>(
+        &'a self,
+        expected: &'a SessionRow,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|rows| match rows.get_mut(&expected.sub) {
+                Some(row) => {
+                    row.last_seen = Some(now);
+                    Ok(())
+                }
+                None => Err(StoreError::Conflict),
+            })
+        })
+    }
+
     fn release_lease<'a>(
         &'a self,
         expected: &'a SessionRow,

@@ -59,6 +59,9 @@ pub struct SessionRow {
     /// End of the session's absolute lifetime, epoch seconds (`expires_at`, the table's TTL
     /// attribute). The library enforces it: DynamoDB deletes expired rows only lazily.
     pub expires_at: Option<i64>,
+    /// Last activity recorded by a throttled "touch", epoch seconds (`last_seen`); used with an
+    /// idle timeout. Absent: the row's `timestamp` counts.
+    pub last_seen: Option<i64>,
     /// When the last refresh of this session completed, epoch milliseconds (`refreshed_at`).
     /// Requests waiting for a refresh learn its outcome from it.
     pub refreshed_at_ms: Option<i64>,
@@ -93,6 +96,7 @@ impl SessionRow {
             origin_jti,
             username: None,
             expires_at: None,
+            last_seen: None,
             refreshed_at_ms: None,
             lease: None,
             reseal: false,
@@ -147,6 +151,7 @@ impl fmt::Debug for SessionRow {
             .field("origin_jti", &self.origin_jti)
             .field("username", &self.username)
             .field("expires_at", &self.expires_at)
+            .field("last_seen", &self.last_seen)
             .field("refreshed_at_ms", &self.refreshed_at_ms)
             .field("lease", &self.lease)
             .finish()
@@ -212,6 +217,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         lease_id: &'a str,
         refreshed: Refreshed<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records activity: sets `last_seen` to `now` (epoch seconds) if the row still exists.
+    fn touch<'a>(&'a self, row: &'a SessionRow, now: i64) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Gives up lease `lease_id` without a refresh (the refresh failed transiently).
     fn release_lease<'a>(

@@ -329,3 +329,72 @@ async fn missing_cookie_is_401_without_a_clearing_cookie() {
     assert!(error.clear_cookie("token").is_none());
     assert!(s.calls.all().is_empty());
 }
+
+#[tokio::test]
+async fn the_absolute_lifetime_is_enforced_without_waiting_for_ttl() {
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.session_lifetime(std::time::Duration::from_secs(1000))
+    })
+    .await;
+    let (sub, login) = s.logged_in("mortal").await;
+    let row = s.pool.row(&sub).await.unwrap();
+    let expires_at: i64 = row["expires_at"].as_n().unwrap().parse().unwrap();
+    let timestamp: i64 = row["timestamp"].as_n().unwrap().parse().unwrap();
+    assert_eq!(
+        expires_at - timestamp,
+        1000,
+        "expires_at (the TTL attribute) is login + lifetime"
+    );
+    let token = login.access_token().unwrap();
+    s.clock.store(900, Ordering::Relaxed);
+    s.sessions.session("token", &cookies(token)).await.unwrap();
+    s.clock.store(1001, Ordering::Relaxed);
+    let error = s
+        .sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.unauthorized(),
+        Some(&Unauthorized::SessionEnded),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_idle_timeout_is_enforced_and_touches_are_throttled() {
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.idle_timeout(std::time::Duration::from_secs(600))
+            .touch_interval(std::time::Duration::from_secs(60))
+    })
+    .await;
+    let (sub, login) = s.logged_in("idler").await;
+    let token = login.access_token().unwrap();
+    let writes = |calls: &testkit::CallCounter| calls.count("UpdateItem");
+    s.calls.reset();
+    s.clock.store(30, Ordering::Relaxed);
+    s.sessions.session("token", &cookies(token)).await.unwrap();
+    assert_eq!(writes(&s.calls), 0, "no write within the touch interval");
+    s.clock.store(90, Ordering::Relaxed);
+    s.sessions.session("token", &cookies(token)).await.unwrap();
+    assert_eq!(writes(&s.calls), 1, "one touch after the interval");
+    s.clock.store(95, Ordering::Relaxed);
+    for _ in 0..5 {
+        s.sessions.session("token", &cookies(token)).await.unwrap();
+    }
+    assert_eq!(writes(&s.calls), 1, "at most one touch per interval");
+    let row = s.pool.row(&sub).await.unwrap();
+    assert!(row.contains_key("last_seen"));
+    // Active at +90; idle for more than 600 s after that: ended.
+    s.clock.store(90 + 601, Ordering::Relaxed);
+    let error = s
+        .sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.unauthorized(),
+        Some(&Unauthorized::SessionEnded),
+        "{error}"
+    );
+}
