@@ -176,6 +176,35 @@ impl Cognito {
         tokens_of(output.authentication_result.as_ref())
     }
 
+    /// `AdminUserGlobalSignOut`: revokes every refresh token of the user.
+    pub(crate) async fn global_sign_out(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .admin_user_global_sign_out()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(&e) {
+                // A deleted user has no tokens left to revoke.
+                Failure::Service { code, .. } if code == "UserNotFoundException" => Ok(()),
+                Failure::Service { code, message } if is_config_code(&code) => {
+                    Err(Error::config(format!(
+                    "AdminUserGlobalSignOut failed: {code} ({message}); check USER_POOL_ID and the \
+                     cognito-idp:AdminUserGlobalSignOut permission"
+                )))
+                }
+                _ => Err(Error::unavailable(
+                    Service::Cognito,
+                    "signing the user out everywhere",
+                    e,
+                )),
+            },
+        }
+    }
+
     /// `RevokeToken`: revokes one refresh token and the tokens issued from it (one device).
     pub(crate) async fn revoke(&self, refresh_token: &str) -> Result<(), Error> {
         self.client

@@ -30,6 +30,7 @@ pub enum SessionValidation {
 pub(crate) struct Settings {
     pub table: Option<String>,
     pub partition_key: Option<String>,
+    pub sort_key: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub user_pool_id: Option<String>,
@@ -59,6 +60,7 @@ impl Default for Settings {
         Settings {
             table: None,
             partition_key: None,
+            sort_key: None,
             client_id: None,
             client_secret: None,
             user_pool_id: None,
@@ -102,6 +104,7 @@ impl Settings {
         };
         set(&mut self.table, "SESSION_TABLE");
         set(&mut self.partition_key, "PARTITION_KEY");
+        set(&mut self.sort_key, "SORT_KEY");
         set(&mut self.client_id, "CLIENT_ID");
         set(&mut self.client_secret, "CLIENT_SECRET");
         set(&mut self.user_pool_id, "USER_POOL_ID");

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
-use crate::store::{Lease, Refreshed, SessionRow, SessionStore, StoreError};
+use crate::store::{Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
 use crate::verify::{Claims, Verifier};
 use crate::{store_error, Clock, Service};
 
@@ -73,6 +73,19 @@ pub(crate) fn usable(
     Ok(())
 }
 
+/// The row of the login that produced `claims`: keyed by `sub`, plus the token family when the
+/// table keeps one session per device.
+pub(crate) fn key_of(claims: &Claims, per_device: bool) -> SessionKey<'_> {
+    SessionKey {
+        sub: claims.sub(),
+        session: if per_device {
+            claims.origin_jti()
+        } else {
+            None
+        },
+    }
+}
+
 /// The last recorded activity of a session: a touch, a refresh or the login.
 pub(crate) fn last_active(row: &SessionRow) -> i64 {
     row.last_seen.unwrap_or(row.timestamp).max(row.timestamp)
@@ -94,6 +107,7 @@ pub(crate) struct Refresher<'a> {
     pub clock: &'a dyn Clock,
     pub lease: Duration,
     pub idle: Option<u64>,
+    pub per_device: bool,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -124,7 +138,7 @@ impl Refresher<'_> {
         loop {
             let row = self
                 .store
-                .get(sub)
+                .get(key_of(claims, self.per_device))
                 .await
                 .map_err(|e| store_error(e, "reading the session"))?
                 .ok_or(Unauthorized::SessionEnded)?;
@@ -184,7 +198,7 @@ impl Refresher<'_> {
             Ok(tokens) => tokens,
             Err(RefreshFailed::Rejected(reason)) => {
                 tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-                if let Err(error) = self.store.delete(sub, Some(&row)).await {
+                if let Err(error) = self.store.delete(row.key(), Some(&row)).await {
                     tracing::warn!(sub, %error, "could not delete the refused session row");
                 }
                 return Err(Unauthorized::Revoked.into());
@@ -237,7 +251,7 @@ impl Refresher<'_> {
             Err(StoreError::Conflict) => {
                 // Our lease lapsed or the row changed while Cognito answered. The session
                 // stands if the row still holds this login's refresh token.
-                let current = self.store.get(sub).await.ok().flatten();
+                let current = self.store.get(row.key()).await.ok().flatten();
                 let intact = current
                     .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
                 if !intact || rotated {

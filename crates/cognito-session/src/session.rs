@@ -11,7 +11,7 @@ use crate::cognito::{Cognito, Tokens};
 use crate::config::{pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
-use crate::refresh::{last_active, same_family, usable, Outcome, Refresher};
+use crate::refresh::{key_of, last_active, same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
@@ -79,6 +79,8 @@ struct Inner {
     lease: Duration,
     idle: Option<u64>,
     touch_interval: u64,
+    per_device: bool,
+    pool_id: Option<String>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -198,7 +200,7 @@ impl Sessions {
                     if inner.validation == SessionValidation::Session {
                         let row = inner
                             .store
-                            .get(claims.sub())
+                            .get(key_of(&claims, inner.per_device))
                             .await
                             .map_err(|e| store_error(e, "reading the session"))?
                             .ok_or(Unauthorized::SessionEnded)?;
@@ -215,6 +217,7 @@ impl Sessions {
                         clock: &*inner.clock,
                         lease: inner.lease,
                         idle: inner.idle,
+                        per_device: inner.per_device,
                     };
                     match refresher.refresh(&claims).await? {
                         Outcome::Refreshed(refreshed) => {
@@ -297,6 +300,9 @@ impl Sessions {
             claims.origin_jti().map(str::to_owned),
         );
         row.username = Some(claims.username().to_owned()).filter(|u| !u.is_empty());
+        row.session_id = key_of(&claims, self.inner.per_device)
+            .session
+            .map(str::to_owned);
         let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
         row.expires_at = Some(timestamp.saturating_add(lifetime));
         row.last_seen = Some(timestamp);
@@ -327,14 +333,14 @@ impl Sessions {
         let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
         let store = &self.inner.store;
         let Some(row) = store
-            .get(claims.sub())
+            .get(key_of(&claims, self.inner.per_device))
             .await
             .map_err(|e| store_error(e, "reading the session"))?
         else {
             return Ok(());
         };
         same_family(&row, &claims)?;
-        match store.delete(claims.sub(), Some(&row)).await {
+        match store.delete(row.key(), Some(&row)).await {
             Ok(()) | Err(crate::store::StoreError::Conflict) => {
                 tracing::info!(sub = claims.sub(), "session ended");
             }
@@ -346,6 +352,40 @@ impl Sessions {
             }
         }
         Ok(())
+    }
+
+    /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without).
+    pub async fn list(&self, sub: &str) -> Result<Vec<SessionRow>, Error> {
+        self.inner
+            .store
+            .list(sub)
+            .await
+            .map_err(|e| store_error(e, "listing sessions"))
+    }
+
+    /// Logs user `sub` out everywhere: deletes every session row, then calls Cognito's
+    /// `AdminUserGlobalSignOut`, which revokes all of the user's refresh tokens. That call needs
+    /// `USER_POOL_ID` and the IAM permission `cognito-idp:AdminUserGlobalSignOut` on the pool.
+    /// Returns how many sessions were deleted.
+    pub async fn end_all(&self, sub: &str) -> Result<usize, Error> {
+        let inner = &*self.inner;
+        let pool = inner.pool_id.as_deref().ok_or_else(|| {
+            Error::config("end_all needs USER_POOL_ID for Cognito's AdminUserGlobalSignOut")
+        })?;
+        let rows = self.list(sub).await?;
+        let username = rows
+            .iter()
+            .find_map(|r| r.username.clone())
+            .unwrap_or_else(|| sub.to_owned());
+        for row in &rows {
+            match inner.store.delete(row.key(), None).await {
+                Ok(()) | Err(crate::store::StoreError::Conflict) => {}
+                Err(error) => return Err(store_error(error, "deleting a session")),
+            }
+        }
+        Box::pin(inner.cognito.global_sign_out(pool, &username)).await?;
+        tracing::info!(sub, sessions = rows.len(), "signed out everywhere");
+        Ok(rows.len())
     }
 
     /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`.
@@ -443,6 +483,13 @@ impl SessionsBuilder {
     #[cfg(feature = "kms")]
     pub fn kms_client(mut self, client: aws_sdk_kms::Client) -> Self {
         self.kms = Some(client);
+        self
+    }
+
+    /// `SORT_KEY`: the session table's sort key attribute; each login (device) then has its own
+    /// row, keyed by `sub` and the login's `origin_jti`.
+    pub fn sort_key(mut self, sort_key: impl Into<String>) -> Self {
+        self.settings.sort_key = Some(sort_key.into());
         self
     }
 
@@ -626,6 +673,9 @@ impl SessionsBuilder {
                 let table = s.table.clone().unwrap_or_default();
                 let key = s.partition_key.clone().unwrap_or_default();
                 let mut store = DynamoDbStore::new(client, table, key);
+                if let Some(sort_key) = &s.sort_key {
+                    store = store.with_sort_key(sort_key);
+                }
                 let current = match (&s.encryption_key, &s.kms_ciphertext) {
                     (Some(key), _) => Some(parse_key(key).map_err(Error::config)?),
                     #[cfg(feature = "kms")]
@@ -701,6 +751,8 @@ impl SessionsBuilder {
                 lease: s.refresh_lease,
                 idle: s.idle_timeout,
                 touch_interval: s.touch_interval,
+                per_device: s.sort_key.is_some(),
+                pool_id: s.user_pool_id.clone(),
             }),
         })
     }

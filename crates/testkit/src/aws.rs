@@ -78,6 +78,8 @@ pub struct PoolOptions {
     pub secret: bool,
     /// The session table's partition key attribute name.
     pub partition_key: String,
+    /// A sort key attribute name (one session per device), if any.
+    pub sort_key: Option<String>,
 }
 
 impl Default for PoolOptions {
@@ -85,6 +87,7 @@ impl Default for PoolOptions {
         PoolOptions {
             secret: false,
             partition_key: "sub".into(),
+            sort_key: None,
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Pool {
     pub table: String,
     /// Its partition key attribute.
     pub partition_key: String,
+    /// Its sort key attribute, if any.
+    pub sort_key: Option<String>,
     /// A Cognito admin client (not counted).
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// A DynamoDB client (not counted).
@@ -163,7 +168,13 @@ impl Pool {
             .user_pool_client
             .expect("app client");
         let table = unique("sessions");
-        create_table(&dynamodb, &table, &options.partition_key).await;
+        create_table(
+            &dynamodb,
+            &table,
+            &options.partition_key,
+            options.sort_key.as_deref(),
+        )
+        .await;
         Pool {
             moto,
             sdk,
@@ -172,6 +183,7 @@ impl Pool {
             client_secret: client.client_secret,
             table,
             partition_key: options.partition_key,
+            sort_key: options.sort_key,
             cognito,
             dynamodb,
         }
@@ -300,27 +312,35 @@ impl Pool {
     }
 }
 
-/// Creates an on-demand table with a string partition key.
-pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str, partition_key: &str) {
-    dynamodb
+/// Creates an on-demand table with a string partition key and an optional string sort key.
+pub async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition_key: &str,
+    sort_key: Option<&str>,
+) {
+    let mut request = dynamodb
         .create_table()
         .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(partition_key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(partition_key)
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await
-        .expect("create table");
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, kind) in
+        std::iter::once((partition_key, KeyType::Hash)).chain(sort_key.map(|s| (s, KeyType::Range)))
+    {
+        request = request
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+                    .expect("key"),
+            );
+    }
+    request.send().await.expect("create table");
 }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{BoxFuture, Lease, Refreshed, SealError, Sealer, SessionRow, SessionStore, StoreError};
+use super::{
+    BoxFuture, Lease, Refreshed, SealError, Sealer, SessionKey, SessionRow, SessionStore,
+    StoreError,
+};
 use crate::sdk::{classify, is_config_code, Failure};
 
 const TOKEN: &str = "token";
@@ -36,6 +39,7 @@ pub struct DynamoDbStore {
     client: Client,
     table: String,
     partition_key: String,
+    sort_key: Option<String>,
     sealer: Option<Arc<Sealer>>,
 }
 
@@ -46,8 +50,16 @@ impl DynamoDbStore {
             client,
             table: table.into(),
             partition_key: partition_key.into(),
+            sort_key: None,
             sealer: None,
         }
+    }
+
+    /// Keys rows by `sub` and a session id (the login's `origin_jti`) in the sort key attribute
+    /// `sort_key`: one session per device.
+    pub fn with_sort_key(mut self, sort_key: impl Into<String>) -> Self {
+        self.sort_key = Some(sort_key.into());
+        self
     }
 
     /// Encrypts refresh tokens at rest with `sealer` (see [`Sealer`]). Plaintext rows still
@@ -58,25 +70,34 @@ impl DynamoDbStore {
     }
 
     /// The associated data binding a ciphertext to its row: table and key values.
-    fn aad(&self, sub: &str) -> Vec<u8> {
-        [self.table.as_bytes(), b"\0", sub.as_bytes()].concat()
+    fn aad(&self, key: SessionKey<'_>) -> Vec<u8> {
+        let session = key.session.unwrap_or_default();
+        [
+            self.table.as_bytes(),
+            b"\0",
+            key.sub.as_bytes(),
+            b"\0",
+            session.as_bytes(),
+        ]
+        .concat()
     }
 
     /// The `token` value to store for `token`.
-    fn stored(&self, sub: &str, token: &str) -> Result<String, StoreError> {
+    fn stored(&self, key: SessionKey<'_>, token: &str) -> Result<String, StoreError> {
         match &self.sealer {
             None => Ok(token.to_owned()),
             Some(sealer) => sealer
-                .seal(token, &self.aad(sub))
+                .seal(token, &self.aad(key))
                 .map_err(|e| StoreError::Unavailable(Box::new(e))),
         }
     }
 
     fn row_from(
         &self,
-        sub: &str,
+        key: SessionKey<'_>,
         item: &HashMap<String, AttributeValue>,
     ) -> Result<SessionRow, StoreError> {
+        let sub = key.sub;
         let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         let number = |name: &str| {
             item.get(name)
@@ -86,7 +107,7 @@ impl DynamoDbStore {
         };
         let stored = string(TOKEN);
         let (refresh_token, reseal) = match (&stored, &self.sealer) {
-            (Some(value), Some(sealer)) => match sealer.open(value, &self.aad(sub)) {
+            (Some(value), Some(sealer)) => match sealer.open(value, &self.aad(key)) {
                 Ok(opened) => (Some(opened.token), opened.stale),
                 Err(SealError::UnknownKey(id)) => {
                     return Err(StoreError::Config {
@@ -106,6 +127,7 @@ impl DynamoDbStore {
         };
         Ok(SessionRow {
             sub: sub.to_owned(),
+            session_id: key.session.map(str::to_owned),
             refresh_token,
             timestamp: number(TIMESTAMP).unwrap_or(0),
             origin_jti: string(FAMILY),
@@ -166,22 +188,41 @@ impl DynamoDbStore {
         }
     }
 
-    fn key(&self, sub: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([(
+    fn key(&self, key: SessionKey<'_>) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut map = HashMap::from([(
             self.partition_key.clone(),
-            AttributeValue::S(sub.to_owned()),
-        )])
+            AttributeValue::S(key.sub.to_owned()),
+        )]);
+        match (&self.sort_key, key.session) {
+            (Some(name), Some(session)) => {
+                map.insert(name.clone(), AttributeValue::S(session.to_owned()));
+            }
+            (Some(_), None) => {
+                return Err(StoreError::Config {
+                    message:
+                        "SORT_KEY is set, but the token has no origin_jti to key the session by; \
+                              enable token revocation on the app client"
+                            .into(),
+                    source: None,
+                })
+            }
+            (None, _) => {}
+        }
+        Ok(map)
     }
 }
 
 impl SessionStore for DynamoDbStore {
-    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+    fn get<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+    ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
         Box::pin(async move {
             let output = self
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(sub)))
+                .set_key(Some(self.key(key)?))
                 .consistent_read(true)
                 .send()
                 .await
@@ -189,18 +230,57 @@ impl SessionStore for DynamoDbStore {
             output
                 .item
                 .as_ref()
-                .map(|item| self.row_from(sub, item))
+                .map(|item| self.row_from(key, item))
                 .transpose()
+        })
+    }
+
+    fn list<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Vec<SessionRow>, StoreError>> {
+        Box::pin(async move {
+            let Some(sort_key) = &self.sort_key else {
+                return Ok(self
+                    .get(SessionKey { sub, session: None })
+                    .await?
+                    .into_iter()
+                    .collect());
+            };
+            let mut rows = Vec::new();
+            let mut start = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :sub")
+                    .expression_attribute_names("#pk", &self.partition_key)
+                    .expression_attribute_values(":sub", AttributeValue::S(sub.to_owned()))
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("list sessions", e))?;
+                for item in output.items() {
+                    let session = item
+                        .get(sort_key)
+                        .and_then(|v| v.as_s().ok())
+                        .map(String::as_str);
+                    rows.push(self.row_from(SessionKey { sub, session }, item)?);
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    return Ok(rows);
+                }
+            }
         })
     }
 
     fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut item = self.key(&row.sub);
+            let mut item = self.key(row.key())?;
             if let Some(token) = &row.refresh_token {
                 item.insert(
                     TOKEN.into(),
-                    AttributeValue::S(self.stored(&row.sub, token)?),
+                    AttributeValue::S(self.stored(row.key(), token)?),
                 );
             }
             item.insert(
@@ -241,7 +321,7 @@ impl SessionStore for DynamoDbStore {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(&row.sub)))
+                .set_key(Some(self.key(row.key())?))
                 .update_expression("SET #li = :id, #lu = :until")
                 .condition_expression(
                     "attribute_exists(#pk) AND #t = :stored AND (attribute_not_exists(#lu) OR #lu < :now)",
@@ -274,7 +354,7 @@ impl SessionStore for DynamoDbStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(&row.sub)))
+                .set_key(Some(self.key(row.key())?))
                 .condition_expression("#li = :id AND #t = :stored")
                 .expression_attribute_names("#t", TOKEN)
                 .expression_attribute_names("#ts", TIMESTAMP)
@@ -308,7 +388,7 @@ impl SessionStore for DynamoDbStore {
                 set.push("#t = :new");
                 update = update.expression_attribute_values(
                     ":new",
-                    AttributeValue::S(self.stored(&row.sub, token)?),
+                    AttributeValue::S(self.stored(row.key(), token)?),
                 );
             }
             update
@@ -325,7 +405,7 @@ impl SessionStore for DynamoDbStore {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(&row.sub)))
+                .set_key(Some(self.key(row.key())?))
                 .update_expression("SET #ls = :now")
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", &self.partition_key)
@@ -347,7 +427,7 @@ impl SessionStore for DynamoDbStore {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(&row.sub)))
+                .set_key(Some(self.key(row.key())?))
                 .update_expression("REMOVE #li, #lu")
                 .condition_expression("#li = :id")
                 .expression_attribute_names("#li", LEASE_ID)
@@ -362,7 +442,7 @@ impl SessionStore for DynamoDbStore {
 
     fn delete<'a>(
         &'a self,
-        sub: &'a str,
+        key: SessionKey<'a>,
         expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
@@ -370,7 +450,7 @@ impl SessionStore for DynamoDbStore {
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(sub)));
+                .set_key(Some(self.key(key)?));
             if let Some(token) = expected.and_then(|row| row.stored.as_deref()) {
                 // A missing row is fine (already gone); a row holding another token is not ours.
                 delete = delete

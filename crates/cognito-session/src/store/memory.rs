@@ -3,7 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{BoxFuture, Lease, Refreshed, SessionRow, SessionStore, StoreError};
+use super::{BoxFuture, Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
+
+fn owned(key: SessionKey<'_>) -> (String, Option<String>) {
+    (key.sub.to_owned(), key.session.map(str::to_owned))
+}
 
 /// Rows in a `HashMap` behind a mutex; lost when the process ends.
 ///
@@ -12,29 +16,42 @@ use super::{BoxFuture, Lease, Refreshed, SessionRow, SessionStore, StoreError};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryStore::default();
 /// store.put(&SessionRow::new("s", "rt", 1, None)).await.unwrap();
-/// store.delete("s", None).await.unwrap();
-/// assert!(store.get("s").await.unwrap().is_none());
+/// let key = cognito_session::store::SessionKey { sub: "s", session: None };
+/// store.delete(key, None).await.unwrap();
+/// assert!(store.get(key).await.unwrap().is_none());
 /// # });
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    rows: Mutex<HashMap<String, SessionRow>>,
+    rows: Mutex<HashMap<(String, Option<String>), SessionRow>>,
 }
 
 impl MemoryStore {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, SessionRow>) -> T) -> T {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<(String, Option<String>), SessionRow>) -> T,
+    ) -> T {
         f(&mut self.rows.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 impl SessionStore for MemoryStore {
-    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
-        Box::pin(async move { Ok(self.with(|rows| rows.get(sub).cloned())) })
+    fn get<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+    ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+        Box::pin(async move { Ok(self.with(|rows| rows.get(&owned(key)).cloned())) })
+    }
+
+    fn list<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Vec<SessionRow>, StoreError>> {
+        Box::pin(async move {
+            Ok(self.with(|rows| rows.values().filter(|r| r.sub == sub).cloned().collect()))
+        })
     }
 
     fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| rows.insert(row.sub.clone(), row.clone()));
+            self.with(|rows| rows.insert(owned(row.key()), row.clone()));
             Ok(())
         })
     }
@@ -46,7 +63,7 @@ impl SessionStore for MemoryStore {
         now_ms: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&expected.sub) {
+            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row)
                     if row.refresh_token == expected.refresh_token
                         && !row.lease.as_ref().is_some_and(|l| l.held_at(now_ms)) =>
@@ -66,7 +83,7 @@ impl SessionStore for MemoryStore {
         refreshed: Refreshed<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&expected.sub) {
+            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row)
                     if row.refresh_token == expected.refresh_token
                         && row.lease.as_ref().is_some_and(|l| l.id == lease_id) =>
@@ -94,7 +111,7 @@ impl SessionStore for MemoryStore {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&expected.sub) {
+            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row) => {
                     row.last_seen = Some(now);
                     Ok(())
@@ -110,7 +127,7 @@ impl SessionStore for MemoryStore {
         lease_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&expected.sub) {
+            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row) if row.lease.as_ref().is_some_and(|l| l.id == lease_id) => {
                     row.lease = None;
                     Ok(())
@@ -122,17 +139,17 @@ impl SessionStore for MemoryStore {
 
     fn delete<'a>(
         &'a self,
-        sub: &'a str,
+        key: SessionKey<'a>,
         expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match (rows.get(sub), expected) {
+            self.with(|rows| match (rows.get(&owned(key)), expected) {
                 (None, _) => Ok(()),
                 (Some(row), Some(expected)) if row.refresh_token != expected.refresh_token => {
                     Err(StoreError::Conflict)
                 }
                 _ => {
-                    rows.remove(sub);
+                    rows.remove(&owned(key));
                     Ok(())
                 }
             })

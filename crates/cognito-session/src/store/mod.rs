@@ -9,7 +9,7 @@
 //! let store = MemoryStore::default();
 //! let row = SessionRow::new("user-sub", "refresh-token", 1_700_000_000, Some("family".into()));
 //! store.put(&row).await.unwrap();
-//! assert_eq!(store.get("user-sub").await.unwrap(), Some(row));
+//! assert_eq!(store.get(row.key()).await.unwrap(), Some(row));
 //! # });
 //! # fn tokio_test(f: impl std::future::Future<Output = ()>) {
 //! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
@@ -48,6 +48,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct SessionRow {
     /// The user's `sub` (the partition key).
     pub sub: String,
+    /// The session id (the sort key value, the login's `origin_jti`) when the table has a sort
+    /// key (`SORT_KEY`), one row per device; `None` for the seed's one-row-per-user table.
+    pub session_id: Option<String>,
     /// The refresh token (`token` attribute). `None` if the row lacks it.
     pub refresh_token: Option<String>,
     /// Seconds since the epoch of the last login or refresh (`timestamp` attribute).
@@ -90,6 +93,7 @@ impl SessionRow {
         let refresh_token = refresh_token.into();
         SessionRow {
             sub: sub.into(),
+            session_id: None,
             stored: Some(refresh_token.clone()),
             refresh_token: Some(refresh_token),
             timestamp,
@@ -100,6 +104,36 @@ impl SessionRow {
             refreshed_at_ms: None,
             lease: None,
             reseal: false,
+        }
+    }
+}
+
+/// Which row: the user's `sub`, and the session id when the table has a sort key.
+///
+/// ```
+/// use cognito_session::store::SessionKey;
+/// let key = SessionKey { sub: "user", session: Some("device-family") };
+/// assert_eq!(key.sub, "user");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey<'a> {
+    /// The partition key value.
+    pub sub: &'a str,
+    /// The sort key value, if the table has one.
+    pub session: Option<&'a str>,
+}
+
+impl SessionRow {
+    /// This row's key.
+    ///
+    /// ```
+    /// use cognito_session::store::SessionRow;
+    /// assert_eq!(SessionRow::new("s", "rt", 0, None).key().sub, "s");
+    /// ```
+    pub fn key(&self) -> SessionKey<'_> {
+        SessionKey {
+            sub: &self.sub,
+            session: self.session_id.as_deref(),
         }
     }
 }
@@ -143,6 +177,7 @@ impl fmt::Debug for SessionRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionRow")
             .field("sub", &self.sub)
+            .field("session_id", &self.session_id)
             .field(
                 "refresh_token",
                 &self.refresh_token.as_ref().map(|_| "<redacted>"),
@@ -194,10 +229,16 @@ pub enum StoreError {
 /// # let _ = store;
 /// ```
 pub trait SessionStore: Send + Sync + fmt::Debug {
-    /// The row for `sub`, if there is one.
-    fn get<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>>;
+    /// The row for `key`, if there is one.
+    fn get<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+    ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>>;
 
-    /// Writes `row`, replacing any row for the same `sub` (a new login).
+    /// Every row of user `sub` (one per device with a sort key; at most one without).
+    fn list<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Vec<SessionRow>, StoreError>>;
+
+    /// Writes `row`, replacing any row with the same key (a new login).
     fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes `lease` on `row` (as read by [`get`](Self::get)) if no other lease is held at
@@ -228,12 +269,12 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         lease_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Deletes the row for `sub`; when `expected` (a row read by [`get`](Self::get)) is given,
+    /// Deletes the row for `key`; when `expected` (a row read by [`get`](Self::get)) is given,
     /// only if the stored row still holds its refresh token. Deleting a missing row is not an
     /// error; a changed row is [`StoreError::Conflict`].
     fn delete<'a>(
         &'a self,
-        sub: &'a str,
+        key: SessionKey<'a>,
         expected: Option<&'a SessionRow>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 }

@@ -3,6 +3,7 @@
 mod attacks;
 mod concurrency;
 mod config;
+mod devices;
 mod encryption;
 mod events;
 mod handler;
