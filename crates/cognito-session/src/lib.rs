@@ -38,6 +38,8 @@
 //!    still exists and belongs to this login (`origin_jti`), so a logout is immediate.
 //! 4. An expired but genuine token is refreshed: the row's refresh token goes to Cognito
 //!    (`InitiateAuth`, `REFRESH_TOKEN_AUTH`) and the new tokens come back in [`Session::refreshed`].
+//!    Concurrent requests refresh once: one takes a lease on the row, the others wait for its
+//!    outcome (see the README's "Concurrent refreshes").
 //! 5. Only Cognito's definitive refusal of the refresh token deletes the row (401). Outages and
 //!    throttling are [`Error::Unavailable`] (503) and change nothing.
 //!
@@ -52,6 +54,11 @@
 //! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains) |
 //! | `COGNITO_JWKS` | a JWKS document (inline JSON or a file path) so cold starts need no fetch |
 //! | `SESSION_VALIDATION` | `session` (default) or `token`, see [`SessionValidation`] |
+//! | `SORT_KEY` | the table's sort key: one session per device |
+//! | `REFRESH_TOKEN_ROTATION` | `true`: refresh with `GetTokensFromRefreshToken`, store each new refresh token |
+//! | `SESSION_IDLE_TIMEOUT`, `SESSION_TOUCH_INTERVAL` | seconds: idle timeout (off by default) and how often activity is written (default 300) |
+//! | `SESSION_ENCRYPTION_KEY`, `SESSION_ENCRYPTION_OLD_KEYS` | base64 32-byte keys: refresh tokens encrypted at rest, with rotation |
+//! | `SESSION_KMS_CIPHERTEXT` | a KMS-encrypted data key to use as the encryption key (feature `kms`, on by default) |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
 //!
