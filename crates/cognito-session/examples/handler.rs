@@ -25,13 +25,21 @@ async fn main() -> Result<(), Error> {
     })?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| {
         let sessions = &sessions;
-        async move { Ok::<_, Error>(handle(sessions, &event.payload).await) }
+        let deadline = event.context.deadline();
+        async move { Ok::<_, Error>(handle(sessions, &event.payload, deadline).await) }
     }))
     .await
 }
 
-async fn handle(sessions: &Sessions, request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
-    match sessions.session(COOKIE, request).await {
+async fn handle(
+    sessions: &Sessions,
+    request: &ApiGatewayProxyRequest,
+    deadline: std::time::SystemTime,
+) -> ApiGatewayProxyResponse {
+    match sessions
+        .session_with_deadline(COOKIE, request, deadline)
+        .await
+    {
         Ok(session) => respond(
             200,
             json!({"message": "Request successful"}),

@@ -40,6 +40,12 @@ pub trait CookieSource {
     /// Every raw cookie string in the request: `Cookie` header values (`a=1; b=2`) and entries
     /// of a `cookies` array (`a=1`), in the order the request carries them.
     fn cookie_strings(&self) -> Vec<&str>;
+
+    /// When the Lambda invocation handling this request times out, if the request knows
+    /// (a `lambda_http::Request` carries its Lambda context).
+    fn deadline(&self) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 /// The value of the first cookie named exactly `name` (case-sensitive, as cookie names are),
@@ -92,6 +98,12 @@ impl CookieSource for HeaderMap {
 impl<B> CookieSource for http::Request<B> {
     fn cookie_strings(&self) -> Vec<&str> {
         self.headers().cookie_strings()
+    }
+
+    fn deadline(&self) -> Option<std::time::SystemTime> {
+        self.extensions()
+            .get::<lambda_http::Context>()
+            .map(|c| c.deadline())
     }
 }
 
@@ -172,6 +184,10 @@ impl CookieSource for serde_json::Value {
 impl<T: CookieSource + ?Sized> CookieSource for &T {
     fn cookie_strings(&self) -> Vec<&str> {
         (**self).cookie_strings()
+    }
+
+    fn deadline(&self) -> Option<std::time::SystemTime> {
+        (**self).deadline()
     }
 }
 

@@ -108,6 +108,8 @@ pub(crate) struct Refresher<'a> {
     pub lease: Duration,
     pub idle: Option<u64>,
     pub per_device: bool,
+    /// The Lambda invocation's deadline, if known: the lease and the wait end before it.
+    pub deadline: Option<SystemTime>,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -132,8 +134,14 @@ impl Refresher<'_> {
     /// Refreshes the session of the expired token `claims`, or joins a concurrent refresh.
     pub(crate) async fn refresh(&self, claims: &Claims) -> Result<Outcome, Error> {
         let sub = claims.sub();
-        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(3_000);
-        let give_up = self.now_ms() + lease_ms + 1_000;
+        let start = self.now_ms();
+        let configured = i64::try_from(self.lease.as_millis()).unwrap_or(3_000);
+        // Leave the function time to answer: the lease and the wait end 300 ms before its deadline.
+        let remaining = self.deadline.map(|d| millis(d) - start - 300);
+        let lease_ms = remaining.map_or(configured, |r| configured.min(r).max(100));
+        let give_up = remaining.map_or(start + lease_ms + 1_000, |r| {
+            start + r.min(lease_ms + 1_000)
+        });
         let mut pause = Duration::from_millis(25);
         loop {
             let row = self

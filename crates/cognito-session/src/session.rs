@@ -186,11 +186,34 @@ impl Sessions {
         request: &S,
     ) -> Result<Session, Error> {
         let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
-        self.session_for_token(token).await
+        self.check(token, request.deadline()).await
+    }
+
+    /// Like [`session`](Self::session), for a request whose Lambda deadline is known separately
+    /// (`lambda_runtime::Context::deadline()`): a refresh lease, and any wait for a concurrent
+    /// refresh, end before it.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, event: lambda_runtime::LambdaEvent<aws_lambda_events::apigw::ApiGatewayProxyRequest>) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.session_with_deadline("token", &event.payload, event.context.deadline()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn session_with_deadline<S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &S,
+        deadline: SystemTime,
+    ) -> Result<Session, Error> {
+        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        self.check(token, Some(deadline)).await
     }
 
     /// The session of an access token taken from elsewhere (an `Authorization` header, say).
     pub async fn session_for_token(&self, token: &str) -> Result<Session, Error> {
+        self.check(token, None).await
+    }
+
+    async fn check(&self, token: &str, deadline: Option<SystemTime>) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
         let result = async {
@@ -218,6 +241,7 @@ impl Sessions {
                         lease: inner.lease,
                         idle: inner.idle,
                         per_device: inner.per_device,
+                        deadline,
                     };
                     match refresher.refresh(&claims).await? {
                         Outcome::Refreshed(refreshed) => {

@@ -293,3 +293,48 @@ async fn a_failed_revocation_still_logs_out() {
     assert!(s.calls.count("RevokeToken") >= 1, "{:?}", s.calls.all());
     assert!(s.pool.row(&sub).await.is_none());
 }
+
+#[tokio::test]
+async fn the_wait_for_a_lease_ends_before_the_lambda_deadline() {
+    let s = setup().await;
+    let (sub, login) = s.logged_in("deadline").await;
+    let expired = s.expired_copy(login.access_token().unwrap());
+    // Another request holds the lease for a long time.
+    let until = (testkit::now() * 1000 + 60_000) as i64;
+    s.pool
+        .dynamodb
+        .update_item()
+        .table_name(&s.pool.table)
+        .key("sub", AttributeValue::S(sub.clone()))
+        .update_expression("SET lease_id = :id, lease_until = :until")
+        .expression_attribute_values(":id", AttributeValue::S("slow-holder".into()))
+        .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+        .send()
+        .await
+        .unwrap();
+    // The invocation has 1.5 s left; an event type without its own deadline gets one passed in.
+    let deadline = std::time::SystemTime::now() + Duration::from_millis(1500);
+    let mut event = testkit::fixture("apigw_proxy_request.json");
+    event["headers"]["Cookie"] = json!(format!("token={expired}"));
+    let error = s
+        .sessions
+        .session_with_deadline("token", &event, deadline)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 503, "{error}");
+    // It stopped waiting at the deadline, not when the 60 s lease lapses (one slow poll of slack).
+    assert!(
+        std::time::SystemTime::now() < deadline + Duration::from_secs(1),
+        "gave up at the deadline"
+    );
+    // A lambda_http request carries its deadline in its Lambda context.
+    let mut request = http::Request::new(());
+    let mut context = lambda_http::Context::default();
+    context.deadline = 1_800_000_000_000;
+    request.extensions_mut().insert(context);
+    use cognito_session::cookie::CookieSource;
+    assert_eq!(
+        request.deadline(),
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000))
+    );
+}
