@@ -3,7 +3,9 @@
 mod attacks;
 mod config;
 mod events;
+mod examples;
 mod handler;
+mod layer;
 mod lifecycle;
 mod outages;
 
