@@ -268,13 +268,18 @@ async fn axum_example_runs_locally() {
     }
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
+    // The first line is the address; the rest (the logs) is drained so the app never blocks.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        lines.for_each(drop);
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the app printed its address")
+        .unwrap_or_default();
     let address = line
         .trim()
         .strip_prefix("listening on http://")
