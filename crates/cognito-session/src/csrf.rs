@@ -54,6 +54,15 @@ pub fn is_unsafe(method: &Method) -> bool {
 
 /// Checks one request: safe methods pass; unsafe ones need an `Origin` in `allowed` (normalized
 /// origins, as [`origin_of`] returns them), or without `Origin`, a `Referer` from one of them.
+///
+/// ```
+/// use cognito_session::csrf::{check, CsrfRejected};
+/// let allowed = vec!["https://app.example.com".to_owned()];
+/// let mut headers = http::HeaderMap::new();
+/// assert_eq!(check(&http::Method::POST, &headers, &allowed), Err(CsrfRejected::Missing));
+/// headers.insert("referer", "https://app.example.com/settings".parse().unwrap());
+/// assert!(check(&http::Method::POST, &headers, &allowed).is_ok());
+/// ```
 pub fn check(method: &Method, headers: &HeaderMap, allowed: &[String]) -> Result<(), CsrfRejected> {
     if !is_unsafe(method) {
         return Ok(());

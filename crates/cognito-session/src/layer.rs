@@ -41,6 +41,10 @@ use crate::error::{Error, Unauthorized};
 use crate::session::{Session, Sessions};
 
 /// The cookie the layer reads unless told otherwise ([`SessionLayer::cookie_name`]).
+///
+/// ```
+/// assert_eq!(cognito_session::layer::DEFAULT_COOKIE, "token");
+/// ```
 pub const DEFAULT_COOKIE: &str = "token";
 
 /// Puts the request's [`Session`] in its extensions; see the [module docs](self).
@@ -166,6 +170,18 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The service [`SessionLayer`] wraps around yours.
+///
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions) {
+/// use cognito_session::{SessionLayer, SessionService};
+/// use lambda_http::tower::{service_fn, Layer};
+/// use lambda_http::{Body, Error, Request, Response};
+///
+/// let handler = service_fn(|_: Request| async { Ok::<_, Error>(Response::new(Body::Empty)) });
+/// let service: SessionService<_> = SessionLayer::new(sessions).layer(handler);
+/// # let _ = service;
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     inner: S,
@@ -202,7 +218,12 @@ impl RequestSessionExt for http::request::Parts {
     }
 }
 
-/// The future [`SessionService`] returns.
+/// The future [`SessionService`] returns: boxed, `Send`, `'static`.
+///
+/// ```
+/// fn is_send<T: Send>() {}
+/// is_send::<cognito_session::layer::ResponseFuture<http::Response<String>, std::io::Error>>();
+/// ```
 pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>

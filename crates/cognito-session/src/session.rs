@@ -232,6 +232,13 @@ impl Sessions {
     }
 
     /// How the session cookie is written (attributes and name prefix).
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) {
+    /// // With COOKIE_PREFIX=__Host-, the cookie `token` is `__Host-token` on the wire.
+    /// println!("{}", sessions.cookie_options().name("token"));
+    /// # }
+    /// ```
     pub fn cookie_options(&self) -> &CookieOptions {
         &self.inner.cookie
     }
@@ -386,7 +393,7 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
-    /// The verified claims.
+    /// The verified claims (see the example on [`VerifiedToken`]).
     pub fn claims(&self) -> &Claims {
         &self.claims
     }
