@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::cookie::{CookieOptions, SameSite};
+use crate::cookie::{CookieOptions, CookiePrefix, SameSite};
+use crate::csrf::origin_of;
 use crate::error::Error;
 use crate::store::parse_key;
 
@@ -53,6 +54,9 @@ pub(crate) struct Settings {
     /// The Cognito endpoint override (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or
     /// `AWS_ENDPOINT_URL`), used to find an emulator's JWKS.
     pub cognito_endpoint: Option<String>,
+    /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) unsafe requests may come from,
+    /// normalized. Empty: no CSRF origin check by default.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
             jwks_penalty: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(2),
             cognito_endpoint: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -184,6 +189,22 @@ impl Settings {
         if let Some(path) = get("COOKIE_PATH") {
             self.cookie.path = path;
         }
+        if let Some(prefix) = get("COOKIE_PREFIX") {
+            self.cookie.prefix = match prefix.to_ascii_lowercase().as_str() {
+                "__host-" | "host" => CookiePrefix::Host,
+                "__secure-" | "secure" => CookiePrefix::Secure,
+                "none" => CookiePrefix::None,
+                _ => {
+                    return Err(invalid(
+                        "COOKIE_PREFIX",
+                        format!("{prefix:?}; use __Host-, __Secure- or none"),
+                    ))
+                }
+            };
+        }
+        if let Some(origins) = get("ALLOWED_ORIGINS") {
+            self.allowed_origins = parse_origins(&origins)?;
+        }
         Ok(())
     }
 
@@ -209,6 +230,12 @@ impl Settings {
         }
         if let Some(pool) = &self.user_pool_id {
             pool_region(pool)?;
+        }
+        if let Err(why) = self.cookie.check() {
+            return Err(invalid(
+                "COOKIE_PREFIX",
+                format!("{why} (check COOKIE_DOMAIN and COOKIE_PATH)"),
+            ));
         }
         for (name, url) in [
             ("COGNITO_ISSUER", &self.issuer),
@@ -280,6 +307,21 @@ impl Settings {
         let uri: http::Uri = endpoint.parse().ok()?;
         matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]")).then_some(endpoint)
     }
+}
+
+/// `ALLOWED_ORIGINS`: origins separated by commas or spaces, each `scheme://host[:port]`.
+pub(crate) fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            origin_of(item).ok_or_else(|| {
+                invalid(
+                    "ALLOWED_ORIGINS",
+                    format!("{item:?} is not an origin such as https://app.example.com"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The region of a user pool id such as `us-east-1_AbC`.
@@ -354,11 +396,49 @@ mod tests {
             ("COOKIE_SAME_SITE", "sometimes"),
             ("SESSION_ENCRYPTION_KEY", "c2hvcnQ="),
             ("SESSION_ENCRYPTION_OLD_KEYS", "not base64!"),
+            ("COOKIE_PREFIX", "__Weird-"),
+            ("ALLOWED_ORIGINS", "https://ok.example, not-an-origin"),
+            ("ALLOWED_ORIGINS", "https://app.example/path"),
         ] {
             let mut vars = SEED.to_vec();
             vars.push((name, value));
             let message = read(&vars).unwrap_err().to_string();
             assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_normalized() {
+        let mut vars = SEED.to_vec();
+        vars.push((
+            "ALLOWED_ORIGINS",
+            "https://App.Example.com/, http://localhost:3000 https://api.example.com:443",
+        ));
+        let s = read(&vars).unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:3000",
+                "https://api.example.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn host_prefix_is_checked_against_the_other_cookie_variables() {
+        let mut vars = SEED.to_vec();
+        vars.push(("COOKIE_PREFIX", "__Host-"));
+        let s = read(&vars).unwrap();
+        assert_eq!(s.cookie.prefix, CookiePrefix::Host);
+        for (name, value) in [("COOKIE_DOMAIN", "example.com"), ("COOKIE_PATH", "/app")] {
+            let mut bad = vars.clone();
+            bad.push((name, value));
+            let message = read(&bad).unwrap_err().to_string();
+            assert!(
+                message.contains("COOKIE_PREFIX") && message.contains(name),
+                "{message}"
+            );
         }
     }
 

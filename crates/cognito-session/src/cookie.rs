@@ -203,6 +203,54 @@ pub enum SameSite {
     None,
 }
 
+/// A cookie name prefix that makes browsers enforce attributes (RFC 6265bis, "cookie prefixes").
+///
+/// With a prefix, the name your code uses (`token`) is the cookie's name without it: the library
+/// reads and writes `__Host-token`.
+///
+/// ```
+/// use cognito_session::cookie::CookiePrefix;
+/// assert_eq!(CookiePrefix::Host.apply("token"), "__Host-token");
+/// assert_eq!(CookiePrefix::Host.apply("__Host-token"), "__Host-token");
+/// assert_eq!(CookiePrefix::None.apply("token"), "token");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookiePrefix {
+    /// No prefix (the default).
+    #[default]
+    None,
+    /// `__Host-`: the browser only accepts the cookie with `Secure`, `Path=/` and no `Domain`,
+    /// so no sibling or parent domain can set or shadow it. The strongest choice.
+    Host,
+    /// `__Secure-`: the browser only accepts the cookie with `Secure`.
+    Secure,
+}
+
+impl CookiePrefix {
+    /// The prefix as written in the cookie name (`""`, `"__Host-"` or `"__Secure-"`).
+    ///
+    /// ```
+    /// assert_eq!(cognito_session::cookie::CookiePrefix::Secure.as_str(), "__Secure-");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CookiePrefix::None => "",
+            CookiePrefix::Host => "__Host-",
+            CookiePrefix::Secure => "__Secure-",
+        }
+    }
+
+    /// The full cookie name for `name` (unchanged when it already carries the prefix).
+    pub fn apply(self, name: &str) -> std::borrow::Cow<'_, str> {
+        let prefix = self.as_str();
+        if name.starts_with(prefix) {
+            std::borrow::Cow::Borrowed(name)
+        } else {
+            std::borrow::Cow::Owned(format!("{prefix}{name}"))
+        }
+    }
+}
+
 /// How the session cookie is written: `HttpOnly; Secure; SameSite=Lax; Path=/` and a
 /// `Max-Age` of the session lifetime by default.
 ///
@@ -227,6 +275,8 @@ pub struct CookieOptions {
     pub domain: Option<String>,
     /// `Secure` attribute (default on; turn off only for plain-HTTP local development).
     pub secure: bool,
+    /// Name prefix (default none). See [`CookieOptions::check`] for what `__Host-` requires.
+    pub prefix: CookiePrefix,
 }
 
 impl Default for CookieOptions {
@@ -237,11 +287,49 @@ impl Default for CookieOptions {
             path: "/".to_owned(),
             domain: None,
             secure: true,
+            prefix: CookiePrefix::None,
         }
     }
 }
 
 impl CookieOptions {
+    /// The full name of cookie `name`: with the configured [`CookiePrefix`].
+    ///
+    /// ```
+    /// use cognito_session::cookie::{CookieOptions, CookiePrefix};
+    /// let options = CookieOptions { prefix: CookiePrefix::Host, ..Default::default() };
+    /// assert_eq!(options.name("token"), "__Host-token");
+    /// ```
+    pub fn name<'a>(&self, name: &'a str) -> std::borrow::Cow<'a, str> {
+        self.prefix.apply(name)
+    }
+
+    /// Whether these attributes are consistent: a `__Host-` prefix forbids `Domain` and requires
+    /// `Secure` and `Path=/`; `__Secure-` requires `Secure`. Browsers drop cookies that break
+    /// these rules, so a mistake here would log every user out silently.
+    ///
+    /// ```
+    /// use cognito_session::cookie::{CookieOptions, CookiePrefix};
+    /// let host = CookieOptions { prefix: CookiePrefix::Host, ..Default::default() };
+    /// assert!(host.check().is_ok());
+    /// let bad = CookieOptions { domain: Some("example.com".into()), ..host };
+    /// assert!(bad.check().unwrap_err().contains("Domain"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let prefix = self.prefix.as_str();
+        match self.prefix {
+            CookiePrefix::None => Ok(()),
+            _ if !self.secure => Err(format!("a {prefix} cookie must be Secure")),
+            CookiePrefix::Host if self.domain.is_some() => {
+                Err(format!("a {prefix} cookie cannot have a Domain attribute"))
+            }
+            CookiePrefix::Host if self.path != "/" => {
+                Err(format!("a {prefix} cookie must have Path=/"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn build<'a>(&'a self, name: &'a str, value: &'a str) -> ::cookie::CookieBuilder<'a> {
         let same_site = match self.same_site {
             SameSite::Lax => ::cookie::SameSite::Lax,
@@ -268,7 +356,8 @@ impl CookieOptions {
     /// ```
     pub fn set(&self, name: &str, value: &str) -> String {
         let max_age = i64::try_from(self.max_age_secs).unwrap_or(i64::MAX);
-        self.build(name, value)
+        let name = self.name(name);
+        self.build(&name, value)
             .max_age(::cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
@@ -281,7 +370,8 @@ impl CookieOptions {
     /// assert!(CookieOptions::default().clear("token").starts_with("token=; HttpOnly"));
     /// ```
     pub fn clear(&self, name: &str) -> String {
-        self.build(name, "")
+        let name = self.name(name);
+        self.build(&name, "")
             .max_age(::cookie::time::Duration::ZERO)
             .expires(::cookie::time::OffsetDateTime::UNIX_EPOCH)
             .build()
@@ -363,5 +453,45 @@ mod tests {
             ..Default::default()
         };
         assert!(options.set("a", "b").contains("Secure"));
+    }
+
+    #[test]
+    fn host_prefix_names_and_rules() {
+        let host = CookieOptions {
+            prefix: CookiePrefix::Host,
+            ..Default::default()
+        };
+        assert!(host.set("token", "v").starts_with("__Host-token=v; "));
+        assert!(host.clear("token").starts_with("__Host-token=; "));
+        assert!(!host.set("token", "v").contains("Domain"));
+        for bad in [
+            CookieOptions {
+                secure: false,
+                ..host.clone()
+            },
+            CookieOptions {
+                path: "/app".into(),
+                ..host.clone()
+            },
+            CookieOptions {
+                domain: Some("example.com".into()),
+                ..host.clone()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        let secure = CookieOptions {
+            prefix: CookiePrefix::Secure,
+            path: "/app".into(),
+            domain: Some("example.com".into()),
+            ..Default::default()
+        };
+        assert!(secure.check().is_ok());
+        assert!(CookieOptions {
+            secure: false,
+            ..secure
+        }
+        .check()
+        .is_err());
     }
 }

@@ -43,6 +43,14 @@
 //! 5. Only Cognito's definitive refusal of the refresh token deletes the row (401). Outages and
 //!    throttling are [`Error::Unavailable`] (503) and change nothing.
 //!
+//! # With `lambda_http`, axum or any `tower` stack
+//! [`SessionLayer`] does all of the above per request, answers 401/503 itself, puts the
+//! [`Session`] in the request extensions and adds the refreshed cookie to the response; see
+//! [`layer`]. With feature `axum`, `Session` and `Option<Session>` are axum extractors (module
+//! `cognito_session::axum`).
+//! The responses keep their `Set-Cookie` for every trigger after `lambda_http`'s conversion: the
+//! `cookies` array for HTTP API (v2) and function URLs, `multiValueHeaders` for REST (v1) and ALB.
+//!
 //! # Configuration
 //! | variable | meaning |
 //! |---|---|
@@ -61,6 +69,8 @@
 //! | `SESSION_KMS_CIPHERTEXT` | a KMS-encrypted data key to use as the encryption key (feature `kms`, on by default) |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
+//! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
+//! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one ([`csrf`]) |
 //!
 //! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
 //! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
@@ -68,10 +78,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod cognito;
 mod config;
 pub mod cookie;
+pub mod csrf;
 mod error;
+pub mod layer;
 mod refresh;
 mod sdk;
 mod session;
@@ -81,7 +95,8 @@ pub mod verify;
 pub use cognito::Tokens;
 pub use config::SessionValidation;
 pub use error::{BoxError, Error, Service, Unauthorized};
-pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock};
+pub use layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
 pub use verify::Claims;
 
 /// Maps a store failure to the public error.

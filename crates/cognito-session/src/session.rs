@@ -8,7 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::cognito::{Cognito, Tokens};
-use crate::config::{pool_region, SessionValidation, Settings};
+use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
 use crate::refresh::{key_of, last_active, same_family, usable, Outcome, Refresher};
@@ -81,6 +81,7 @@ struct Inner {
     touch_interval: u64,
     per_device: bool,
     pool_id: Option<String>,
+    allowed_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -185,7 +186,9 @@ impl Sessions {
         name: &str,
         request: &S,
     ) -> Result<Session, Error> {
-        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        let token = self
+            .token_in(name, request)
+            .ok_or(Unauthorized::MissingCookie)?;
         self.check(token, request.deadline()).await
     }
 
@@ -204,8 +207,68 @@ impl Sessions {
         request: &S,
         deadline: SystemTime,
     ) -> Result<Session, Error> {
-        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        let token = self
+            .token_in(name, request)
+            .ok_or(Unauthorized::MissingCookie)?;
         self.check(token, Some(deadline)).await
+    }
+
+    /// The raw value of cookie `name` (with the configured prefix) in `request`.
+    pub(crate) fn token_in<'a, S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &'a S,
+    ) -> Option<&'a str> {
+        find(&self.inner.cookie.name(name), request)
+    }
+
+    /// Verifies an access token on its own: signature, issuer, app client, `token_use` and time
+    /// claims, exactly as [`Sessions::session`] does, but without reading the session row and
+    /// without refreshing. An expired token that could still be refreshed is returned with
+    /// [`VerifiedToken::expired`] set. For tools and diagnostics (the CLI's `token verify`).
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) {
+    /// match sessions.verify("eyJ...").await {
+    ///     Ok(token) => println!("{} (expired: {})", token.claims().sub(), token.expired()),
+    ///     Err(error) => println!("refused: {error}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let (claims, freshness) = self.inner.verifier.verify(token, self.now()).await?;
+        Ok(VerifiedToken {
+            claims,
+            expired: freshness == Freshness::Expired,
+        })
+    }
+
+    /// The normalized origins unsafe requests may come from (`ALLOWED_ORIGINS`); empty when
+    /// none are configured. [`SessionLayer`](crate::SessionLayer) checks them by default.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .table("sessions").partition_key("sub").client_id("5a3b")
+    ///     .allowed_origins(["https://App.example.com/"])
+    ///     .build().await?;
+    /// assert_eq!(sessions.allowed_origins(), ["https://app.example.com"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.inner.allowed_origins
+    }
+
+    /// How the session cookie is written (attributes and name prefix).
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) {
+    /// // With COOKIE_PREFIX=__Host-, the cookie `token` is `__Host-token` on the wire.
+    /// println!("{}", sessions.cookie_options().name("token"));
+    /// # }
+    /// ```
+    pub fn cookie_options(&self) -> &CookieOptions {
+        &self.inner.cookie
     }
 
     /// The session of an access token taken from elsewhere (an `Authorization` header, say).
@@ -353,7 +416,9 @@ impl Sessions {
         name: &str,
         request: &S,
     ) -> Result<(), Error> {
-        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        let token = self
+            .token_in(name, request)
+            .ok_or(Unauthorized::MissingCookie)?;
         let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
         let store = &self.inner.store;
         let Some(row) = store
@@ -420,6 +485,33 @@ impl Sessions {
     /// A `Set-Cookie` value that deletes cookie `name` (for logout and 401 answers).
     pub fn clear_cookie(&self, name: &str) -> String {
         self.inner.cookie.clear(name)
+    }
+}
+
+/// An access token that passed verification ([`Sessions::verify`]).
+///
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::Error> {
+/// let token = sessions.verify("eyJ...").await?;
+/// println!("{} {}", token.claims().username(), token.expired());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    claims: Claims,
+    expired: bool,
+}
+
+impl VerifiedToken {
+    /// The verified claims (see the example on [`VerifiedToken`]).
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Whether the token has expired (but is still inside the refresh window, so a session
+    /// would refresh it).
+    pub fn expired(&self) -> bool {
+        self.expired
     }
 }
 
@@ -564,6 +656,17 @@ impl SessionsBuilder {
         self
     }
 
+    /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) that requests with unsafe
+    /// methods may come from; [`SessionLayer`](crate::SessionLayer) then refuses the others.
+    pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        self.settings.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Clock-skew leeway for `exp`, `iat` and `nbf` (default 30 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.settings.leeway = leeway.as_secs();
@@ -646,6 +749,7 @@ impl SessionsBuilder {
         let needs_kms = s.kms_ciphertext.is_some() && kms.is_none();
         #[cfg(not(feature = "kms"))]
         let needs_kms = false;
+        let allowed_origins = parse_origins(&s.allowed_origins.join(","))?;
         let needs_sdk = cognito.is_none() || (store.is_none() && dynamodb.is_none()) || needs_kms;
         let sdk_config = match (sdk_config, needs_sdk) {
             (Some(config), _) => Some(config),
@@ -777,6 +881,7 @@ impl SessionsBuilder {
                 touch_interval: s.touch_interval,
                 per_device: s.sort_key.is_some(),
                 pool_id: s.user_pool_id.clone(),
+                allowed_origins,
             }),
         })
     }

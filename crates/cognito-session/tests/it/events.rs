@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::setup;
 
 /// The fixture `name` carrying `cookie` (a full `Cookie` header value) as its trigger would.
-fn event_with_cookie(name: &str, cookie: &str) -> Value {
+pub(crate) fn event_with_cookie(name: &str, cookie: &str) -> Value {
     let mut event = testkit::fixture(name);
     let pairs: Vec<Value> = cookie.split("; ").map(|c| json!(c)).collect();
     match name {
@@ -58,7 +58,7 @@ async fn accepted<S: CookieSource + ?Sized>(sessions: &Sessions, source: &S, wha
     assert!(session.is_ok(), "{what}: {:?}", session.err());
 }
 
-const FIXTURES: [&str; 5] = [
+pub(crate) const FIXTURES: [&str; 5] = [
     "apigw_proxy_request.json",
     "apigw_multi_value_proxy_request.json",
     "apigw_v2_proxy_request.json",

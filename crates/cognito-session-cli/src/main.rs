@@ -1,0 +1,122 @@
+//! `cognito-session`, the operator CLI: creates the session table, verifies tokens, shows and
+//! ends sessions. Settings come from flags or the library's environment variables.
+#![forbid(unsafe_code)]
+
+mod output;
+mod session;
+mod table;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Operate cognito-session's session table and tokens.
+///
+/// AWS credentials, region and endpoint come from the usual AWS SDK sources (`AWS_REGION`,
+/// `AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...). Exit status: 0 success, 1 refused or not found,
+/// 2 usage or configuration error, 3 AWS unavailable (retry).
+#[derive(Debug, Parser)]
+#[command(name = "cognito-session", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The session table.
+    #[command(subcommand)]
+    Table(table::TableCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Users' sessions.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Table(command) => table::run(command).await,
+        Command::Token(command) => token::run(command).await,
+        Command::Session(command) => session::run(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("cognito-session: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_parses() {
+        for args in [
+            &[
+                "cognito-session",
+                "table",
+                "create",
+                "--table",
+                "t",
+                "--partition-key",
+                "sub",
+            ][..],
+            &[
+                "cognito-session",
+                "table",
+                "create",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+                "--sort-key",
+                "sk",
+            ],
+            &[
+                "cognito-session",
+                "token",
+                "verify",
+                "eyJ",
+                "--client-id",
+                "c",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "show",
+                "sub-1",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "end",
+                "sub-1",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+            ],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        assert!(Cli::try_parse_from(["cognito-session", "session", "show"]).is_err());
+    }
+}

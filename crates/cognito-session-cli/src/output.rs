@@ -1,0 +1,76 @@
+//! How commands report: JSON on stdout, a failure with its exit status.
+
+use cognito_session::Error;
+
+/// A command's failure: the message for stderr and the process exit status.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong, for a human.
+    pub message: String,
+    /// 1 refused / not found, 2 usage or configuration, 3 unavailable.
+    pub code: u8,
+}
+
+impl Failure {
+    /// Refused or not found (exit 1).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    /// Usage or configuration (exit 2).
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+    }
+
+    /// AWS could not be reached or throttled us (exit 3).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 3,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let message = full_message(&error);
+        match error.status() {
+            401 | 400 => Failure::refused(message),
+            503 => Failure::unavailable(message),
+            _ => Failure::config(message),
+        }
+    }
+}
+
+/// The error and its causes, `: `-separated.
+pub fn full_message(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+/// The AWS SDK configuration from the environment.
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}

@@ -1,0 +1,378 @@
+//! A `tower` layer that resolves the session of every request, for `lambda_http` and axum.
+//!
+//! [`SessionLayer`] wraps any `tower` service of `http` requests and responses:
+//! - it checks the origin of unsafe requests when origins are configured (CSRF, 403);
+//! - it resolves the session from the cookie and puts the [`Session`] in the request's
+//!   extensions (read it with [`RequestSessionExt::session`] or the axum extractor);
+//! - it answers 401 (JSON, with a `Set-Cookie` that clears a dead cookie) and 503 (with
+//!   `Retry-After`) itself, so the handler only ever sees requests with a session;
+//! - it appends the refreshed cookie to the handler's response;
+//! - it lets chosen routes through without a session ([`SessionLayer::public`]).
+//!
+//! ```no_run
+//! use cognito_session::{RequestSessionExt, SessionLayer, Sessions};
+//! use lambda_http::tower::ServiceBuilder;
+//! use lambda_http::{service_fn, Body, Error, Request, Response};
+//!
+//! async fn hello(request: Request) -> Result<Response<Body>, Error> {
+//!     let name = request.session().map_or("stranger", |s| s.username());
+//!     Ok(Response::new(Body::from(format!("hello {name}"))))
+//! }
+//!
+//! # async fn f() -> Result<(), Error> {
+//! let sessions = Sessions::from_env().await?;
+//! let layer = SessionLayer::new(sessions).public("/health");
+//! lambda_http::run(ServiceBuilder::new().layer(layer).service(service_fn(hello))).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::{Request, Response, StatusCode};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::csrf;
+use crate::error::{Error, Unauthorized};
+use crate::session::{Session, Sessions};
+
+/// The cookie the layer reads unless told otherwise ([`SessionLayer::cookie_name`]).
+///
+/// ```
+/// assert_eq!(cognito_session::layer::DEFAULT_COOKIE, "token");
+/// ```
+pub const DEFAULT_COOKIE: &str = "token";
+
+/// Puts the request's [`Session`] in its extensions; see the [module docs](self).
+///
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions) {
+/// use cognito_session::SessionLayer;
+/// let layer = SessionLayer::new(sessions)
+///     .cookie_name("session")          // default "token"
+///     .public("/")                     // exact path: the session is optional there
+///     .public_prefix("/assets/")       // every path under /assets/
+///     .allowed_origins(["https://app.example.com"]); // CSRF (default: ALLOWED_ORIGINS)
+/// # let _ = layer;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    sessions: Sessions,
+    cookie: String,
+    public: Vec<Public>,
+    /// `None`: no CSRF check.
+    origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+enum Public {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Config {
+    fn is_public(&self, path: &str) -> bool {
+        matches_any(&self.public, path)
+    }
+}
+
+fn matches_any(routes: &[Public], path: &str) -> bool {
+    routes.iter().any(|route| match route {
+        Public::Exact(exact) => path == exact,
+        Public::Prefix(prefix) => path.starts_with(prefix.as_str()),
+    })
+}
+
+impl SessionLayer {
+    /// A layer reading cookie `token`, requiring a session on every route, and checking the
+    /// origin of unsafe requests when `ALLOWED_ORIGINS` (or the builder's `allowed_origins`)
+    /// configured some.
+    pub fn new(sessions: Sessions) -> Self {
+        let origins = sessions.allowed_origins().to_vec();
+        SessionLayer {
+            config: Arc::new(Config {
+                sessions,
+                cookie: DEFAULT_COOKIE.to_owned(),
+                public: Vec::new(),
+                origins: (!origins.is_empty()).then_some(origins),
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// The session cookie's name, without any `__Host-` prefix (which the configuration adds).
+    #[must_use]
+    pub fn cookie_name(self, name: impl Into<String>) -> Self {
+        self.with(|c| c.cookie = name.into())
+    }
+
+    /// Lets requests for exactly `path` through without a session. A valid session is still
+    /// resolved and put in the extensions when the request carries one (and a dead cookie is
+    /// cleared); a failure to check it is not an error there.
+    #[must_use]
+    pub fn public(self, path: impl Into<String>) -> Self {
+        self.with(|c| c.public.push(Public::Exact(path.into())))
+    }
+
+    /// Like [`SessionLayer::public`], for every path that starts with `prefix`.
+    #[must_use]
+    pub fn public_prefix(self, prefix: impl Into<String>) -> Self {
+        self.with(|c| c.public.push(Public::Prefix(prefix.into())))
+    }
+
+    /// Turns the CSRF check on with these origins (`https://app.example.com`), replacing those
+    /// from the configuration. Requests with unsafe methods (`POST`, `PUT`, `PATCH`, `DELETE`,
+    /// ...) whose `Origin` (or `Referer`) is not one of them get 403. Entries that are not
+    /// origins are ignored.
+    #[must_use]
+    pub fn allowed_origins<I, O>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: AsRef<str>,
+    {
+        let origins = origins
+            .into_iter()
+            .filter_map(|o| csrf::origin_of(o.as_ref()))
+            .collect();
+        self.with(|c| c.origins = Some(origins))
+    }
+
+    /// Turns the CSRF origin check off (for APIs that browsers never call with the cookie).
+    #[must_use]
+    pub fn without_csrf(self) -> Self {
+        self.with(|c| c.origins = None)
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around yours.
+///
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions) {
+/// use cognito_session::{SessionLayer, SessionService};
+/// use lambda_http::tower::{service_fn, Layer};
+/// use lambda_http::{Body, Error, Request, Response};
+///
+/// let handler = service_fn(|_: Request| async { Ok::<_, Error>(Response::new(Body::Empty)) });
+/// let service: SessionService<_> = SessionLayer::new(sessions).layer(handler);
+/// # let _ = service;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+/// Marks a request that went through [`SessionLayer`], so extractors can tell "no session
+/// here" from "the layer is missing".
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checked;
+
+/// Reading the layer's [`Session`] from a request.
+///
+/// ```
+/// use cognito_session::RequestSessionExt;
+/// let request = http::Request::new(());
+/// assert!(request.session().is_none());
+/// ```
+pub trait RequestSessionExt {
+    /// The session [`SessionLayer`] resolved; `None` on a public route without one (or without
+    /// the layer).
+    fn session(&self) -> Option<&Session>;
+}
+
+impl<B> RequestSessionExt for Request<B> {
+    fn session(&self) -> Option<&Session> {
+        self.extensions().get::<Session>()
+    }
+}
+
+impl RequestSessionExt for http::request::Parts {
+    fn session(&self) -> Option<&Session> {
+        self.extensions.get::<Session>()
+    }
+}
+
+/// The future [`SessionService`] returns: boxed, `Send`, `'static`.
+///
+/// ```
+/// fn is_send<T: Send>() {}
+/// is_send::<cognito_session::layer::ResponseFuture<http::Response<String>, std::io::Error>>();
+/// ```
+pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone is not ready; the one that was polled ready serves this request.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let config = self.config.clone();
+        if let Some(origins) = &config.origins {
+            if let Err(why) = csrf::check(request.method(), request.headers(), origins) {
+                tracing::info!(%why, method = %request.method(), "CSRF origin check refused the request");
+                return Box::pin(std::future::ready(Ok(json_response(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                ))));
+            }
+        }
+        let public = config.is_public(request.uri().path());
+        // Owned, so the future does not hold the request (whose body need not be `Sync`).
+        let token = config
+            .sessions
+            .token_in(&config.cookie, request.headers())
+            .map(str::to_owned);
+        Box::pin(async move {
+            let sessions = &config.sessions;
+            let outcome = match token {
+                Some(token) => sessions.session_for_token(&token).await,
+                None => Err(Unauthorized::MissingCookie.into()),
+            };
+            let set_cookie = match outcome {
+                Ok(session) => {
+                    let set_cookie = session.set_cookie(&config.cookie);
+                    request.extensions_mut().insert(session);
+                    set_cookie
+                }
+                Err(error) if public => clear_cookie(sessions, &config.cookie, &error),
+                Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
+            };
+            request.extensions_mut().insert(Checked);
+            let mut response = inner.call(request).await?;
+            if let Some(cookie) = set_cookie {
+                let name = sessions.cookie_options().name(&config.cookie).into_owned();
+                add_set_cookie(response.headers_mut(), &name, &cookie);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// A `Set-Cookie` deleting the cookie, for a 401 caused by a cookie that can never work again.
+fn clear_cookie(sessions: &Sessions, name: &str, error: &Error) -> Option<String> {
+    error
+        .clear_cookie(name)
+        .map(|_| sessions.clear_cookie(name))
+}
+
+fn json_response<B: From<String>>(status: StatusCode, message: &str) -> Response<B> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut response = Response::new(B::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The layer's own answer to a request without a usable session: 401 (clearing a dead cookie),
+/// 503 with `Retry-After: 1`, or 500 for a misconfiguration.
+fn error_response<B: From<String>>(sessions: &Sessions, name: &str, error: &Error) -> Response<B> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = status.canonical_reason().unwrap_or("Error");
+    let mut response = json_response(status, message);
+    let headers = response.headers_mut();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let Some(cookie) = clear_cookie(sessions, name, error) {
+        let name = sessions.cookie_options().name(name).into_owned();
+        add_set_cookie(headers, &name, &cookie);
+    }
+    response
+}
+
+/// Adds the session's `Set-Cookie` unless the handler already set that cookie (a logout or a
+/// login wins over a refresh). It goes first: an ALB without multi-value headers passes only
+/// the first value of each header, and `lambda_http` fills that field from the same headers.
+fn add_set_cookie(headers: &mut http::HeaderMap, name: &str, cookie: &str) {
+    let Ok(value) = HeaderValue::try_from(cookie) else {
+        return;
+    };
+    let prefix = format!("{name}=");
+    let existing: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if existing
+        .iter()
+        .any(|v| v.as_bytes().starts_with(prefix.as_bytes()))
+    {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    headers.append(SET_COOKIE, value);
+    for other in existing {
+        headers.append(SET_COOKIE, other);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_goes_first_and_never_overrides_the_handler() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        add_set_cookie(&mut headers, "token", "token=new; HttpOnly");
+        let all: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(all, ["token=new; HttpOnly", "theme=dark"]);
+
+        let mut headers = http::HeaderMap::new();
+        headers.append(SET_COOKIE, HeaderValue::from_static("token=; Max-Age=0"));
+        add_set_cookie(&mut headers, "token", "token=new; HttpOnly");
+        let all: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(all, ["token=; Max-Age=0"]);
+    }
+
+    #[test]
+    fn public_routes_match_exactly_or_by_prefix() {
+        let routes = [
+            Public::Exact("/health".into()),
+            Public::Prefix("/assets/".into()),
+        ];
+        let is_public = |path: &str| matches_any(&routes, path);
+        assert!(is_public("/health"));
+        assert!(!is_public("/health/x"));
+        assert!(is_public("/assets/app.js"));
+        assert!(!is_public("/assetsx"));
+    }
+}

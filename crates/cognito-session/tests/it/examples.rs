@@ -1,0 +1,341 @@
+//! The `http_api` (lambda_http + SessionLayer) and `axum_app` examples run for real: as Lambda
+//! function processes behind the Runtime API emulator fed with trigger fixtures, and the axum app
+//! also as a local HTTP server, with moto behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use testkit::{example_binary, Function, Outcome, RuntimeApi};
+
+use crate::events::event_with_cookie;
+use crate::{setup, Setup};
+
+/// `fixture` as a `method` request for `path`, with `cookie` (a `Cookie` header value) if any.
+fn event(fixture: &str, method: &str, path: &str, cookie: Option<&str>) -> Value {
+    let mut event = event_with_cookie(fixture, cookie.unwrap_or("theme=dark"));
+    if event.get("version").and_then(Value::as_str) == Some("2.0") {
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!("");
+    } else {
+        event["httpMethod"] = json!(method);
+        event["path"] = json!(path);
+        if let Some(context) = event["requestContext"].as_object_mut() {
+            if context.contains_key("httpMethod") {
+                context.insert("httpMethod".into(), json!(method));
+            }
+            // REST paths would carry the stage otherwise.
+            context.insert("stage".into(), json!("$default"));
+        }
+    }
+    event
+}
+
+fn with_origin(mut event: Value, origin: &str) -> Value {
+    event["headers"]["origin"] = json!(origin);
+    if event.get("multiValueHeaders").is_some_and(Value::is_object) {
+        event["multiValueHeaders"]["origin"] = json!([origin]);
+    }
+    event
+}
+
+async fn call(api: &RuntimeApi, event: Value) -> Value {
+    match api.invoke(event, Duration::from_secs(30)).await {
+        Outcome::Response(response) => response,
+        Outcome::Error(error) => panic!("the function failed: {error}"),
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The response's `Set-Cookie` values, from where the trigger of `fixture` reads them (and
+/// nowhere else).
+fn set_cookies(fixture: &str, response: &Value) -> Vec<String> {
+    let cookies = strings(&response["cookies"]);
+    let multi = strings(&response["multiValueHeaders"]["set-cookie"]);
+    if fixture.starts_with("apigw_v2") || fixture.starts_with("lambda_function_url") {
+        assert!(
+            multi.is_empty() && response["headers"].get("set-cookie").is_none(),
+            "{response}"
+        );
+        cookies
+    } else {
+        assert!(cookies.is_empty(), "{response}");
+        multi
+    }
+}
+
+fn body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap()
+}
+
+fn env(s: &Setup) -> Vec<(&'static str, String)> {
+    vec![
+        ("SESSION_TABLE", s.pool.table.clone()),
+        ("PARTITION_KEY", s.pool.partition_key.clone()),
+        ("CLIENT_ID", s.pool.client_id.clone()),
+        ("USER_POOL_ID", s.pool.pool_id.clone()),
+        ("AWS_ENDPOINT_URL", s.pool.moto.url.clone()),
+        ("ALLOWED_ORIGINS", "https://app.example.com".into()),
+    ]
+}
+
+async fn binary(name: &'static str) -> std::path::PathBuf {
+    tokio::task::spawn_blocking(move || example_binary(name))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn http_api_example_runs_as_a_lambda_function_for_http_api_and_function_urls() {
+    let s = setup().await;
+    let (sub, login) = s.logged_in("http-api-user").await;
+    let binary = binary("http_api").await;
+    let api = RuntimeApi::start().await;
+    let _function = Function::spawn(&binary, &api, &env(&s));
+    let token = login.access_token().unwrap();
+    let expired = s.expired_copy(token);
+
+    for fixture in [
+        "apigw_v2_proxy_request.json",
+        "lambda_function_url_request.json",
+    ] {
+        let health = call(&api, event(fixture, "GET", "/health", None)).await;
+        assert_eq!(health["statusCode"], 200, "{health}");
+        assert_eq!(body(&health), json!({"status": "ok"}));
+
+        let cookie = format!("theme=dark; token={token}");
+        let me = call(&api, event(fixture, "GET", "/me", Some(&cookie))).await;
+        assert_eq!(me["statusCode"], 200, "{me}");
+        assert_eq!(body(&me)["sub"], json!(sub));
+        assert_eq!(body(&me)["username"], "http-api-user");
+        assert!(set_cookies(fixture, &me).is_empty(), "{me}");
+
+        let cookie = format!("token={expired}");
+        let refreshed = call(&api, event(fixture, "GET", "/me", Some(&cookie))).await;
+        assert_eq!(refreshed["statusCode"], 200, "{refreshed}");
+        let cookies = set_cookies(fixture, &refreshed);
+        assert_eq!(cookies.len(), 1, "{refreshed}");
+        assert!(cookies[0].starts_with("token=eyJ"), "{cookies:?}");
+
+        let missing = call(&api, event(fixture, "GET", "/me", None)).await;
+        assert_eq!(missing["statusCode"], 401, "{missing}");
+        assert_eq!(body(&missing), json!({"error": "Unauthorized"}));
+
+        // A cross-site logout is refused before it reaches the handler.
+        let cookie = format!("token={token}");
+        let forged = with_origin(
+            event(fixture, "POST", "/logout", Some(&cookie)),
+            "https://evil.example",
+        );
+        let refused = call(&api, forged).await;
+        assert_eq!(refused["statusCode"], 403, "{refused}");
+        assert!(s.pool.row(&sub).await.is_some());
+    }
+
+    // A same-site logout ends the session and clears the cookie; the token then stops working.
+    let fixture = "apigw_v2_proxy_request.json";
+    let cookie = format!("token={token}");
+    let logout = with_origin(
+        event(fixture, "POST", "/logout", Some(&cookie)),
+        "https://app.example.com",
+    );
+    let out = call(&api, logout).await;
+    assert_eq!(out["statusCode"], 200, "{out}");
+    let cookies = set_cookies(fixture, &out);
+    assert_eq!(cookies.len(), 1, "{out}");
+    assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+    assert!(s.pool.row(&sub).await.is_none());
+    let after = call(&api, event(fixture, "GET", "/me", Some(&cookie))).await;
+    assert_eq!(after["statusCode"], 401, "{after}");
+}
+
+#[tokio::test]
+async fn axum_example_runs_as_a_lambda_function_for_rest_and_alb() {
+    let s = setup().await;
+    let (sub, login) = s.logged_in("axum-lambda-user").await;
+    let binary = binary("axum_app").await;
+    let api = RuntimeApi::start().await;
+    let _function = Function::spawn(&binary, &api, &env(&s));
+    let token = login.access_token().unwrap();
+    let expired = s.expired_copy(token);
+
+    for fixture in [
+        "apigw_proxy_request.json",
+        "apigw_multi_value_proxy_request.json",
+        "alb_request.json",
+        "apigw_v2_proxy_request.json",
+    ] {
+        let home = call(&api, event(fixture, "GET", "/", None)).await;
+        assert_eq!(home["statusCode"], 200, "{fixture}: {home}");
+        assert_eq!(body(&home), json!({"message": "welcome, please log in"}));
+
+        let cookie = format!("token={token}");
+        let home = call(&api, event(fixture, "GET", "/", Some(&cookie))).await;
+        assert_eq!(
+            body(&home),
+            json!({"message": "welcome back axum-lambda-user"}),
+            "{fixture}"
+        );
+
+        let cookie = format!("a=b; token={expired}");
+        let me = call(&api, event(fixture, "GET", "/me", Some(&cookie))).await;
+        assert_eq!(me["statusCode"], 200, "{fixture}: {me}");
+        assert_eq!(body(&me)["sub"], json!(sub));
+        let cookies = set_cookies(fixture, &me);
+        assert_eq!(cookies.len(), 1, "{fixture}: {me}");
+        assert!(cookies[0].starts_with("token=eyJ"), "{cookies:?}");
+
+        let missing = call(&api, event(fixture, "GET", "/me", None)).await;
+        assert_eq!(missing["statusCode"], 401, "{fixture}: {missing}");
+    }
+}
+
+/// The axum app as a local server: its process, and the address it printed.
+struct Local(Child, String);
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request to the local server: (status, headers, body).
+async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: 0\r\n"
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+#[tokio::test]
+async fn axum_example_runs_locally() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("axum-local-user").await;
+    let binary = binary("axum_app").await;
+    let mut command = Command::new(&binary);
+    command
+        .env_clear()
+        .env("PORT", "0")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    for (key, value) in env(&s) {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The first line is the address; the rest (the logs) is drained so the app never blocks.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        lines.for_each(drop);
+    });
+    let line = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the app printed its address")
+        .unwrap_or_default();
+    let address = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let local = Local(child, address);
+    assert!(local.1.starts_with("127.0.0.1:"), "{}", local.1);
+
+    let (status, _, body) = http(&local.1, "GET", "/", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("please log in"), "{body}");
+
+    let expired = s.expired_copy(login.access_token().unwrap());
+    let cookie = format!("token={expired}");
+    let (status, headers, body) = http(&local.1, "GET", "/me", &[("cookie", &cookie)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("axum-local-user"), "{body}");
+    let set_cookie: Vec<_> = headers.iter().filter(|(k, _)| k == "set-cookie").collect();
+    assert_eq!(set_cookie.len(), 1, "{headers:?}");
+    assert!(set_cookie[0].1.starts_with("token=eyJ"), "{set_cookie:?}");
+
+    let (status, _, body) = http(&local.1, "GET", "/me", &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"error": "Unauthorized"})
+    );
+
+    let fresh = set_cookie[0].1["token=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookie = format!("token={fresh}");
+    let (status, _, _) = http(
+        &local.1,
+        "POST",
+        "/logout",
+        &[("cookie", &cookie), ("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, headers, _) = http(
+        &local.1,
+        "POST",
+        "/logout",
+        &[("cookie", &cookie), ("origin", "https://app.example.com")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "set-cookie" && v.contains("Max-Age=0")),
+        "{headers:?}"
+    );
+    let (status, _, _) = http(&local.1, "GET", "/me", &[("cookie", &cookie)]).await;
+    assert_eq!(status, 401);
+}
