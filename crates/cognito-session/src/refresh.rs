@@ -31,6 +31,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::budget::Budget;
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
 use crate::store::{Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
@@ -110,6 +111,8 @@ pub(crate) struct Refresher<'a> {
     pub per_device: bool,
     /// The Lambda invocation's deadline, if known: the lease and the wait end before it.
     pub deadline: Option<SystemTime>,
+    /// Every store and Cognito call is bounded by it.
+    pub budget: Budget,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -145,8 +148,8 @@ impl Refresher<'_> {
         let mut pause = Duration::from_millis(25);
         loop {
             let row = self
-                .store
-                .get(key_of(claims, self.per_device))
+                .budget
+                .store(self.store.get(key_of(claims, self.per_device)))
                 .await
                 .map_err(|e| store_error(e, "reading the session"))?
                 .ok_or(Unauthorized::SessionEnded)?;
@@ -174,7 +177,11 @@ impl Refresher<'_> {
                     id: random_id(),
                     until_ms: now + lease_ms,
                 };
-                match self.store.take_lease(&row, &lease, now).await {
+                match self
+                    .budget
+                    .store(self.store.take_lease(&row, &lease, now))
+                    .await
+                {
                     Ok(()) => return self.refresh_holding(row, &lease, claims).await,
                     Err(StoreError::Conflict) => {}
                     Err(error) => return Err(store_error(error, "taking the refresh lease")),
@@ -202,11 +209,13 @@ impl Refresher<'_> {
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
         let refresh_token = row.refresh_token.as_deref().unwrap_or_default();
-        let tokens = match Box::pin(self.cognito.refresh(refresh_token, claims.username())).await {
+        let refreshing = Box::pin(self.cognito.refresh(refresh_token, claims.username()));
+        let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,
             Err(RefreshFailed::Rejected(reason)) => {
                 tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-                if let Err(error) = self.store.delete(row.key(), Some(&row)).await {
+                let delete = self.store.delete(row.key(), Some(&row));
+                if let Err(error) = self.budget.cleanup().store(delete).await {
                     tracing::warn!(sub, %error, "could not delete the refused session row");
                 }
                 return Err(Unauthorized::Revoked.into());
@@ -218,7 +227,10 @@ impl Refresher<'_> {
         };
 
         let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
-        let verified = self.verifier.verify(&tokens.access_token, now_secs).await;
+        let verified = self
+            .budget
+            .verify(self.verifier.verify(&tokens.access_token, now_secs))
+            .await;
         let new_claims = match verified {
             Ok((new_claims, _)) if new_claims.sub() == sub => new_claims,
             other => {
@@ -254,12 +266,14 @@ impl Refresher<'_> {
             refresh_token: tokens.refresh_token.as_deref(),
         };
         let rotated = tokens.refresh_token.is_some();
-        match self.store.commit_refresh(&row, &lease.id, refreshed).await {
+        let commit = self.store.commit_refresh(&row, &lease.id, refreshed);
+        match self.budget.cleanup().store(commit).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 // Our lease lapsed or the row changed while Cognito answered. The session
                 // stands if the row still holds this login's refresh token.
-                let current = self.store.get(row.key()).await.ok().flatten();
+                let current = self.budget.cleanup().store(self.store.get(row.key()));
+                let current = current.await.ok().flatten();
                 let intact = current
                     .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
                 if !intact || rotated {
@@ -281,7 +295,8 @@ impl Refresher<'_> {
     }
 
     async fn release(&self, row: &SessionRow, lease: &Lease) {
-        if let Err(error) = self.store.release_lease(row, &lease.id).await {
+        let release = self.store.release_lease(row, &lease.id);
+        if let Err(error) = self.budget.cleanup().store(release).await {
             tracing::warn!(sub = row.sub.as_str(), %error, "could not release the refresh lease; it lapses by itself");
         }
     }
