@@ -11,6 +11,8 @@
 //! | `Reset` | the TCP connection reset (RST) before any answer; the upstream never sees the request |
 //! | `LoseAnswer` | the upstream *did* the work, then the connection is reset instead of the answer |
 //! | `Status(s)` | HTTP `s` (500, 503, ...) with a plain-text body and no AWS error type |
+//! | `Throttled` | the service's own throttling error: `ProvisionedThroughputExceededException` (DynamoDB), `TooManyRequestsException` (Cognito), HTTP 429 (a plain GET) |
+//! | `InternalError` | the service's own internal error, HTTP 500: `InternalServerError` (DynamoDB), `InternalErrorException` (Cognito) |
 //! | `Aws(code)` | an AWS JSON protocol error: `x-amzn-errortype` and `__type` = `code` (DynamoDB's JSON 1.0 `__type` is namespaced `com.amazonaws.dynamodb.v20120810#code`), HTTP 500 for `InternalErrorException` / `InternalServerError`, 400 otherwise. On a plain GET (the JWKS), 429 |
 
 use std::collections::HashMap;
@@ -56,6 +58,10 @@ pub enum Fault {
     /// `ThrottlingException`, `ProvisionedThroughputExceededException`,
     /// `TooManyRequestsException`, `InternalErrorException`).
     Aws(&'static str),
+    /// The service's own throttling error (see the module docs).
+    Throttled,
+    /// The service's own internal error (see the module docs).
+    InternalError,
 }
 
 /// When to inject a fault: which requests it matches and how many times.
@@ -179,6 +185,8 @@ fn kind(fault: &Fault) -> &'static str {
         Fault::Status(503) => "HTTP 503",
         Fault::Status(_) => "HTTP error",
         Fault::Aws(code) => code,
+        Fault::Throttled => "throttled",
+        Fault::InternalError => "internal error",
     }
 }
 
@@ -329,6 +337,20 @@ async fn handle(
             return Some(plain(*status, "injected fault: service unavailable"))
         }
         Some(Fault::Aws(code)) => return Some(aws_error(&target, code)),
+        Some(Fault::Throttled) => {
+            let code = match target.split('.').next() {
+                Some("DynamoDB_20120810") => "ProvisionedThroughputExceededException",
+                _ => "TooManyRequestsException",
+            };
+            return Some(aws_error(&target, code));
+        }
+        Some(Fault::InternalError) => {
+            return Some(match target.split('.').next() {
+                Some("DynamoDB_20120810") => aws_error(&target, "InternalServerError"),
+                Some(_) if !target.is_empty() => aws_error(&target, "InternalErrorException"),
+                _ => plain(500, "injected fault: internal error"),
+            })
+        }
         Some(Fault::Latency(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::LoseAnswer) | None => {}
     }

@@ -6,6 +6,7 @@ mod config;
 mod devices;
 mod encryption;
 mod events;
+mod faults;
 mod handler;
 mod lifecycle;
 mod logs;
