@@ -348,7 +348,7 @@ fn record(
     tally.status_503 += usize::from(is_503);
     tally.status_503_hit += usize::from(is_503 && hit);
     let should_pass = matches!(request.kind, Kind::Valid | Kind::Expired);
-    let mut note = |tally: &mut Tally, what: &str| {
+    let note = |tally: &mut Tally, what: &str| {
         if tally.examples.len() < 20 {
             let outcome = match result {
                 Ok(session) => format!("200 as {}", session.sub()),

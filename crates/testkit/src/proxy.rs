@@ -16,7 +16,6 @@
 //! | `Aws(code)` | an AWS JSON protocol error: `x-amzn-errortype` and `__type` = `code` (DynamoDB's JSON 1.0 `__type` is namespaced `com.amazonaws.dynamodb.v20120810#code`), HTTP 500 for `InternalErrorException` / `InternalServerError`, 400 otherwise. On a plain GET (the JWKS), 429 |
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,20 +3,17 @@
 //! inside the request's deadline, the JWKS endpoint failing is never a 401, and a fault between
 //! Cognito's answer and our row update loses no session.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
-use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_session::{Error, Service, Sessions, SessionsBuilder};
 use serde_json::{json, Value};
 use testkit::{example_binary, Fault, Function, Outcome, Proxy, Rule, RuntimeApi};
 
 use crate::{cookies, minter, setup, Setup};
 
-type Row = HashMap<String, AttributeValue>;
 
 /// SDK settings for clients behind the proxy.
 #[derive(Clone, Copy)]
@@ -360,7 +357,8 @@ async fn a_failed_jwks_refetch_serves_the_cached_keys_up_to_max_stale() {
         .build()
         .await
         .unwrap();
-    let check = || sessions.session("token", &cookies(&token));
+    let headers = cookies(&token);
+    let check = || sessions.session("token", &headers);
     let hour = |h: i64| s.clock.store(h * 3600, Ordering::Relaxed);
     assert_eq!(check().await.unwrap().sub(), sub);
     assert_eq!(proxy.count("GET"), 1, "fetched at cold start");
@@ -474,6 +472,13 @@ fn rest_event(token: &str) -> Value {
     event
 }
 
+async fn invoke(api: &RuntimeApi, token: &str) -> Value {
+    match api.invoke(rest_event(token), Duration::from_secs(30)).await {
+        Outcome::Response(response) => response,
+        Outcome::Error(error) => panic!("the function failed: {error}"),
+    }
+}
+
 #[tokio::test]
 async fn the_handler_answers_503_with_retry_after_under_throttling() {
     let s = setup().await;
@@ -493,16 +498,7 @@ async fn the_handler_answers_503_with_retry_after_under_throttling() {
     ];
     let _function = Function::spawn(&binary, &api, &env);
     let valid = login.access_token().unwrap();
-    let invoke = |token: String| {
-        let api = &api;
-        async move {
-            match api.invoke(rest_event(&token), Duration::from_secs(30)).await {
-                Outcome::Response(response) => response,
-                Outcome::Error(error) => panic!("the function failed: {error}"),
-            }
-        }
-    };
-    assert_eq!(invoke(valid.to_owned()).await["statusCode"], 200);
+    assert_eq!(invoke(&api, valid).await["statusCode"], 200);
     proxy.inject(Rule::on(
         "GetItem",
         Fault::Aws("ProvisionedThroughputExceededException"),
@@ -510,7 +506,7 @@ async fn the_handler_answers_503_with_retry_after_under_throttling() {
     proxy.inject(Rule::on("InitiateAuth", Fault::Aws("TooManyRequestsException")));
     let started = Instant::now();
     for token in [valid.to_owned(), s.expired_copy(valid)] {
-        let response = invoke(token).await;
+        let response = invoke(&api, &token).await;
         assert_eq!(response["statusCode"], 503, "{response}");
         assert_eq!(response["headers"]["retry-after"], "1", "{response}");
         assert!(
@@ -521,5 +517,5 @@ async fn the_handler_answers_503_with_retry_after_under_throttling() {
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(s.pool.row(&sub).await.unwrap(), before);
     proxy.heal();
-    assert_eq!(invoke(valid.to_owned()).await["statusCode"], 200);
+    assert_eq!(invoke(&api, valid).await["statusCode"], 200);
 }
