@@ -155,10 +155,7 @@ async fn main() -> ExitCode {
                     let valid = login.access_token().unwrap_or_default().to_owned();
                     let user = make_user(sub, &valid, &moto_key, &stranger);
                     if i >= USERS - LOGGED_OUT {
-                        direct
-                            .end("token", &cookie(&valid))
-                            .await
-                            .expect("log out");
+                        direct.end("token", &cookie(&valid)).await.expect("log out");
                     }
                     users.lock().unwrap()[i] = Some(user);
                 }

@@ -227,8 +227,7 @@ impl Jwks {
         if self.penalized(*last_fetch) {
             if expired {
                 return Err(FetchError::Transient(
-                    "the cached JWKS is older than its maximum age and refetching it failed"
-                        .into(),
+                    "the cached JWKS is older than its maximum age and refetching it failed".into(),
                 ));
             }
             if !cache.keys.is_empty() {

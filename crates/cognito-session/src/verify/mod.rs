@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 pub(crate) use claims::Freshness;
 pub use claims::{Claims, ClaimsRejected};
-pub use jwks::KeyRejected;
 pub(crate) use jwks::JwksPolicy;
+pub use jwks::KeyRejected;
 use jwks::{FetchError, Jwks};
 
 use crate::error::{Error, Service};

@@ -14,7 +14,6 @@ use testkit::{example_binary, Fault, Function, Outcome, Proxy, Rule, RuntimeApi}
 
 use crate::{cookies, minter, setup, Setup};
 
-
 /// SDK settings for clients behind the proxy.
 #[derive(Clone, Copy)]
 struct Sdk {
@@ -72,7 +71,9 @@ async fn via(s: &Setup, proxy: &Proxy, sdk: Sdk) -> SessionsBuilder {
 
 fn assert_503(error: &Error, service: Service, case: &str) {
     match error {
-        Error::Unavailable { service: actual, .. } => {
+        Error::Unavailable {
+            service: actual, ..
+        } => {
             assert_eq!(*actual, service, "{case}: {error}")
         }
         other => panic!("{case}: expected 503 from {service}, got {other}"),
@@ -120,7 +121,11 @@ async fn transient_case(s: &Setup, index: usize, operation: &str, fault: Fault, 
     let (sub, login) = s.logged_in(&format!("fault-{index}")).await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(s, &proxy, LIBRARY_DEFAULTS).await.build().await.unwrap();
+    let sessions = via(s, &proxy, LIBRARY_DEFAULTS)
+        .await
+        .build()
+        .await
+        .unwrap();
     let valid = login.access_token().unwrap();
     // Warm the key cache: this case is about DynamoDB and Cognito.
     sessions.session("token", &cookies(valid)).await.unwrap();
@@ -146,7 +151,11 @@ async fn transient_case(s: &Setup, index: usize, operation: &str, fault: Fault, 
         "{case}: the SDK retries a transient fault ({} attempts)",
         proxy.count(operation) - seen
     );
-    assert_eq!(s.pool.row(&sub).await.unwrap(), before, "{case}: row untouched");
+    assert_eq!(
+        s.pool.row(&sub).await.unwrap(),
+        before,
+        "{case}: row untouched"
+    );
     proxy.heal();
     let session = sessions
         .session("token", &cookies(&token))
@@ -193,10 +202,14 @@ async fn throttling_errors_are_retried_by_the_sdk() {
     let s = setup().await;
     let (sub, login) = s.logged_in("throttled").await;
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(&s, &proxy, Sdk {
-        timeout: Duration::from_secs(10),
-        attempts: 3,
-    })
+    let sessions = via(
+        &s,
+        &proxy,
+        Sdk {
+            timeout: Duration::from_secs(10),
+            attempts: 3,
+        },
+    )
     .await
     .build()
     .await
@@ -265,7 +278,9 @@ async fn a_slow_dependency_never_makes_a_request_exceed_its_deadline() {
             .session_with_deadline("token", &cookies(&token), deadline)
             .await
             .expect_err(&case);
-        let late = SystemTime::now().duration_since(deadline).unwrap_or_default();
+        let late = SystemTime::now()
+            .duration_since(deadline)
+            .unwrap_or_default();
         assert!(late < SLACK, "{case}: answered {late:?} after the deadline");
         assert_503(&error, service, &case);
         if operation != "UpdateItem" {
@@ -299,7 +314,9 @@ async fn sdk_retries_fit_inside_the_deadline() {
         .session_with_deadline("token", &cookies(valid), deadline)
         .await
         .unwrap_err();
-    let late = SystemTime::now().duration_since(deadline).unwrap_or_default();
+    let late = SystemTime::now()
+        .duration_since(deadline)
+        .unwrap_or_default();
     assert!(late < SLACK, "answered {late:?} after the deadline");
     assert_503(&error, Service::DynamoDb, "throttled GetItem");
     assert!(proxy.count("GetItem") > seen, "the call was attempted");
@@ -430,7 +447,11 @@ async fn a_fault_between_cognitos_answer_and_the_row_update_loses_no_session() {
             .session("token", &cookies(&expired))
             .await
             .unwrap_or_else(|e| panic!("{case}: {e}"));
-        let new_token = refreshed.refreshed().expect("new tokens").access_token.clone();
+        let new_token = refreshed
+            .refreshed()
+            .expect("new tokens")
+            .access_token
+            .clone();
         // The next requests work: with the new token, and with the old one (from another tab).
         let next = sessions.session("token", &cookies(&new_token)).await;
         assert_eq!(next.unwrap_or_else(|e| panic!("{case}: {e}")).sub(), sub);
@@ -450,7 +471,11 @@ async fn cognitos_answer_lost_on_every_attempt_is_503_and_the_session_survives()
     let (sub, login) = s.logged_in("lost-answer").await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(&s, &proxy, LIBRARY_DEFAULTS).await.build().await.unwrap();
+    let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+        .await
+        .build()
+        .await
+        .unwrap();
     let expired = s.expired_copy(login.access_token().unwrap());
     // Cognito refreshes every time; no answer ever arrives.
     proxy.inject(Rule::on("InitiateAuth", Fault::LoseAnswer));
@@ -503,7 +528,10 @@ async fn the_handler_answers_503_with_retry_after_under_throttling() {
         "GetItem",
         Fault::Aws("ProvisionedThroughputExceededException"),
     ));
-    proxy.inject(Rule::on("InitiateAuth", Fault::Aws("TooManyRequestsException")));
+    proxy.inject(Rule::on(
+        "InitiateAuth",
+        Fault::Aws("TooManyRequestsException"),
+    ));
     let started = Instant::now();
     for token in [valid.to_owned(), s.expired_copy(valid)] {
         let response = invoke(&api, &token).await;
