@@ -27,7 +27,9 @@
 //! If A's refresh fails transiently it releases the lease and answers 503; B then takes the lease
 //! and tries itself. If A dies, its lease lapses after `L` (the refresh lease, default 3 s) and B
 //! takes over. If Cognito refuses the refresh token, A deletes the row and B finds it gone: both 401.
-//! A waiting request gives up with 503 after `L` plus one second.
+//! A waiting request gives up with 503 after `L` plus one second (when the request's deadline is
+//! known: after up to twice `L` plus one second, always before the deadline). A request whose
+//! lease write happened but whose answer was lost recognises its own lease on the next read.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -142,10 +144,15 @@ impl Refresher<'_> {
         // Leave the function time to answer: the lease and the wait end 300 ms before its deadline.
         let remaining = self.deadline.map(|d| millis(d) - start - 300);
         let lease_ms = remaining.map_or(configured, |r| configured.min(r).max(100));
+        // With a known deadline a waiter may outlast one more lease (taken by another waiter
+        // after the first holder failed), as long as its deadline allows.
         let give_up = remaining.map_or(start + lease_ms + 1_000, |r| {
-            start + r.min(lease_ms + 1_000)
+            start + r.min(2 * lease_ms + 1_000)
         });
         let mut pause = Duration::from_millis(25);
+        // The lease this request last tried to take, in case the write happened but its answer
+        // was lost (the SDK's retry then meets our own lease and reports a conflict).
+        let mut attempted: Option<Lease> = None;
         loop {
             let row = self
                 .budget
@@ -172,6 +179,12 @@ impl Refresher<'_> {
                 tracing::warn!(sub, "the session row has no usable refresh token; refusing");
                 return Err(Unauthorized::SessionEnded.into());
             }
+            if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
+                if held.id == mine.id && held.held_at(now) {
+                    let lease = held.clone();
+                    return self.refresh_holding(row, &lease, claims).await;
+                }
+            }
             if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
                 let lease = Lease {
                     id: random_id(),
@@ -183,7 +196,7 @@ impl Refresher<'_> {
                     .await
                 {
                     Ok(()) => return self.refresh_holding(row, &lease, claims).await,
-                    Err(StoreError::Conflict) => {}
+                    Err(StoreError::Conflict) => attempted = Some(lease),
                     Err(error) => return Err(store_error(error, "taking the refresh lease")),
                 }
             }
@@ -272,8 +285,11 @@ impl Refresher<'_> {
             Err(StoreError::Conflict) => {
                 // Our lease lapsed or the row changed while Cognito answered. The session
                 // stands if the row still holds this login's refresh token.
+                // If the row cannot be read now, we cannot tell: 503, not 401.
                 let current = self.budget.cleanup().store(self.store.get(row.key()));
-                let current = current.await.ok().flatten();
+                let current = current
+                    .await
+                    .map_err(|e| store_error(e, "checking the session after a refresh"))?;
                 let intact = current
                     .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
                 if !intact || rotated {

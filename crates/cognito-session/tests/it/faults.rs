@@ -23,8 +23,10 @@ struct Sdk {
     attempts: u32,
 }
 
-const LIBRARY_DEFAULTS: Sdk = Sdk {
-    timeout: Duration::from_secs(2),
+/// The SDK's default attempts, with a timeout long enough for a loaded machine: these tests are
+/// about what a fault means, not about timing.
+const SDK: Sdk = Sdk {
+    timeout: Duration::from_secs(10),
     attempts: 3,
 };
 
@@ -121,7 +123,7 @@ async fn transient_case(s: &Setup, index: usize, operation: &str, fault: Fault, 
     let (sub, login) = s.logged_in(&format!("fault-{index}")).await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(s, &proxy, LIBRARY_DEFAULTS)
+    let sessions = via(s, &proxy, SDK)
         .await
         .build()
         .await
@@ -342,7 +344,7 @@ async fn the_jwks_endpoint_down_at_cold_start_is_503_not_401() {
         let case = format!("JWKS {fault:?}");
         let proxy = Proxy::start(&s.pool.moto.url).await;
         proxy.inject(Rule::on("GET", fault));
-        let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+        let sessions = via(&s, &proxy, SDK)
             .await
             .jwks_timeout(Duration::from_secs(1))
             .build()
@@ -366,7 +368,7 @@ async fn a_failed_jwks_refetch_serves_the_cached_keys_up_to_max_stale() {
     let (sub, login) = s.logged_in("stale-jwks").await;
     let token = long_lived(login.access_token().unwrap());
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+    let sessions = via(&s, &proxy, SDK)
         .await
         .jwks_max_age(Duration::from_secs(3600))
         .jwks_max_stale(Duration::from_secs(86_400))
@@ -409,7 +411,7 @@ async fn preloaded_keys_never_go_stale() {
     let document = json!({"keys": [minter().jwk(testkit::MOTO_KID)]}).to_string();
     let proxy = Proxy::start(&s.pool.moto.url).await;
     proxy.inject(Rule::on("GET", Fault::Reset));
-    let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+    let sessions = via(&s, &proxy, SDK)
         .await
         .jwks(document)
         .jwks_max_age(Duration::from_secs(60))
@@ -433,7 +435,7 @@ async fn a_fault_between_cognitos_answer_and_the_row_update_loses_no_session() {
         let (sub, login) = s.logged_in(&format!("commit-{i}")).await;
         let before = s.pool.row(&sub).await.unwrap();
         let proxy = Proxy::start(&s.pool.moto.url).await;
-        let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+        let sessions = via(&s, &proxy, SDK)
             .await
             .refresh_lease(Duration::from_secs(1))
             .build()
@@ -471,7 +473,7 @@ async fn cognitos_answer_lost_on_every_attempt_is_503_and_the_session_survives()
     let (sub, login) = s.logged_in("lost-answer").await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = via(&s, &proxy, LIBRARY_DEFAULTS)
+    let sessions = via(&s, &proxy, SDK)
         .await
         .build()
         .await
