@@ -318,22 +318,35 @@ impl SessionStore for DynamoDbStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let stored = row.stored.clone().ok_or(StoreError::Conflict)?;
-            self.client
+            // Also unchanged since our read: no refresh completed meanwhile (else we would
+            // refresh a second time instead of joining that one).
+            let unrefreshed = match row.refreshed_at_ms {
+                None => "attribute_not_exists(#ra)",
+                Some(_) => "#ra = :seen",
+            };
+            let mut update = self
+                .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(row.key())?))
                 .update_expression("SET #li = :id, #lu = :until")
-                .condition_expression(
-                    "attribute_exists(#pk) AND #t = :stored AND (attribute_not_exists(#lu) OR #lu < :now)",
-                )
+                .condition_expression(format!(
+                    "attribute_exists(#pk) AND #t = :stored AND (attribute_not_exists(#lu) OR #lu < :now) AND {unrefreshed}"
+                ))
                 .expression_attribute_names("#pk", &self.partition_key)
                 .expression_attribute_names("#t", TOKEN)
                 .expression_attribute_names("#li", LEASE_ID)
                 .expression_attribute_names("#lu", LEASE_UNTIL)
+                .expression_attribute_names("#ra", REFRESHED_AT)
                 .expression_attribute_values(":stored", AttributeValue::S(stored))
                 .expression_attribute_values(":id", AttributeValue::S(lease.id.clone()))
                 .expression_attribute_values(":until", AttributeValue::N(lease.until_ms.to_string()))
-                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()));
+            if let Some(at) = row.refreshed_at_ms {
+                update =
+                    update.expression_attribute_values(":seen", AttributeValue::N(at.to_string()));
+            }
+            update
                 .send()
                 .await
                 .map_err(|e| self.error("take the refresh lease", e))?;

@@ -66,6 +66,7 @@ impl SessionStore for MemoryStore {
             self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row)
                     if row.refresh_token == expected.refresh_token
+                        && row.refreshed_at_ms == expected.refreshed_at_ms
                         && !row.lease.as_ref().is_some_and(|l| l.held_at(now_ms)) =>
                 {
                     row.lease = Some(lease.clone());

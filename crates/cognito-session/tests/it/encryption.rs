@@ -25,7 +25,7 @@ fn stored_token(row: &std::collections::HashMap<String, AttributeValue>) -> Stri
 }
 
 fn aad(s: &Setup, sub: &str) -> Vec<u8> {
-    [s.pool.table.as_bytes(), b"\0", sub.as_bytes()].concat()
+    [s.pool.table.as_bytes(), b"\0", sub.as_bytes(), b"\0"].concat()
 }
 
 #[tokio::test]
