@@ -67,7 +67,7 @@ pub enum Fault {
 ///
 /// ```
 /// use testkit::{Fault, Rule};
-/// let rule = Rule::on("UpdateItem", Fault::Status(503)).body_contains("refreshed_at").times(1);
+/// let rule = Rule::on("UpdateItem", Fault::Status(503)).body_contains("#ra = :ra").times(1);
 /// # let _ = rule;
 /// ```
 #[derive(Debug, Clone)]

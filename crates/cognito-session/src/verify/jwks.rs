@@ -81,7 +81,8 @@ pub(crate) struct Jwks {
     url: String,
     policy: JwksPolicy,
     keys: RwLock<Arc<Cache>>,
-    fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// The last fetch attempt: when, and whether it failed.
+    fetch: tokio::sync::Mutex<(Option<Instant>, bool)>,
 }
 
 impl std::fmt::Debug for Jwks {
@@ -153,7 +154,7 @@ impl Jwks {
             url,
             policy,
             keys: RwLock::new(Arc::default()),
-            fetch: tokio::sync::Mutex::new(None),
+            fetch: tokio::sync::Mutex::new((None, false)),
         }
     }
 
@@ -197,9 +198,11 @@ impl Jwks {
                         // Revalidated since we looked.
                         return Ok(lookup(&current, kid));
                     }
-                    if !self.penalized(*last_fetch) {
-                        *last_fetch = Some(Instant::now());
-                        match self.refetch(now).await {
+                    if !self.penalized(last_fetch.0) {
+                        last_fetch.0 = Some(Instant::now());
+                        let refetched = self.refetch(now).await;
+                        last_fetch.1 = refetched.is_err();
+                        match refetched {
                             Ok(keys) => return Ok(lookup(&keys, kid)),
                             Err(error) => tracing::warn!(
                                 url = %self.url,
@@ -224,18 +227,21 @@ impl Jwks {
                 return Ok(entry.clone());
             }
         }
-        if self.penalized(*last_fetch) {
-            if expired {
+        if self.penalized(last_fetch.0) {
+            // Keys too old to serve, and the endpoint failed moments ago: do not hammer it.
+            if expired && last_fetch.1 {
                 return Err(FetchError::Transient(
                     "the cached JWKS is older than its maximum age and refetching it failed".into(),
                 ));
             }
-            if !cache.keys.is_empty() {
+            if !expired && !cache.keys.is_empty() {
                 return Ok(Err(KeyRejected::UnknownKid));
             }
         }
-        *last_fetch = Some(Instant::now());
-        let keys = self.refetch(now).await?;
+        last_fetch.0 = Some(Instant::now());
+        let refetched = self.refetch(now).await;
+        last_fetch.1 = refetched.is_err();
+        let keys = refetched?;
         Ok(lookup(&keys, kid))
     }
 

@@ -443,8 +443,8 @@ async fn a_fault_between_cognitos_answer_and_the_row_update_loses_no_session() {
             .unwrap();
         let valid = login.access_token().unwrap();
         let expired = s.expired_copy(valid);
-        // The row update that records a refresh carries `refreshed_at`.
-        proxy.inject(Rule::on("UpdateItem", fault).body_contains("refreshed_at"));
+        // The row update that records a refresh sets `refreshed_at` (`#ra = :ra`).
+        proxy.inject(Rule::on("UpdateItem", fault).body_contains("#ra = :ra"));
         let refreshed = sessions
             .session("token", &cookies(&expired))
             .await
