@@ -44,6 +44,7 @@ async fn handle(
             200,
             json!({"message": "Request successful"}),
             session.set_cookie(COOKIE),
+            None,
         ),
         Err(error) => {
             let message = match error.status() {
@@ -56,6 +57,7 @@ async fn handle(
                 error.status(),
                 json!({"error": message}),
                 error.clear_cookie(COOKIE),
+                error.retry_after(),
             )
         }
     }
@@ -65,11 +67,13 @@ fn respond(
     status: u16,
     body: serde_json::Value,
     set_cookie: Option<String>,
+    retry_after: Option<u64>,
 ) -> ApiGatewayProxyResponse {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if status == 503 {
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    if let Some(seconds) = retry_after {
+        // A 503: nothing was lost, the client may retry after this many seconds.
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     let mut multi_value_headers = headers.clone();
     if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::try_from(c).ok()) {

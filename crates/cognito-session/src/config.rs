@@ -51,6 +51,10 @@ pub(crate) struct Settings {
     pub jwks_timeout: Duration,
     pub jwks_penalty: Duration,
     pub operation_timeout: Duration,
+    /// Age (seconds) after which fetched JWKS keys are revalidated.
+    pub jwks_max_age: u64,
+    /// Age (seconds) up to which fetched JWKS keys are served while revalidation fails.
+    pub jwks_max_stale: u64,
     /// The Cognito endpoint override (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or
     /// `AWS_ENDPOINT_URL`), used to find an emulator's JWKS.
     pub cognito_endpoint: Option<String>,
@@ -84,6 +88,8 @@ impl Default for Settings {
             jwks_timeout: Duration::from_secs(2),
             jwks_penalty: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(2),
+            jwks_max_age: 3600,
+            jwks_max_stale: 86_400,
             cognito_endpoint: None,
             allowed_origins: Vec::new(),
         }
@@ -148,7 +154,12 @@ impl Settings {
                 }
             };
         }
-        for (name, slot) in [("SESSION_IDLE_TIMEOUT", 0), ("SESSION_TOUCH_INTERVAL", 1)] {
+        for (name, slot) in [
+            ("SESSION_IDLE_TIMEOUT", 0),
+            ("SESSION_TOUCH_INTERVAL", 1),
+            ("COGNITO_JWKS_MAX_AGE", 2),
+            ("COGNITO_JWKS_MAX_STALE", 3),
+        ] {
             if let Some(secs) = get(name) {
                 let secs: u64 = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
                     invalid(
@@ -156,10 +167,11 @@ impl Settings {
                         format!("{secs:?} is not a positive number of seconds"),
                     )
                 })?;
-                if slot == 0 {
-                    self.idle_timeout = Some(secs);
-                } else {
-                    self.touch_interval = secs;
+                match slot {
+                    0 => self.idle_timeout = Some(secs),
+                    1 => self.touch_interval = secs,
+                    2 => self.jwks_max_age = secs,
+                    _ => self.jwks_max_stale = secs,
                 }
             }
         }
@@ -259,6 +271,16 @@ impl Settings {
             parse_key(key).map_err(|why| invalid("SESSION_ENCRYPTION_KEY", why))?;
         }
         self.old_keys()?;
+        if self.jwks_max_stale < self.jwks_max_age {
+            return Err(invalid(
+                "COGNITO_JWKS_MAX_STALE",
+                format!(
+                    "{} s is less than COGNITO_JWKS_MAX_AGE ({} s): cached keys must be usable at \
+                     least until they are revalidated",
+                    self.jwks_max_stale, self.jwks_max_age
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -399,6 +421,8 @@ mod tests {
             ("COOKIE_PREFIX", "__Weird-"),
             ("ALLOWED_ORIGINS", "https://ok.example, not-an-origin"),
             ("ALLOWED_ORIGINS", "https://app.example/path"),
+            ("COGNITO_JWKS_MAX_AGE", "0"),
+            ("COGNITO_JWKS_MAX_STALE", "60"),
         ] {
             let mut vars = SEED.to_vec();
             vars.push((name, value));
@@ -440,6 +464,19 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn jwks_ages() {
+        let s = read(&SEED).unwrap();
+        assert_eq!((s.jwks_max_age, s.jwks_max_stale), (3600, 86_400));
+        let mut vars = SEED.to_vec();
+        vars.extend([
+            ("COGNITO_JWKS_MAX_AGE", "60"),
+            ("COGNITO_JWKS_MAX_STALE", "600"),
+        ]);
+        let s = read(&vars).unwrap();
+        assert_eq!((s.jwks_max_age, s.jwks_max_stale), (60, 600));
     }
 
     #[test]

@@ -134,6 +134,29 @@ impl Error {
         }
     }
 
+    /// For a 503, a suggested `Retry-After` in seconds: the failure was transient and the same
+    /// request may succeed then. `None` for every other error (retrying them changes nothing).
+    ///
+    /// One second: long enough for the SDK's throttling backoff and a concurrent refresh's lease
+    /// to move on, short enough that users do not notice. A handler answering 503 should send it:
+    ///
+    /// ```
+    /// use cognito_session::{Error, Service, Unauthorized};
+    /// let outage = Error::Unavailable {
+    ///     service: Service::DynamoDb,
+    ///     action: "reading the session",
+    ///     source: "throttled".into(),
+    /// };
+    /// assert_eq!(outage.retry_after(), Some(1));
+    /// assert_eq!(Error::Unauthorized(Unauthorized::Revoked).retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Unavailable { .. } => Some(1),
+            _ => None,
+        }
+    }
+
     /// Whether this is a 401.
     ///
     /// ```

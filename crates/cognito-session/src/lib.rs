@@ -61,6 +61,7 @@
 //! | `CLIENT_SECRET` | app client secret; `SECRET_HASH` is then sent on refresh |
 //! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains) |
 //! | `COGNITO_JWKS` | a JWKS document (inline JSON or a file path) so cold starts need no fetch |
+//! | `COGNITO_JWKS_MAX_AGE`, `COGNITO_JWKS_MAX_STALE` | seconds: fetched keys are revalidated after 1 h, and served while revalidation fails up to 24 h old (then 503) |
 //! | `SESSION_VALIDATION` | `session` (default) or `token`, see [`SessionValidation`] |
 //! | `SORT_KEY` | the table's sort key: one session per device |
 //! | `REFRESH_TOKEN_ROTATION` | `true`: refresh with `GetTokensFromRefreshToken`, store each new refresh token |
@@ -80,6 +81,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+mod budget;
 pub mod cognito;
 mod config;
 pub mod cookie;

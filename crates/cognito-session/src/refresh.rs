@@ -27,10 +27,13 @@
 //! If A's refresh fails transiently it releases the lease and answers 503; B then takes the lease
 //! and tries itself. If A dies, its lease lapses after `L` (the refresh lease, default 3 s) and B
 //! takes over. If Cognito refuses the refresh token, A deletes the row and B finds it gone: both 401.
-//! A waiting request gives up with 503 after `L` plus one second.
+//! A waiting request gives up with 503 after `L` plus one second (when the request's deadline is
+//! known: after up to twice `L` plus one second, always before the deadline). A request whose
+//! lease write happened but whose answer was lost recognises its own lease on the next read.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::budget::Budget;
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
 use crate::store::{Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
@@ -110,6 +113,8 @@ pub(crate) struct Refresher<'a> {
     pub per_device: bool,
     /// The Lambda invocation's deadline, if known: the lease and the wait end before it.
     pub deadline: Option<SystemTime>,
+    /// Every store and Cognito call is bounded by it.
+    pub budget: Budget,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -139,14 +144,19 @@ impl Refresher<'_> {
         // Leave the function time to answer: the lease and the wait end 300 ms before its deadline.
         let remaining = self.deadline.map(|d| millis(d) - start - 300);
         let lease_ms = remaining.map_or(configured, |r| configured.min(r).max(100));
+        // With a known deadline a waiter may outlast one more lease (taken by another waiter
+        // after the first holder failed), as long as its deadline allows.
         let give_up = remaining.map_or(start + lease_ms + 1_000, |r| {
-            start + r.min(lease_ms + 1_000)
+            start + r.min(2 * lease_ms + 1_000)
         });
         let mut pause = Duration::from_millis(25);
+        // The lease this request last tried to take, in case the write happened but its answer
+        // was lost (the SDK's retry then meets our own lease and reports a conflict).
+        let mut attempted: Option<Lease> = None;
         loop {
             let row = self
-                .store
-                .get(key_of(claims, self.per_device))
+                .budget
+                .store(self.store.get(key_of(claims, self.per_device)))
                 .await
                 .map_err(|e| store_error(e, "reading the session"))?
                 .ok_or(Unauthorized::SessionEnded)?;
@@ -169,14 +179,24 @@ impl Refresher<'_> {
                 tracing::warn!(sub, "the session row has no usable refresh token; refusing");
                 return Err(Unauthorized::SessionEnded.into());
             }
+            if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
+                if held.id == mine.id && held.held_at(now) {
+                    let lease = held.clone();
+                    return self.refresh_holding(row, &lease, claims).await;
+                }
+            }
             if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
                 let lease = Lease {
                     id: random_id(),
                     until_ms: now + lease_ms,
                 };
-                match self.store.take_lease(&row, &lease, now).await {
+                match self
+                    .budget
+                    .store(self.store.take_lease(&row, &lease, now))
+                    .await
+                {
                     Ok(()) => return self.refresh_holding(row, &lease, claims).await,
-                    Err(StoreError::Conflict) => {}
+                    Err(StoreError::Conflict) => attempted = Some(lease),
                     Err(error) => return Err(store_error(error, "taking the refresh lease")),
                 }
             }
@@ -202,11 +222,13 @@ impl Refresher<'_> {
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
         let refresh_token = row.refresh_token.as_deref().unwrap_or_default();
-        let tokens = match Box::pin(self.cognito.refresh(refresh_token, claims.username())).await {
+        let refreshing = Box::pin(self.cognito.refresh(refresh_token, claims.username()));
+        let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,
             Err(RefreshFailed::Rejected(reason)) => {
                 tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-                if let Err(error) = self.store.delete(row.key(), Some(&row)).await {
+                let delete = self.store.delete(row.key(), Some(&row));
+                if let Err(error) = self.budget.cleanup().store(delete).await {
                     tracing::warn!(sub, %error, "could not delete the refused session row");
                 }
                 return Err(Unauthorized::Revoked.into());
@@ -218,7 +240,10 @@ impl Refresher<'_> {
         };
 
         let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
-        let verified = self.verifier.verify(&tokens.access_token, now_secs).await;
+        let verified = self
+            .budget
+            .verify(self.verifier.verify(&tokens.access_token, now_secs))
+            .await;
         let new_claims = match verified {
             Ok((new_claims, _)) if new_claims.sub() == sub => new_claims,
             other => {
@@ -254,12 +279,17 @@ impl Refresher<'_> {
             refresh_token: tokens.refresh_token.as_deref(),
         };
         let rotated = tokens.refresh_token.is_some();
-        match self.store.commit_refresh(&row, &lease.id, refreshed).await {
+        let commit = self.store.commit_refresh(&row, &lease.id, refreshed);
+        match self.budget.cleanup().store(commit).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 // Our lease lapsed or the row changed while Cognito answered. The session
                 // stands if the row still holds this login's refresh token.
-                let current = self.store.get(row.key()).await.ok().flatten();
+                // If the row cannot be read now, we cannot tell: 503, not 401.
+                let current = self.budget.cleanup().store(self.store.get(row.key()));
+                let current = current
+                    .await
+                    .map_err(|e| store_error(e, "checking the session after a refresh"))?;
                 let intact = current
                     .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
                 if !intact || rotated {
@@ -281,7 +311,8 @@ impl Refresher<'_> {
     }
 
     async fn release(&self, row: &SessionRow, lease: &Lease) {
-        if let Err(error) = self.store.release_lease(row, &lease.id).await {
+        let release = self.store.release_lease(row, &lease.id);
+        if let Err(error) = self.budget.cleanup().store(release).await {
             tracing::warn!(sub = row.sub.as_str(), %error, "could not release the refresh lease; it lapses by itself");
         }
     }

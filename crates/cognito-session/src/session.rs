@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::budget::Budget;
 use crate::cognito::{Cognito, Tokens};
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
@@ -16,7 +17,7 @@ use crate::refresh::{key_of, last_active, same_family, usable, Outcome, Refreshe
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
 use crate::store_error;
-use crate::verify::{Claims, Freshness, Verifier};
+use crate::verify::{Claims, Freshness, JwksPolicy, Verifier};
 
 /// A source of the current time, so tests can move it.
 ///
@@ -276,22 +277,23 @@ impl Sessions {
         self.check(token, None).await
     }
 
+    /// Every call to AWS made here is bounded by the request's deadline (see `budget`).
     async fn check(&self, token: &str, deadline: Option<SystemTime>) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
+        let budget = Budget::new(deadline);
         let result = async {
-            let (claims, freshness) = inner.verifier.verify(token, now).await?;
+            let (claims, freshness) = budget.verify(inner.verifier.verify(token, now)).await?;
             match freshness {
                 Freshness::Current => {
                     if inner.validation == SessionValidation::Session {
-                        let row = inner
-                            .store
-                            .get(key_of(&claims, inner.per_device))
+                        let row = budget
+                            .store(inner.store.get(key_of(&claims, inner.per_device)))
                             .await
                             .map_err(|e| store_error(e, "reading the session"))?
                             .ok_or(Unauthorized::SessionEnded)?;
                         usable(&row, &claims, now, inner.idle)?;
-                        self.touch(&row, now).await;
+                        self.touch(&row, now, budget).await;
                     }
                     Ok(self.session_of(claims, None))
                 }
@@ -305,6 +307,7 @@ impl Sessions {
                         idle: inner.idle,
                         per_device: inner.per_device,
                         deadline,
+                        budget,
                     };
                     match refresher.refresh(&claims).await? {
                         Outcome::Refreshed(refreshed) => {
@@ -332,7 +335,7 @@ impl Sessions {
 
     /// With an idle timeout, records activity at most once per touch interval: writing on every
     /// request is what makes DynamoDB session stores expensive.
-    async fn touch(&self, row: &SessionRow, now: u64) {
+    async fn touch(&self, row: &SessionRow, now: u64, budget: Budget) {
         let inner = &*self.inner;
         let Some(idle) = inner.idle else { return };
         let now = i64::try_from(now).unwrap_or(i64::MAX);
@@ -340,7 +343,7 @@ impl Sessions {
         if now.saturating_sub(last_active(row)) < i64::try_from(interval).unwrap_or(i64::MAX) {
             return;
         }
-        if let Err(error) = inner.store.touch(row, now).await {
+        if let Err(error) = budget.cleanup().store(inner.store.touch(row, now)).await {
             tracing::warn!(sub = row.sub.as_str(), %error, "could not record activity");
         }
     }
@@ -679,6 +682,34 @@ impl SessionsBuilder {
         self
     }
 
+    /// `COGNITO_JWKS_MAX_AGE`: fetched signing keys older than this are revalidated by the next
+    /// request that needs them (default 1 h); see [`jwks_max_stale`](Self::jwks_max_stale).
+    pub fn jwks_max_age(mut self, age: Duration) -> Self {
+        self.settings.jwks_max_age = age.as_secs().max(1);
+        self
+    }
+
+    /// `COGNITO_JWKS_MAX_STALE`: while revalidation fails (the JWKS endpoint is down), cached
+    /// keys are still used until they are this old, counted from their last successful fetch
+    /// (default 24 h); after that, requests answer 503 until a fetch succeeds. Keys preloaded
+    /// with `COGNITO_JWKS` never go stale.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// use std::time::Duration;
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .jwks_max_age(Duration::from_secs(600))
+    ///     .jwks_max_stale(Duration::from_secs(6 * 3600))
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn jwks_max_stale(mut self, age: Duration) -> Self {
+        self.settings.jwks_max_stale = age.as_secs().max(1);
+        self
+    }
+
     /// Least time between two JWKS fetches caused by unknown `kid`s (default 10 s).
     pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
         self.settings.jwks_penalty = interval;
@@ -687,6 +718,12 @@ impl SessionsBuilder {
 
     /// Timeout of one DynamoDB or Cognito operation, retries included (default 2 s). Applies to
     /// the clients the builder creates, not to clients passed in.
+    ///
+    /// Whatever the clients, when a request's Lambda deadline is known
+    /// ([`Sessions::session_with_deadline`], or a `lambda_http` request's context) every call
+    /// is also bounded by the time left before it, minus 300 ms to answer: a slow or throttled
+    /// dependency (SDK retries included) then answers 503 in time instead of the function
+    /// timing out.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.settings.operation_timeout = timeout;
         self
@@ -836,10 +873,16 @@ impl SessionsBuilder {
         };
 
         let client_id = s.client_id.clone().unwrap_or_default();
+        let jwks_policy = JwksPolicy {
+            timeout: s.jwks_timeout,
+            penalty: s.jwks_penalty,
+            max_age: s.jwks_max_age,
+            max_stale: s.jwks_max_stale,
+        };
         let issuer = match s.expected_issuer()? {
             Some(issuer) => {
                 let url = s.jwks_url_for(&issuer);
-                Verifier::fixed_issuer(issuer, url, s.jwks_timeout, s.jwks_penalty)
+                Verifier::fixed_issuer(issuer, url, jwks_policy)
             }
             None => Verifier::learning_issuer(s.jwks_url.clone(), s.emulator().map(str::to_owned)),
         };
@@ -848,8 +891,7 @@ impl SessionsBuilder {
             client_id: client_id.clone(),
             leeway: s.leeway,
             refresh_window: s.cookie.max_age_secs,
-            jwks_timeout: s.jwks_timeout,
-            jwks_penalty: s.jwks_penalty,
+            jwks: jwks_policy,
         };
         if let Some(jwks) = &s.jwks {
             let document = if jwks.trim_start().starts_with('{') {

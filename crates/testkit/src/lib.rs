@@ -15,7 +15,7 @@ pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD
 pub use fake_cognito::FakeCognito;
 pub use jwks::JwksServer;
 pub use moto::Moto;
-pub use proxy::{Fake, Proxy};
+pub use proxy::{Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 

@@ -1,5 +1,15 @@
-//! The user pool's signing keys: fetched once, cached for the process, refetched only for an
-//! unknown `kid` and then at most once per penalty interval. The only I/O verification does.
+//! The user pool's signing keys: fetched once, cached for the process, refetched for an unknown
+//! `kid` (at most once per penalty interval) and when older than the maximum age. The only I/O
+//! verification does.
+//!
+//! # When the JWKS endpoint fails
+//! Fetched keys are revalidated once they are older than `max_age` (default 1 h): the next
+//! request that needs them refetches (one request at a time, at most once per penalty interval;
+//! the others keep using the cached keys meanwhile). If that refetch fails, the cached keys keep
+//! being served until they are `max_stale` old (default 24 h, counted from the last successful
+//! fetch); after that, verification answers 503 ([`Service::Jwks`](crate::Service::Jwks)) until
+//! a refetch succeeds. Keys preloaded from `COGNITO_JWKS` are configuration and never go stale.
+//! A cold start with no keys and an unreachable endpoint is a 503, never a 401.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,13 +50,39 @@ pub(crate) enum FetchError {
 
 type Entry = Result<Arc<ParsedPublicKey>, KeyRejected>;
 
+/// How keys are fetched and how long they may be used.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JwksPolicy {
+    /// Timeout of one fetch.
+    pub timeout: Duration,
+    /// Least time between two fetches.
+    pub penalty: Duration,
+    /// Age (seconds) after which fetched keys are revalidated.
+    pub max_age: u64,
+    /// Age (seconds) up to which fetched keys are served while revalidation fails.
+    pub max_stale: u64,
+}
+
+/// The cached keys and when they were fetched (epoch seconds; `None` for preloaded keys).
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, Entry>,
+    fetched_at: Option<u64>,
+}
+
+impl Cache {
+    fn age(&self, now: u64) -> Option<u64> {
+        self.fetched_at.map(|at| now.saturating_sub(at))
+    }
+}
+
 /// One issuer's key cache.
 pub(crate) struct Jwks {
     url: String,
-    timeout: Duration,
-    penalty: Duration,
-    keys: RwLock<Arc<HashMap<String, Entry>>>,
-    fetch: tokio::sync::Mutex<Option<Instant>>,
+    policy: JwksPolicy,
+    keys: RwLock<Arc<Cache>>,
+    /// The last fetch attempt: when, and whether it failed.
+    fetch: tokio::sync::Mutex<(Option<Instant>, bool)>,
 }
 
 impl std::fmt::Debug for Jwks {
@@ -113,20 +149,22 @@ fn parse_jwk(jwk: &Jwk) -> Result<ParsedPublicKey, KeyRejected> {
 }
 
 impl Jwks {
-    pub(crate) fn new(url: String, timeout: Duration, penalty: Duration) -> Self {
+    pub(crate) fn new(url: String, policy: JwksPolicy) -> Self {
         Jwks {
             url,
-            timeout,
-            penalty,
-            keys: RwLock::new(Arc::new(HashMap::new())),
-            fetch: tokio::sync::Mutex::new(None),
+            policy,
+            keys: RwLock::new(Arc::default()),
+            fetch: tokio::sync::Mutex::new((None, false)),
         }
     }
 
     /// Seeds the cache with a JWKS document (preloaded keys need no fetch at cold start).
     pub(crate) fn preload(&self, body: &[u8]) -> Result<(), String> {
         let keys = parse_jwks(body)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Cache {
+            keys,
+            fetched_at: None,
+        });
         Ok(())
     }
 
@@ -134,43 +172,106 @@ impl Jwks {
         &self.url
     }
 
-    fn cached(&self, kid: &str) -> Option<Entry> {
-        self.keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(kid)
-            .cloned()
+    fn snapshot(&self) -> Arc<Cache> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The key for `kid`: from the cache, or after one (deduplicated, rate-limited) fetch.
-    pub(crate) async fn key(&self, kid: &str) -> Result<Entry, FetchError> {
-        if let Some(entry) = self.cached(kid) {
-            return Ok(entry);
+    fn penalized(&self, last_fetch: Option<Instant>) -> bool {
+        last_fetch.is_some_and(|at| at.elapsed() < self.policy.penalty)
+    }
+
+    /// The key for `kid` at `now` (epoch seconds): from the cache, or after one (deduplicated,
+    /// rate-limited) fetch. See the module docs for what happens when the endpoint fails.
+    pub(crate) async fn key(&self, kid: &str, now: u64) -> Result<Entry, FetchError> {
+        let cache = self.snapshot();
+        let age = cache.age(now);
+        let due = age.is_some_and(|a| a >= self.policy.max_age);
+        let expired = age.is_some_and(|a| a >= self.policy.max_stale);
+        match cache.keys.get(kid) {
+            Some(entry) if !due => return Ok(entry.clone()),
+            Some(entry) if !expired => {
+                // Revalidate, unless another request already is or one did moments ago; the
+                // cached key answers whatever happens.
+                if let Ok(mut last_fetch) = self.fetch.try_lock() {
+                    let current = self.snapshot();
+                    if current.fetched_at != cache.fetched_at {
+                        // Revalidated since we looked.
+                        return Ok(lookup(&current, kid));
+                    }
+                    if !self.penalized(last_fetch.0) {
+                        last_fetch.0 = Some(Instant::now());
+                        let refetched = self.refetch(now).await;
+                        last_fetch.1 = refetched.is_err();
+                        match refetched {
+                            Ok(keys) => return Ok(lookup(&keys, kid)),
+                            Err(error) => tracing::warn!(
+                                url = %self.url,
+                                error = %describe(&error),
+                                age_secs = age.unwrap_or_default(),
+                                "could not revalidate the JWKS; serving the cached keys"
+                            ),
+                        }
+                    }
+                }
+                return Ok(entry.clone());
+            }
+            _ => {}
         }
+        // An unknown kid, or keys too old to serve: a fetch decides.
         let mut last_fetch = self.fetch.lock().await;
         // Another task may have fetched while we waited for the lock.
-        if let Some(entry) = self.cached(kid) {
-            return Ok(entry);
+        let cache = self.snapshot();
+        let expired = cache.age(now).is_some_and(|a| a >= self.policy.max_stale);
+        if !expired {
+            if let Some(entry) = cache.keys.get(kid) {
+                return Ok(entry.clone());
+            }
         }
-        let have_keys = !self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty();
-        if have_keys && last_fetch.is_some_and(|at| at.elapsed() < self.penalty) {
-            return Ok(Err(KeyRejected::UnknownKid));
+        if self.penalized(last_fetch.0) {
+            // Keys too old to serve, and the endpoint failed moments ago: do not hammer it.
+            if expired && last_fetch.1 {
+                return Err(FetchError::Transient(
+                    "the cached JWKS is older than its maximum age and refetching it failed".into(),
+                ));
+            }
+            if !expired && !cache.keys.is_empty() {
+                return Ok(Err(KeyRejected::UnknownKid));
+            }
         }
-        *last_fetch = Some(Instant::now());
+        last_fetch.0 = Some(Instant::now());
+        let refetched = self.refetch(now).await;
+        last_fetch.1 = refetched.is_err();
+        let keys = refetched?;
+        Ok(lookup(&keys, kid))
+    }
+
+    /// Fetches the document and replaces the cache with it.
+    async fn refetch(&self, now: u64) -> Result<Arc<Cache>, FetchError> {
         // Boxed: the HTTP client's future is deep, and this path is rare.
-        let body = Box::pin(fetch(&self.url, self.timeout)).await?;
+        let body = Box::pin(fetch(&self.url, self.policy.timeout)).await?;
         let keys = parse_jwks(&body).map_err(FetchError::Refused)?;
         tracing::info!(url = %self.url, keys = keys.len(), "fetched the user pool JWKS");
-        let entry = keys
-            .get(kid)
-            .cloned()
-            .unwrap_or(Err(KeyRejected::UnknownKid));
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
-        Ok(entry)
+        let cache = Arc::new(Cache {
+            keys,
+            fetched_at: Some(now),
+        });
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = cache.clone();
+        Ok(cache)
+    }
+}
+
+fn lookup(cache: &Cache, kid: &str) -> Entry {
+    cache
+        .keys
+        .get(kid)
+        .cloned()
+        .unwrap_or(Err(KeyRejected::UnknownKid))
+}
+
+fn describe(error: &FetchError) -> String {
+    match error {
+        FetchError::Refused(message) => message.clone(),
+        FetchError::Transient(source) => source.to_string(),
     }
 }
 
@@ -202,7 +303,9 @@ async fn fetch(url: &str, timeout: Duration) -> Result<Bytes, FetchError> {
             .await
             .map_err(|e| FetchError::Transient(Box::new(e)))?;
         let status = response.status();
-        if status.is_server_error() {
+        // 5xx, 429 (throttled) and 408 are the endpoint's trouble, not a wrong URL.
+        let transient = matches!(status.as_u16(), 408 | 429);
+        if status.is_server_error() || transient {
             return Err(FetchError::Transient(
                 format!("JWKS endpoint answered {status}").into(),
             ));

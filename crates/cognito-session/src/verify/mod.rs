@@ -10,7 +10,6 @@ mod jwks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,6 +17,7 @@ use serde::Deserialize;
 
 pub(crate) use claims::Freshness;
 pub use claims::{Claims, ClaimsRejected};
+pub(crate) use jwks::JwksPolicy;
 pub use jwks::KeyRejected;
 use jwks::{FetchError, Jwks};
 
@@ -197,20 +197,14 @@ pub(crate) struct Verifier {
     pub client_id: String,
     pub leeway: u64,
     pub refresh_window: u64,
-    pub jwks_timeout: Duration,
-    pub jwks_penalty: Duration,
+    pub jwks: JwksPolicy,
 }
 
 impl Verifier {
-    pub(crate) fn fixed_issuer(
-        issuer: String,
-        jwks_url: String,
-        t: Duration,
-        p: Duration,
-    ) -> Issuer {
+    pub(crate) fn fixed_issuer(issuer: String, jwks_url: String, policy: JwksPolicy) -> Issuer {
         Issuer::Fixed {
             issuer: issuer.into(),
-            jwks: Arc::new(Jwks::new(jwks_url, t, p)),
+            jwks: Arc::new(Jwks::new(jwks_url, policy)),
         }
     }
 
@@ -237,7 +231,7 @@ impl Verifier {
         let kid = check_header(&parsed.header).map_err(Rejected::from)?;
         let (issuer, jwks) = self.issuer_for(&parsed.payload)?;
         let key = jwks
-            .key(kid)
+            .key(kid, now)
             .await
             .map_err(|e| self.fetch_error(e, jwks.url()))?
             .map_err(Rejected::from)?;
@@ -314,7 +308,7 @@ impl Learner {
             ),
             (None, None) => format!("{iss}/.well-known/jwks.json"),
         };
-        let jwks = Arc::new(Jwks::new(url, v.jwks_timeout, v.jwks_penalty));
+        let jwks = Arc::new(Jwks::new(url, v.jwks));
         candidates.insert(iss.clone(), jwks.clone());
         Ok((iss.into(), jwks))
     }

@@ -7,6 +7,7 @@ mod devices;
 mod encryption;
 mod events;
 mod examples;
+mod faults;
 mod handler;
 mod layer;
 mod lifecycle;
