@@ -45,6 +45,8 @@ pub(crate) struct Settings {
     pub jwks_timeout: Duration,
     pub jwks_penalty: Duration,
     pub operation_timeout: Duration,
+    /// Entries of the verified-token cache (`SESSION_TOKEN_CACHE`); 0 turns it off.
+    pub token_cache: usize,
     /// The Cognito endpoint override (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or
     /// `AWS_ENDPOINT_URL`), used to find an emulator's JWKS.
     pub cognito_endpoint: Option<String>,
@@ -70,6 +72,7 @@ impl Default for Settings {
             jwks_timeout: Duration::from_secs(2),
             jwks_penalty: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(2),
+            token_cache: crate::verify::DEFAULT_TOKEN_CACHE,
             cognito_endpoint: None,
         }
     }
@@ -128,6 +131,14 @@ impl Settings {
                 )
             })?;
             self.cookie.max_age_secs = secs;
+        }
+        if let Some(entries) = get("SESSION_TOKEN_CACHE") {
+            self.token_cache = entries.parse().map_err(|_| {
+                invalid(
+                    "SESSION_TOKEN_CACHE",
+                    format!("{entries:?} is not a number of entries (0 turns the cache off)"),
+                )
+            })?;
         }
         if let Some(same_site) = get("COOKIE_SAME_SITE") {
             self.cookie.same_site = match same_site.to_ascii_lowercase().as_str() {
@@ -314,6 +325,8 @@ mod tests {
             ("COGNITO_JWKS_URL", "file:///etc/passwd"),
             ("COGNITO_ISSUER", "not a url"),
             ("COOKIE_SAME_SITE", "sometimes"),
+            ("SESSION_TOKEN_CACHE", "-1"),
+            ("SESSION_TOKEN_CACHE", "lots"),
             ("SESSION_ENCRYPTION_KEY", "c2hvcnQ="),
             ("SESSION_ENCRYPTION_OLD_KEYS", "not base64!"),
         ] {
@@ -322,6 +335,17 @@ mod tests {
             let message = read(&vars).unwrap_err().to_string();
             assert!(message.contains(name), "{message}");
         }
+    }
+
+    #[test]
+    fn token_cache_size() {
+        assert_eq!(
+            read(&SEED).unwrap().token_cache,
+            crate::verify::DEFAULT_TOKEN_CACHE
+        );
+        let mut vars = SEED.to_vec();
+        vars.push(("SESSION_TOKEN_CACHE", "0"));
+        assert_eq!(read(&vars).unwrap().token_cache, 0);
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(crate) async fn refresh(
     };
 
     let (new_claims, _) = verifier
-        .verify(&tokens.access_token, now)
+        .verify(&tokens.access_token, now, None)
         .await
         .map_err(|e| {
             Error::unavailable(

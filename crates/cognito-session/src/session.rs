@@ -2,7 +2,7 @@
 //! request. Wires cookie → verify → store / refresh.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -16,12 +16,12 @@ use crate::refresh::{refresh, same_family};
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
 use crate::store_error;
-use crate::verify::{Claims, Freshness, Verifier};
+use crate::verify::{Claims, Freshness, TokenCache, Verifier};
 
 /// A source of the current time, so tests can move it.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// use cognito_session::Clock;
 /// let later = || UNIX_EPOCH + Duration::from_secs(2_000_000_000);
 /// assert_eq!(later.now(), UNIX_EPOCH + Duration::from_secs(2_000_000_000));
@@ -181,15 +181,42 @@ impl Sessions {
         request: &S,
     ) -> Result<Session, Error> {
         let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
-        self.session_for_token(token).await
+        self.check(token, None).await
+    }
+
+    /// [`Sessions::session`], with a JWKS fetch (needed only for a `kid` the process has not
+    /// seen) cut short at `deadline`, which is then a 503. In a Lambda function pass the
+    /// invocation's deadline (`context.deadline()`) minus the time you need to answer.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, event: lambda_runtime::LambdaEvent<aws_lambda_events::apigw::ApiGatewayProxyRequest>) -> Result<(), cognito_session::Error> {
+    /// let deadline = event.context.deadline() - std::time::Duration::from_millis(200);
+    /// let session = sessions.session_until("token", &event.payload, deadline).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn session_until<S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &S,
+        deadline: SystemTime,
+    ) -> Result<Session, Error> {
+        let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        self.check(token, Some(Instant::now() + left)).await
     }
 
     /// The session of an access token taken from elsewhere (an `Authorization` header, say).
     pub async fn session_for_token(&self, token: &str) -> Result<Session, Error> {
+        self.check(token, None).await
+    }
+
+    async fn check(&self, token: &str, deadline: Option<Instant>) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
         let result = async {
-            let (claims, freshness) = inner.verifier.verify(token, now).await?;
+            let (claims, freshness) = inner.verifier.verify(token, now, deadline).await?;
             match freshness {
                 Freshness::Current => {
                     if inner.validation == SessionValidation::Session {
@@ -249,7 +276,7 @@ impl Sessions {
         let (claims, freshness) = self
             .inner
             .verifier
-            .verify(&tokens.access_token, now)
+            .verify(&tokens.access_token, now, None)
             .await?;
         if freshness != Freshness::Current {
             return Err(Error::InvalidInput(
@@ -284,7 +311,7 @@ impl Sessions {
         request: &S,
     ) -> Result<(), Error> {
         let token = find(name, request).ok_or(Unauthorized::MissingCookie)?;
-        let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
+        let (claims, _) = self.inner.verifier.verify(token, self.now(), None).await?;
         let store = &self.inner.store;
         let Some(row) = store
             .get(claims.sub())
@@ -426,7 +453,8 @@ impl SessionsBuilder {
         self
     }
 
-    /// Timeout of one JWKS fetch (default 2 s).
+    /// Timeout of one JWKS fetch (default 2 s). [`Sessions::session_until`] shortens it to the
+    /// time left before its deadline.
     pub fn jwks_timeout(mut self, timeout: Duration) -> Self {
         self.settings.jwks_timeout = timeout;
         self
@@ -435,6 +463,26 @@ impl SessionsBuilder {
     /// Least time between two JWKS fetches caused by unknown `kid`s (default 10 s).
     pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
         self.settings.jwks_penalty = interval;
+        self
+    }
+
+    /// `SESSION_TOKEN_CACHE`: how many verified tokens to remember (default
+    /// [`verify::DEFAULT_TOKEN_CACHE`](crate::verify::DEFAULT_TOKEN_CACHE), 0 turns the cache
+    /// off). A request presenting a remembered, still unexpired token skips the signature check;
+    /// its time claims are checked again, and tokens signed by a key that leaves the JWKS are
+    /// forgotten. Session mode still reads the session row on every request.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .token_cache(0) // verify every request's signature
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token_cache(mut self, entries: usize) -> Self {
+        self.settings.token_cache = entries;
         self
     }
 
@@ -585,15 +633,17 @@ impl SessionsBuilder {
         };
 
         let client_id = s.client_id.clone().unwrap_or_default();
+        let cache = Arc::new(TokenCache::new(s.token_cache));
         let issuer = match s.expected_issuer()? {
             Some(issuer) => {
                 let url = s.jwks_url_for(&issuer);
-                Verifier::fixed_issuer(issuer, url, s.jwks_timeout, s.jwks_penalty)
+                Verifier::fixed_issuer(issuer, url, s.jwks_timeout, s.jwks_penalty, &cache)
             }
             None => Verifier::learning_issuer(s.jwks_url.clone(), s.emulator().map(str::to_owned)),
         };
         let verifier = Verifier {
             issuer,
+            cache,
             client_id: client_id.clone(),
             leeway: s.leeway,
             refresh_window: s.cookie.max_age_secs,

@@ -7,12 +7,14 @@ mod aws;
 mod jwks;
 mod moto;
 mod runtime;
+mod seed;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
 pub use jwks::JwksServer;
 pub use moto::Moto;
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
+pub use seed::{SeedDesign, SeedOutcome};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The last step of the pipeline: Cognito access-token claims, checked after the signature.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -40,6 +40,8 @@ pub enum ClaimsRejected {
 /// The verified claims of a Cognito access token.
 ///
 /// Only ever built from a token whose signature, issuer, client and token use were verified.
+/// Cloning is cheap (the decoded claims are shared), which lets the verified-token cache hand
+/// out the same claims to every request that presents the same token.
 ///
 /// ```
 /// # use cognito_session::Claims;
@@ -48,8 +50,11 @@ pub enum ClaimsRejected {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Claims {
-    pub(crate) wire: Wire,
+pub struct Claims(Arc<Decoded>);
+
+#[derive(Debug)]
+struct Decoded {
+    wire: Wire,
     payload: Vec<u8>,
     all: OnceLock<serde_json::Map<String, serde_json::Value>>,
 }
@@ -100,16 +105,20 @@ impl Claims {
     pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, ClaimsRejected> {
         let wire: Wire = serde_json::from_slice(&payload)
             .map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
-        Ok(Claims {
+        Ok(Claims(Arc::new(Decoded {
             wire,
             payload,
             all: OnceLock::new(),
-        })
+        })))
+    }
+
+    fn wire(&self) -> &Wire {
+        &self.0.wire
     }
 
     /// Runs every check; the order puts "who issued it, for whom" before "when".
     pub(crate) fn check(&self, expect: &Expect<'_>) -> Result<Freshness, ClaimsRejected> {
-        let w = &self.wire;
+        let w = self.wire();
         if w.iss.as_deref() != Some(expect.issuer) {
             return Err(ClaimsRejected::Issuer);
         }
@@ -124,23 +133,34 @@ impl Claims {
         if w.sub.as_deref().is_none_or(str::is_empty) {
             return Err(ClaimsRejected::Missing("sub"));
         }
+        self.check_times(expect.now, expect.leeway, expect.refresh_window)
+    }
+
+    /// The time checks alone (`exp`, `iat`, `nbf`). The verified-token cache runs them again on
+    /// every hit, since the same token ages between requests (and a test clock may go back).
+    pub(crate) fn check_times(
+        &self,
+        now: u64,
+        leeway: u64,
+        refresh_window: u64,
+    ) -> Result<Freshness, ClaimsRejected> {
+        let w = self.wire();
         let exp = w.exp.ok_or(ClaimsRejected::Missing("exp"))?;
         let iat = w.iat.ok_or(ClaimsRejected::Missing("iat"))?;
         if exp > MAX_TIME || iat > exp || exp - iat > MAX_LIFETIME {
             return Err(ClaimsRejected::ImplausibleTimes);
         }
-        let now = expect.now;
-        if iat > now.saturating_add(expect.leeway) {
+        if iat > now.saturating_add(leeway) {
             return Err(ClaimsRejected::IssuedInFuture);
         }
         if let Some(nbf) = w.nbf {
-            if nbf > now.saturating_add(expect.leeway) {
+            if nbf > now.saturating_add(leeway) {
                 return Err(ClaimsRejected::NotYetValid);
             }
         }
-        if now <= exp.saturating_add(expect.leeway) {
+        if now <= exp.saturating_add(leeway) {
             Ok(Freshness::Current)
-        } else if now <= exp.saturating_add(expect.refresh_window) {
+        } else if now <= exp.saturating_add(refresh_window) {
             Ok(Freshness::Expired)
         } else {
             Err(ClaimsRejected::Expired)
@@ -149,37 +169,37 @@ impl Claims {
 
     /// The user's stable id (`sub`), the session table's partition key.
     pub fn sub(&self) -> &str {
-        self.wire.sub.as_deref().unwrap_or_default()
+        self.wire().sub.as_deref().unwrap_or_default()
     }
 
     /// Cognito's username for the user (the `username` claim; not necessarily the email).
     pub fn username(&self) -> &str {
-        self.wire.username.as_deref().unwrap_or_default()
+        self.wire().username.as_deref().unwrap_or_default()
     }
 
     /// The app client the token was issued to.
     pub fn client_id(&self) -> &str {
-        self.wire.client_id.as_deref().unwrap_or_default()
+        self.wire().client_id.as_deref().unwrap_or_default()
     }
 
     /// The issuer (`iss`): `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
     pub fn issuer(&self) -> &str {
-        self.wire.iss.as_deref().unwrap_or_default()
+        self.wire().iss.as_deref().unwrap_or_default()
     }
 
     /// The token family: the same for every access token refreshed from one login.
     pub fn origin_jti(&self) -> Option<&str> {
-        self.wire.origin_jti.as_deref()
+        self.wire().origin_jti.as_deref()
     }
 
     /// This token's own id.
     pub fn jti(&self) -> Option<&str> {
-        self.wire.jti.as_deref()
+        self.wire().jti.as_deref()
     }
 
     /// Space-separated OAuth scopes.
     pub fn scope(&self) -> Option<&str> {
-        self.wire.scope.as_deref()
+        self.wire().scope.as_deref()
     }
 
     /// Whether `scope` contains `wanted`.
@@ -190,29 +210,30 @@ impl Claims {
 
     /// The user's Cognito groups (`cognito:groups`).
     pub fn groups(&self) -> &[String] {
-        self.wire.groups.as_deref().unwrap_or_default()
+        self.wire().groups.as_deref().unwrap_or_default()
     }
 
     /// Expiry, seconds since the epoch.
     pub fn exp(&self) -> u64 {
-        self.wire.exp.unwrap_or_default()
+        self.wire().exp.unwrap_or_default()
     }
 
     /// Issue time, seconds since the epoch.
     pub fn iat(&self) -> u64 {
-        self.wire.iat.unwrap_or_default()
+        self.wire().iat.unwrap_or_default()
     }
 
     /// When the user authenticated, seconds since the epoch.
     pub fn auth_time(&self) -> Option<u64> {
-        self.wire.auth_time
+        self.wire().auth_time
     }
 
     /// Any claim by name, including those without an accessor (custom claims). The full claim
     /// set is decoded on first use only.
     pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.all
-            .get_or_init(|| serde_json::from_slice(&self.payload).unwrap_or_default())
+        self.0
+            .all
+            .get_or_init(|| serde_json::from_slice(&self.0.payload).unwrap_or_default())
             .get(name)
     }
 }

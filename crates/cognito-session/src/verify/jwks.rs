@@ -1,7 +1,16 @@
 //! The user pool's signing keys: fetched once, cached for the process, refetched only for an
 //! unknown `kid` and then at most once per penalty interval. The only I/O verification does.
+//!
+//! Locking: a token whose `kid` is known takes only the key map's `std::sync::RwLock`, for
+//! reading, for the time of one hash-map lookup and an `Arc` clone; it never waits for a fetch.
+//! The map is swapped whole (a new `Arc`) after a fetch has completed, under the write lock, with
+//! no I/O in between. Only an *unknown* `kid` takes the async `fetch` mutex, which is held across
+//! the fetch on purpose: it deduplicates concurrent fetches (one request fetches, the others
+//! wait and then find the key) and carries the refetch rate limit. The fetch is bounded by the
+//! JWKS timeout, and by the caller's deadline when one is given.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,6 +21,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
+use super::cache::TokenCache;
 use crate::error::BoxError;
 
 /// Largest JWKS document we read (Cognito's is under 2 KiB).
@@ -42,6 +52,8 @@ type Entry = Result<Arc<ParsedPublicKey>, KeyRejected>;
 
 /// One issuer's key cache.
 pub(crate) struct Jwks {
+    id: u64,
+    cache: Arc<TokenCache>,
     url: String,
     timeout: Duration,
     penalty: Duration,
@@ -85,6 +97,10 @@ pub(crate) fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Entry>, String> 
     Ok(keys)
 }
 
+fn key_bytes(key: &ParsedPublicKey) -> &[u8] {
+    key.as_ref()
+}
+
 fn parse_jwk(jwk: &Jwk) -> Result<ParsedPublicKey, KeyRejected> {
     if jwk.kty.as_deref() != Some("RSA") {
         return Err(KeyRejected::Unusable("kty is not RSA"));
@@ -113,8 +129,17 @@ fn parse_jwk(jwk: &Jwk) -> Result<ParsedPublicKey, KeyRejected> {
 }
 
 impl Jwks {
-    pub(crate) fn new(url: String, timeout: Duration, penalty: Duration) -> Self {
+    /// A key cache for `url`; `cache` is told when keys disappear.
+    pub(crate) fn new(
+        url: String,
+        timeout: Duration,
+        penalty: Duration,
+        cache: Arc<TokenCache>,
+    ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Jwks {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            cache,
             url,
             timeout,
             penalty,
@@ -125,9 +150,30 @@ impl Jwks {
 
     /// Seeds the cache with a JWKS document (preloaded keys need no fetch at cold start).
     pub(crate) fn preload(&self, body: &[u8]) -> Result<(), String> {
-        let keys = parse_jwks(body)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        self.replace_keys(parse_jwks(body)?);
         Ok(())
+    }
+
+    /// This key cache's identity in the verified-token cache.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Installs a new key set. First drops from the verified-token cache every token signed by a
+    /// key that is gone or changed, so no cached token outlives its key.
+    fn replace_keys(&self, keys: HashMap<String, Entry>) {
+        let old = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        self.cache.forget_keys(self.id, |kid| {
+            match (old.get(kid), keys.get(kid)) {
+                (Some(Ok(before)), Some(Ok(now))) => key_bytes(before) == key_bytes(now),
+                _ => false,
+            }
+        });
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -142,8 +188,13 @@ impl Jwks {
             .cloned()
     }
 
-    /// The key for `kid`: from the cache, or after one (deduplicated, rate-limited) fetch.
-    pub(crate) async fn key(&self, kid: &str) -> Result<Entry, FetchError> {
+    /// The key for `kid`: from the cache, or after one (deduplicated, rate-limited) fetch that
+    /// takes at most the JWKS timeout, or `budget` when that is shorter.
+    pub(crate) async fn key(
+        &self,
+        kid: &str,
+        budget: Option<Duration>,
+    ) -> Result<Entry, FetchError> {
         if let Some(entry) = self.cached(kid) {
             return Ok(entry);
         }
@@ -162,14 +213,15 @@ impl Jwks {
         }
         *last_fetch = Some(Instant::now());
         // Boxed: the HTTP client's future is deep, and this path is rare.
-        let body = Box::pin(fetch(&self.url, self.timeout)).await?;
+        let timeout = budget.map_or(self.timeout, |b| b.min(self.timeout));
+        let body = Box::pin(fetch(&self.url, timeout)).await?;
         let keys = parse_jwks(&body).map_err(FetchError::Refused)?;
         tracing::info!(url = %self.url, keys = keys.len(), "fetched the user pool JWKS");
         let entry = keys
             .get(kid)
             .cloned()
             .unwrap_or(Err(KeyRejected::UnknownKid));
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        self.replace_keys(keys);
         Ok(entry)
     }
 }
