@@ -6,6 +6,8 @@
 //!                                   DIR/tokens.txt (one a line), DIR/jwks.json, DIR/pool.json
 //! verify_bench run DIR SECONDS C    verify DIR's tokens round-robin for SECONDS on this thread
 //!                                   with a verified-token cache of C entries; prints JSON
+//! verify_bench count DIR N C       verify N tokens of DIR round-robin (for a profiler such as
+//!                                   `valgrind --tool=callgrind`: a fixed amount of work)
 //! verify_bench rss DIR C            verify every token of DIR once (streamed from the file) with
 //!                                   a cache of C entries; prints the RSS as it goes
 //! ```
@@ -40,6 +42,11 @@ fn main() {
             Duration::from_secs_f64(arg(2).parse().unwrap_or_else(|_| usage())),
             arg(3).parse().unwrap_or_else(|_| usage()),
         )),
+        "count" => runtime.block_on(count(
+            Path::new(arg(1)),
+            arg(2).parse().unwrap_or_else(|_| usage()),
+            arg(3).parse().unwrap_or_else(|_| usage()),
+        )),
         "rss" => runtime.block_on(rss(
             Path::new(arg(1)),
             arg(2).parse().unwrap_or_else(|_| usage()),
@@ -49,7 +56,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: verify_bench mint DIR N | run DIR SECONDS CACHE | rss DIR CACHE");
+    eprintln!(
+        "usage: verify_bench mint DIR N | run DIR SECONDS CACHE | count DIR N CACHE | rss DIR CACHE"
+    );
     std::process::exit(2)
 }
 
@@ -137,6 +146,16 @@ async fn run(dir: &Path, duration: Duration, cache: usize) {
             "microseconds_each": 1e6 / rate,
         })
     );
+}
+
+async fn count(dir: &Path, n: usize, cache: usize) {
+    let text = std::fs::read_to_string(dir.join("tokens.txt")).expect("tokens.txt");
+    let tokens: Vec<&str> = text.lines().collect();
+    let sessions = sessions(dir, cache).await;
+    for token in tokens.iter().cycle().take(n) {
+        let session = sessions.session_for_token(token).await;
+        std::hint::black_box(session.expect("every token verifies"));
+    }
 }
 
 /// The process's resident set size in KiB, from `/proc/self/status`.

@@ -52,6 +52,7 @@
 //! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains) |
 //! | `COGNITO_JWKS` | a JWKS document (inline JSON or a file path) so cold starts need no fetch |
 //! | `SESSION_VALIDATION` | `session` (default) or `token`, see [`SessionValidation`] |
+//! | `SESSION_TOKEN_CACHE` | entries of the verified-token cache (default [`verify::DEFAULT_TOKEN_CACHE`]; `0` turns it off): a token seen before skips the RSA check, see [`SessionsBuilder::token_cache`] |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
 //!

@@ -24,7 +24,12 @@ use aws_lc_rs::digest::{digest, SHA256};
 
 use super::Claims;
 
-/// Entries kept by default (`SESSION_TOKEN_CACHE` / `SessionsBuilder::token_cache`).
+/// Entries the verified-token cache keeps by default (`SESSION_TOKEN_CACHE`,
+/// [`SessionsBuilder::token_cache`](crate::SessionsBuilder::token_cache)).
+///
+/// ```
+/// assert_eq!(cognito_session::verify::DEFAULT_TOKEN_CACHE, 4096);
+/// ```
 pub const DEFAULT_CAPACITY: usize = 4096;
 
 /// SHA-256 of a whole token.

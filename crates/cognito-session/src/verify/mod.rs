@@ -13,7 +13,6 @@ mod cache;
 mod claims;
 mod jwks;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use serde::Deserialize;
 pub(crate) use cache::TokenCache;
 pub use cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE;
 pub(crate) use claims::Freshness;
+use claims::Str;
 pub use claims::{Claims, ClaimsRejected};
 pub use jwks::KeyRejected;
 use jwks::{FetchError, Jwks};
@@ -102,9 +102,9 @@ pub enum HeaderRejected {
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
-    alg: Option<Cow<'a, str>>,
+    alg: Option<Str<'a>>,
     #[serde(borrow)]
-    kid: Option<Cow<'a, str>>,
+    kid: Option<Str<'a>>,
     jku: Option<serde::de::IgnoredAny>,
     x5u: Option<serde::de::IgnoredAny>,
     x5c: Option<serde::de::IgnoredAny>,
@@ -159,7 +159,9 @@ fn decode<'b>(
 }
 
 fn parse_header(decoded: &[u8]) -> Result<Header<'_>, Malformed> {
-    serde_json::from_slice(decoded).map_err(|e| Malformed::HeaderJson(e.to_string()))
+    let text = std::str::from_utf8(decoded)
+        .map_err(|_| Malformed::HeaderJson("the header is not UTF-8".into()))?;
+    serde_json::from_str(text).map_err(|e| Malformed::HeaderJson(e.to_string()))
 }
 
 /// Step 2: returns the `kid`.
@@ -177,11 +179,15 @@ fn check_header<'h>(header: &'h Header<'_>) -> Result<&'h str, HeaderRejected> {
     if header.crit.is_some() {
         return Err(HeaderRejected::Critical);
     }
-    match header.alg.as_deref() {
+    match header.alg.as_ref().map(|a| &*a.0) {
         Some("RS256") => {}
         other => return Err(HeaderRejected::Algorithm(other.unwrap_or_default().to_owned())),
     }
-    header.kid.as_deref().ok_or(HeaderRejected::MissingKid)
+    header
+        .kid
+        .as_ref()
+        .map(|k| &*k.0)
+        .ok_or(HeaderRejected::MissingKid)
 }
 
 /// Where the expected issuer and its keys come from.
