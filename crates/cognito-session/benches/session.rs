@@ -89,8 +89,15 @@ fn bench(c: &mut Criterion) {
         "cookie",
         format!("theme=dark; token={token}").parse().unwrap(),
     );
-    for sessions in [&token_mode, &session_mode, &token_mode_cached, &session_mode_cached] {
-        runtime.block_on(sessions.session("token", &headers)).unwrap();
+    for sessions in [
+        &token_mode,
+        &session_mode,
+        &token_mode_cached,
+        &session_mode_cached,
+    ] {
+        runtime
+            .block_on(sessions.session("token", &headers))
+            .unwrap();
     }
 
     let mut group = c.benchmark_group("valid_token");

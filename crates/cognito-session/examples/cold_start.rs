@@ -120,7 +120,13 @@ fn phases() {
     ));
     lap("aws_config::load_defaults", &mut times);
     let sessions = runtime
-        .block_on(Sessions::builder().from_env().expect("env").sdk_config(sdk).build())
+        .block_on(
+            Sessions::builder()
+                .from_env()
+                .expect("env")
+                .sdk_config(sdk)
+                .build(),
+        )
         .expect("build");
     lap("Sessions build (clients, JWKS parse)", &mut times);
     let mut headers = http::HeaderMap::new();

@@ -112,7 +112,10 @@ async fn handle(app: &App, request: Request<Incoming>) -> Response<Full<Bytes>> 
         _ => return reply(404, json!({"error": "Not Found"})),
     };
     match sessions.session("token", request.headers()).await {
-        Ok(session) => reply(200, json!({"message": "Request successful", "user": session.username()})),
+        Ok(session) => reply(
+            200,
+            json!({"message": "Request successful", "user": session.username()}),
+        ),
         Err(error) => reply(error.status(), json!({"error": error.to_string()})),
     }
 }

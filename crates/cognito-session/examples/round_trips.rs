@@ -81,21 +81,32 @@ async fn main() {
         session_mode.session("token", &valid).await.expect("valid");
     });
     measure!("ours, expired token (refresh)", session_calls, {
-        let s = session_mode.session("token", &stale).await.expect("refresh");
+        let s = session_mode
+            .session("token", &stale)
+            .await
+            .expect("refresh");
         assert!(s.refreshed().is_some());
     });
     measure!("seed design, valid token", seed_calls, {
         assert_eq!(seed.request(&token).await, SeedOutcome::Valid);
     });
     measure!("seed design, expired token (refresh)", seed_calls, {
-        assert!(matches!(seed.request(&expired).await, SeedOutcome::Refreshed(_)));
+        assert!(matches!(
+            seed.request(&expired).await,
+            SeedOutcome::Refreshed(_)
+        ));
     });
     for row in rows {
         println!("{row}");
     }
 }
 
-fn report(name: &str, calls: &CallCounter, n: usize, mut times: Vec<Duration>) -> serde_json::Value {
+fn report(
+    name: &str,
+    calls: &CallCounter,
+    n: usize,
+    mut times: Vec<Duration>,
+) -> serde_json::Value {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let all = calls.all();

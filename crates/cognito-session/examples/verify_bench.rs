@@ -36,7 +36,10 @@ fn main() {
         .build()
         .expect("runtime");
     match arg(0) {
-        "mint" => mint(Path::new(arg(1)), arg(2).parse().unwrap_or_else(|_| usage())),
+        "mint" => mint(
+            Path::new(arg(1)),
+            arg(2).parse().unwrap_or_else(|_| usage()),
+        ),
         "run" => runtime.block_on(run(
             Path::new(arg(1)),
             Duration::from_secs_f64(arg(2).parse().unwrap_or_else(|_| usage())),
@@ -175,7 +178,10 @@ async fn rss(dir: &Path, cache: usize) {
     let sessions = sessions(dir, cache).await;
     let file = std::fs::File::open(dir.join("tokens.txt")).expect("tokens.txt");
     let before = rss_kib();
-    println!("{}", json!({"tokens": 0, "rss_kib": before, "cache": cache}));
+    println!(
+        "{}",
+        json!({"tokens": 0, "rss_kib": before, "cache": cache})
+    );
     let mut n = 0u64;
     for line in std::io::BufReader::new(file).lines() {
         let token = line.expect("read a token");

@@ -196,7 +196,10 @@ mod tests {
         assert_ne!(a, b);
         cache.insert(a, claims("a"), 1, "k");
         assert_eq!(cache.get(&a).unwrap().sub(), "a");
-        assert!(cache.get(&b).is_none(), "another signature is another token");
+        assert!(
+            cache.get(&b).is_none(),
+            "another signature is another token"
+        );
         cache.remove(&a);
         assert!(cache.get(&a).is_none());
         assert_eq!(cache.len(), 0);
@@ -242,7 +245,10 @@ mod tests {
         cache.forget_keys(1, |kid| kid == "new");
         assert!(cache.get(&a).is_none());
         assert!(cache.get(&b).is_some());
-        assert!(cache.get(&c).is_some(), "another JWKS's key of the same kid");
+        assert!(
+            cache.get(&c).is_some(),
+            "another JWKS's key of the same kid"
+        );
         assert_eq!(cache.read().order.len(), 2);
     }
 }

@@ -166,8 +166,8 @@ impl Claims {
     pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, ClaimsRejected> {
         let payload = String::from_utf8(payload)
             .map_err(|_| ClaimsRejected::Malformed("the payload is not UTF-8".into()))?;
-        let w: WireIn<'_> = serde_json::from_str(&payload)
-            .map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
+        let w: WireIn<'_> =
+            serde_json::from_str(&payload).map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
         let base = payload.as_ptr() as usize;
         let text = |value: Option<Str<'_>>| {
             value.map(|Str(value)| match value {

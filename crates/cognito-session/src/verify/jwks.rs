@@ -162,17 +162,12 @@ impl Jwks {
     /// Installs a new key set. First drops from the verified-token cache every token signed by a
     /// key that is gone or changed, so no cached token outlives its key.
     fn replace_keys(&self, keys: HashMap<String, Entry>) {
-        let old = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        self.cache.forget_keys(self.id, |kid| {
-            match (old.get(kid), keys.get(kid)) {
+        let old = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
+        self.cache
+            .forget_keys(self.id, |kid| match (old.get(kid), keys.get(kid)) {
                 (Some(Ok(before)), Some(Ok(now))) => key_bytes(before) == key_bytes(now),
                 _ => false,
-            }
-        });
+            });
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
     }
 

@@ -181,7 +181,11 @@ fn check_header<'h>(header: &'h Header<'_>) -> Result<&'h str, HeaderRejected> {
     }
     match header.alg.as_ref().map(|a| &*a.0) {
         Some("RS256") => {}
-        other => return Err(HeaderRejected::Algorithm(other.unwrap_or_default().to_owned())),
+        other => {
+            return Err(HeaderRejected::Algorithm(
+                other.unwrap_or_default().to_owned(),
+            ))
+        }
     }
     header
         .kid
@@ -312,8 +316,12 @@ impl Verifier {
         let payload = URL_SAFE_NO_PAD
             .decode(segments.payload)
             .map_err(|_| Rejected::Malformed(Malformed::Base64))?;
-        let signature = decode(segments.signature, &mut signature_stack, &mut signature_heap)
-            .map_err(Rejected::from)?;
+        let signature = decode(
+            segments.signature,
+            &mut signature_stack,
+            &mut signature_heap,
+        )
+        .map_err(Rejected::from)?;
         let kid = check_header(&header).map_err(Rejected::from)?;
         let (issuer, jwks) = self.issuer_for(&payload)?;
         let budget = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -454,7 +462,9 @@ mod tests {
 
     #[test]
     fn stack_and_heap_decoding_agree() {
-        for len in [0, 1, 2, 3, 280, 281, 282, 283, 284, 285, 286, 287, 288, 400, 2000] {
+        for len in [
+            0, 1, 2, 3, 280, 281, 282, 283, 284, 285, 286, 287, 288, 400, 2000,
+        ] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
             let segment = b64(&String::from_utf8_lossy(&bytes));
             let expected = URL_SAFE_NO_PAD.decode(&segment).unwrap();
