@@ -13,6 +13,7 @@ use cognito_session::Sessions;
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::json;
+use std::time::{Duration, SystemTime};
 
 const COOKIE: &str = "token";
 
@@ -25,13 +26,22 @@ async fn main() -> Result<(), Error> {
     })?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| {
         let sessions = &sessions;
-        async move { Ok::<_, Error>(handle(sessions, &event.payload).await) }
+        // A JWKS fetch (only for a key this process has not seen) must leave time to answer.
+        let deadline = event.context.deadline();
+        let deadline = deadline
+            .checked_sub(Duration::from_millis(200))
+            .unwrap_or(deadline);
+        async move { Ok::<_, Error>(handle(sessions, &event.payload, deadline).await) }
     }))
     .await
 }
 
-async fn handle(sessions: &Sessions, request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
-    match sessions.session(COOKIE, request).await {
+async fn handle(
+    sessions: &Sessions,
+    request: &ApiGatewayProxyRequest,
+    deadline: SystemTime,
+) -> ApiGatewayProxyResponse {
+    match sessions.session_until(COOKIE, request, deadline).await {
         Ok(session) => respond(
             200,
             json!({"message": "Request successful"}),

@@ -190,7 +190,7 @@ async fn rss(dir: &Path, cache: usize) {
             .await
             .expect("every token verifies");
         n += 1;
-        if n.is_power_of_two() || n % 10_000 == 0 {
+        if n.is_power_of_two() || n.is_multiple_of(10_000) {
             println!(
                 "{}",
                 json!({"tokens": n, "rss_kib": rss_kib(), "growth_kib": rss_kib() - before.min(rss_kib())})

@@ -190,7 +190,8 @@ impl Sessions {
     ///
     /// ```no_run
     /// # async fn f(sessions: cognito_session::Sessions, event: lambda_runtime::LambdaEvent<aws_lambda_events::apigw::ApiGatewayProxyRequest>) -> Result<(), cognito_session::Error> {
-    /// let deadline = event.context.deadline() - std::time::Duration::from_millis(200);
+    /// let deadline = event.context.deadline();
+    /// let deadline = deadline.checked_sub(std::time::Duration::from_millis(200)).unwrap_or(deadline);
     /// let session = sessions.session_until("token", &event.payload, deadline).await?;
     /// # Ok(()) }
     /// ```
