@@ -1,5 +1,9 @@
 //! `session()` on a valid token with a warm JWKS, beside the floor: a bare RS256 signature check
 //! of the same token with the public key parsed once (aws-lc-rs `ParsedPublicKey`).
+//!
+//! `*_uncached` runs the whole pipeline on every call (verified-token cache off), `*_cached` is a
+//! hit in the verified-token cache (on by default), and `block_on_ready` is what the benchmark's
+//! own `block_on` costs around an immediately ready future.
 
 use std::hint::black_box;
 
@@ -52,7 +56,7 @@ fn bench(c: &mut Criterion) {
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     key.verify_sig(input.as_bytes(), &signature).unwrap();
 
-    let build = |validation: SessionValidation| {
+    let build = |validation: SessionValidation, cache: usize| {
         let store = MemoryStore::default();
         runtime
             .block_on(store.put(&SessionRow::new(
@@ -69,22 +73,32 @@ fn bench(c: &mut Criterion) {
                     .user_pool_id(POOL)
                     .jwks(jwks.clone())
                     .validation(validation)
+                    .token_cache(cache)
                     .store(store)
                     .cognito_client(cognito_client())
                     .build(),
             )
             .unwrap()
     };
-    let token_mode = build(SessionValidation::Token);
-    let session_mode = build(SessionValidation::Session);
+    let token_mode = build(SessionValidation::Token, 0);
+    let session_mode = build(SessionValidation::Session, 0);
+    let token_mode_cached = build(SessionValidation::Token, 1024);
+    let session_mode_cached = build(SessionValidation::Session, 1024);
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "cookie",
         format!("theme=dark; token={token}").parse().unwrap(),
     );
-    runtime
-        .block_on(token_mode.session("token", &headers))
-        .unwrap();
+    for sessions in [
+        &token_mode,
+        &session_mode,
+        &token_mode_cached,
+        &session_mode_cached,
+    ] {
+        runtime
+            .block_on(sessions.session("token", &headers))
+            .unwrap();
+    }
 
     let mut group = c.benchmark_group("valid_token");
     group.bench_function("floor_rs256_verify_parsed_key", |b| {
@@ -93,17 +107,34 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    group.bench_function("session_token_mode", |b| {
+    group.bench_function("block_on_ready", |b| {
+        b.iter(|| runtime.block_on(async { black_box(1) }))
+    });
+    group.bench_function("session_token_mode_uncached", |b| {
         b.iter(|| {
             runtime
                 .block_on(token_mode.session("token", black_box(&headers)))
                 .unwrap()
         })
     });
-    group.bench_function("session_session_mode_memory_store", |b| {
+    group.bench_function("session_session_mode_memory_store_uncached", |b| {
         b.iter(|| {
             runtime
                 .block_on(session_mode.session("token", black_box(&headers)))
+                .unwrap()
+        })
+    });
+    group.bench_function("session_token_mode_cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(token_mode_cached.session("token", black_box(&headers)))
+                .unwrap()
+        })
+    });
+    group.bench_function("session_session_mode_memory_store_cached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(session_mode_cached.session("token", black_box(&headers)))
                 .unwrap()
         })
     });

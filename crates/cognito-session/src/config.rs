@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     pub jwks_max_age: u64,
     /// Age (seconds) up to which fetched JWKS keys are served while revalidation fails.
     pub jwks_max_stale: u64,
+    /// Entries of the verified-token cache (`SESSION_TOKEN_CACHE`); 0 turns it off.
+    pub token_cache: usize,
     /// The Cognito endpoint override (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` or
     /// `AWS_ENDPOINT_URL`), used to find an emulator's JWKS.
     pub cognito_endpoint: Option<String>,
@@ -90,6 +92,7 @@ impl Default for Settings {
             operation_timeout: Duration::from_secs(2),
             jwks_max_age: 3600,
             jwks_max_stale: 86_400,
+            token_cache: crate::verify::DEFAULT_TOKEN_CACHE,
             cognito_endpoint: None,
             allowed_origins: Vec::new(),
         }
@@ -183,6 +186,14 @@ impl Settings {
                 )
             })?;
             self.cookie.max_age_secs = secs;
+        }
+        if let Some(entries) = get("SESSION_TOKEN_CACHE") {
+            self.token_cache = entries.parse().map_err(|_| {
+                invalid(
+                    "SESSION_TOKEN_CACHE",
+                    format!("{entries:?} is not a number of entries (0 turns the cache off)"),
+                )
+            })?;
         }
         if let Some(same_site) = get("COOKIE_SAME_SITE") {
             self.cookie.same_site = match same_site.to_ascii_lowercase().as_str() {
@@ -416,6 +427,8 @@ mod tests {
             ("COGNITO_JWKS_URL", "file:///etc/passwd"),
             ("COGNITO_ISSUER", "not a url"),
             ("COOKIE_SAME_SITE", "sometimes"),
+            ("SESSION_TOKEN_CACHE", "-1"),
+            ("SESSION_TOKEN_CACHE", "lots"),
             ("SESSION_ENCRYPTION_KEY", "c2hvcnQ="),
             ("SESSION_ENCRYPTION_OLD_KEYS", "not base64!"),
             ("COOKIE_PREFIX", "__Weird-"),
@@ -477,6 +490,17 @@ mod tests {
         ]);
         let s = read(&vars).unwrap();
         assert_eq!((s.jwks_max_age, s.jwks_max_stale), (60, 600));
+    }
+
+    #[test]
+    fn token_cache_size() {
+        assert_eq!(
+            read(&SEED).unwrap().token_cache,
+            crate::verify::DEFAULT_TOKEN_CACHE
+        );
+        let mut vars = SEED.to_vec();
+        vars.push(("SESSION_TOKEN_CACHE", "0"));
+        assert_eq!(read(&vars).unwrap().token_cache, 0);
     }
 
     #[test]

@@ -17,12 +17,12 @@ use crate::refresh::{key_of, last_active, same_family, usable, Outcome, Refreshe
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
 use crate::store_error;
-use crate::verify::{Claims, Freshness, JwksPolicy, Verifier};
+use crate::verify::{Claims, Freshness, JwksPolicy, TokenCache, Verifier};
 
 /// A source of the current time, so tests can move it.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use std::time::{Duration, UNIX_EPOCH};
 /// use cognito_session::Clock;
 /// let later = || UNIX_EPOCH + Duration::from_secs(2_000_000_000);
 /// assert_eq!(later.now(), UNIX_EPOCH + Duration::from_secs(2_000_000_000));
@@ -676,7 +676,8 @@ impl SessionsBuilder {
         self
     }
 
-    /// Timeout of one JWKS fetch (default 2 s).
+    /// Timeout of one JWKS fetch (default 2 s). A request's deadline
+    /// ([`Sessions::session_with_deadline`]) shortens it to the time left.
     pub fn jwks_timeout(mut self, timeout: Duration) -> Self {
         self.settings.jwks_timeout = timeout;
         self
@@ -713,6 +714,26 @@ impl SessionsBuilder {
     /// Least time between two JWKS fetches caused by unknown `kid`s (default 10 s).
     pub fn jwks_refetch_interval(mut self, interval: Duration) -> Self {
         self.settings.jwks_penalty = interval;
+        self
+    }
+
+    /// `SESSION_TOKEN_CACHE`: how many verified tokens to remember (default
+    /// [`verify::DEFAULT_TOKEN_CACHE`](crate::verify::DEFAULT_TOKEN_CACHE), 0 turns the cache
+    /// off). A request presenting a remembered, still unexpired token skips the signature check;
+    /// its time claims are checked again, and tokens signed by a key that leaves the JWKS are
+    /// forgotten. Session mode still reads the session row on every request.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .token_cache(0) // verify every request's signature
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token_cache(mut self, entries: usize) -> Self {
+        self.settings.token_cache = entries;
         self
     }
 
@@ -879,15 +900,17 @@ impl SessionsBuilder {
             max_age: s.jwks_max_age,
             max_stale: s.jwks_max_stale,
         };
+        let cache = Arc::new(TokenCache::new(s.token_cache));
         let issuer = match s.expected_issuer()? {
             Some(issuer) => {
                 let url = s.jwks_url_for(&issuer);
-                Verifier::fixed_issuer(issuer, url, jwks_policy)
+                Verifier::fixed_issuer(issuer, url, jwks_policy, &cache)
             }
             None => Verifier::learning_issuer(s.jwks_url.clone(), s.emulator().map(str::to_owned)),
         };
         let verifier = Verifier {
             issuer,
+            cache,
             client_id: client_id.clone(),
             leeway: s.leeway,
             refresh_window: s.cookie.max_age_secs,

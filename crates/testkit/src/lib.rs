@@ -9,6 +9,7 @@ mod jwks;
 mod moto;
 mod proxy;
 mod runtime;
+mod seed;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
@@ -17,6 +18,7 @@ pub use jwks::JwksServer;
 pub use moto::Moto;
 pub use proxy::{Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
+pub use seed::{SeedDesign, SeedOutcome};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};
 
 use std::path::PathBuf;

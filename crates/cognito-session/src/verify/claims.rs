@@ -1,6 +1,7 @@
 //! The last step of the pipeline: Cognito access-token claims, checked after the signature.
 
-use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -40,6 +41,8 @@ pub enum ClaimsRejected {
 /// The verified claims of a Cognito access token.
 ///
 /// Only ever built from a token whose signature, issuer, client and token use were verified.
+/// Cloning is cheap (the decoded claims are shared), which lets the verified-token cache hand
+/// out the same claims to every request that presents the same token.
 ///
 /// ```
 /// # use cognito_session::Claims;
@@ -48,30 +51,93 @@ pub enum ClaimsRejected {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Claims {
-    pub(crate) wire: Wire,
-    payload: Vec<u8>,
+pub struct Claims(Arc<Decoded>);
+
+#[derive(Debug)]
+struct Decoded {
+    wire: Wire,
+    /// The payload, checked to be UTF-8 once (so the JSON parser need not check each string).
+    payload: String,
     all: OnceLock<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// The claims we check and expose, as they come off the wire. Serde refuses a repeated claim
-/// name among these fields.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Wire {
-    pub iss: Option<String>,
-    pub sub: Option<String>,
-    pub token_use: Option<String>,
-    pub client_id: Option<String>,
-    pub username: Option<String>,
-    pub origin_jti: Option<String>,
-    pub jti: Option<String>,
-    pub scope: Option<String>,
+/// A claim's text: where it sits in the payload when it has no JSON escapes (the usual case: no
+/// allocation), else its decoded value.
+#[derive(Debug)]
+enum Text {
+    Span(usize, usize),
+    Decoded(Box<str>),
+}
+
+/// The claims we check and expose.
+#[derive(Debug)]
+struct Wire {
+    iss: Option<Text>,
+    sub: Option<Text>,
+    token_use: Option<Text>,
+    client_id: Option<Text>,
+    username: Option<Text>,
+    origin_jti: Option<Text>,
+    jti: Option<Text>,
+    scope: Option<Text>,
+    groups: Option<Vec<String>>,
+    exp: Option<u64>,
+    iat: Option<u64>,
+    nbf: Option<u64>,
+    auth_time: Option<u64>,
+}
+
+/// The claims as they come off the wire. Serde refuses a repeated claim name among these fields.
+#[derive(Deserialize)]
+struct WireIn<'a> {
+    #[serde(borrow)]
+    iss: Option<Str<'a>>,
+    #[serde(borrow)]
+    sub: Option<Str<'a>>,
+    #[serde(borrow)]
+    token_use: Option<Str<'a>>,
+    #[serde(borrow)]
+    client_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    username: Option<Str<'a>>,
+    #[serde(borrow)]
+    origin_jti: Option<Str<'a>>,
+    #[serde(borrow)]
+    jti: Option<Str<'a>>,
+    #[serde(borrow)]
+    scope: Option<Str<'a>>,
     #[serde(rename = "cognito:groups")]
-    pub groups: Option<Vec<String>>,
-    pub exp: Option<u64>,
-    pub iat: Option<u64>,
-    pub nbf: Option<u64>,
-    pub auth_time: Option<u64>,
+    groups: Option<Vec<String>>,
+    exp: Option<u64>,
+    iat: Option<u64>,
+    nbf: Option<u64>,
+    auth_time: Option<u64>,
+}
+
+/// A JSON string borrowed from the input when it has no escapes, decoded otherwise. (Serde's own
+/// `Option<Cow<str>>` always allocates.)
+pub(crate) struct Str<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 /// What the claims step checks against.
@@ -98,49 +164,103 @@ const MAX_LIFETIME: u64 = 7 * 24 * 3600;
 
 impl Claims {
     pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, ClaimsRejected> {
-        let wire: Wire = serde_json::from_slice(&payload)
-            .map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
-        Ok(Claims {
+        let payload = String::from_utf8(payload)
+            .map_err(|_| ClaimsRejected::Malformed("the payload is not UTF-8".into()))?;
+        let w: WireIn<'_> =
+            serde_json::from_str(&payload).map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
+        let base = payload.as_ptr() as usize;
+        let text = |value: Option<Str<'_>>| {
+            value.map(|Str(value)| match value {
+                Cow::Borrowed(b) => {
+                    let start = (b.as_ptr() as usize).wrapping_sub(base);
+                    let end = start.wrapping_add(b.len());
+                    // A borrowed string lies inside the payload; checked rather than assumed.
+                    match payload.get(start..end) {
+                        Some(span) if span.as_ptr() == b.as_ptr() => Text::Span(start, end),
+                        _ => Text::Decoded(b.into()),
+                    }
+                }
+                Cow::Owned(o) => Text::Decoded(o.into_boxed_str()),
+            })
+        };
+        let wire = Wire {
+            iss: text(w.iss),
+            sub: text(w.sub),
+            token_use: text(w.token_use),
+            client_id: text(w.client_id),
+            username: text(w.username),
+            origin_jti: text(w.origin_jti),
+            jti: text(w.jti),
+            scope: text(w.scope),
+            groups: w.groups,
+            exp: w.exp,
+            iat: w.iat,
+            nbf: w.nbf,
+            auth_time: w.auth_time,
+        };
+        Ok(Claims(Arc::new(Decoded {
             wire,
             payload,
             all: OnceLock::new(),
-        })
+        })))
+    }
+
+    fn wire(&self) -> &Wire {
+        &self.0.wire
+    }
+
+    fn text<'s>(&'s self, text: &'s Option<Text>) -> Option<&'s str> {
+        match text.as_ref()? {
+            Text::Span(start, end) => self.0.payload.get(*start..*end),
+            Text::Decoded(value) => Some(value),
+        }
     }
 
     /// Runs every check; the order puts "who issued it, for whom" before "when".
     pub(crate) fn check(&self, expect: &Expect<'_>) -> Result<Freshness, ClaimsRejected> {
-        let w = &self.wire;
-        if w.iss.as_deref() != Some(expect.issuer) {
+        let w = self.wire();
+        if self.text(&w.iss) != Some(expect.issuer) {
             return Err(ClaimsRejected::Issuer);
         }
-        match w.token_use.as_deref() {
+        match self.text(&w.token_use) {
             Some("access") => {}
             Some(other) => return Err(ClaimsRejected::TokenUse(other.to_owned())),
             None => return Err(ClaimsRejected::Missing("token_use")),
         }
-        if w.client_id.as_deref() != Some(expect.client_id) {
+        if self.text(&w.client_id) != Some(expect.client_id) {
             return Err(ClaimsRejected::Client);
         }
-        if w.sub.as_deref().is_none_or(str::is_empty) {
+        if self.text(&w.sub).is_none_or(str::is_empty) {
             return Err(ClaimsRejected::Missing("sub"));
         }
+        self.check_times(expect.now, expect.leeway, expect.refresh_window)
+    }
+
+    /// The time checks alone (`exp`, `iat`, `nbf`). The verified-token cache runs them again on
+    /// every hit, since the same token ages between requests (and a test clock may go back).
+    pub(crate) fn check_times(
+        &self,
+        now: u64,
+        leeway: u64,
+        refresh_window: u64,
+    ) -> Result<Freshness, ClaimsRejected> {
+        let w = self.wire();
         let exp = w.exp.ok_or(ClaimsRejected::Missing("exp"))?;
         let iat = w.iat.ok_or(ClaimsRejected::Missing("iat"))?;
         if exp > MAX_TIME || iat > exp || exp - iat > MAX_LIFETIME {
             return Err(ClaimsRejected::ImplausibleTimes);
         }
-        let now = expect.now;
-        if iat > now.saturating_add(expect.leeway) {
+        if iat > now.saturating_add(leeway) {
             return Err(ClaimsRejected::IssuedInFuture);
         }
         if let Some(nbf) = w.nbf {
-            if nbf > now.saturating_add(expect.leeway) {
+            if nbf > now.saturating_add(leeway) {
                 return Err(ClaimsRejected::NotYetValid);
             }
         }
-        if now <= exp.saturating_add(expect.leeway) {
+        if now <= exp.saturating_add(leeway) {
             Ok(Freshness::Current)
-        } else if now <= exp.saturating_add(expect.refresh_window) {
+        } else if now <= exp.saturating_add(refresh_window) {
             Ok(Freshness::Expired)
         } else {
             Err(ClaimsRejected::Expired)
@@ -149,37 +269,37 @@ impl Claims {
 
     /// The user's stable id (`sub`), the session table's partition key.
     pub fn sub(&self) -> &str {
-        self.wire.sub.as_deref().unwrap_or_default()
+        self.text(&self.wire().sub).unwrap_or_default()
     }
 
     /// Cognito's username for the user (the `username` claim; not necessarily the email).
     pub fn username(&self) -> &str {
-        self.wire.username.as_deref().unwrap_or_default()
+        self.text(&self.wire().username).unwrap_or_default()
     }
 
     /// The app client the token was issued to.
     pub fn client_id(&self) -> &str {
-        self.wire.client_id.as_deref().unwrap_or_default()
+        self.text(&self.wire().client_id).unwrap_or_default()
     }
 
     /// The issuer (`iss`): `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
     pub fn issuer(&self) -> &str {
-        self.wire.iss.as_deref().unwrap_or_default()
+        self.text(&self.wire().iss).unwrap_or_default()
     }
 
     /// The token family: the same for every access token refreshed from one login.
     pub fn origin_jti(&self) -> Option<&str> {
-        self.wire.origin_jti.as_deref()
+        self.text(&self.wire().origin_jti)
     }
 
     /// This token's own id.
     pub fn jti(&self) -> Option<&str> {
-        self.wire.jti.as_deref()
+        self.text(&self.wire().jti)
     }
 
     /// Space-separated OAuth scopes.
     pub fn scope(&self) -> Option<&str> {
-        self.wire.scope.as_deref()
+        self.text(&self.wire().scope)
     }
 
     /// Whether `scope` contains `wanted`.
@@ -190,29 +310,30 @@ impl Claims {
 
     /// The user's Cognito groups (`cognito:groups`).
     pub fn groups(&self) -> &[String] {
-        self.wire.groups.as_deref().unwrap_or_default()
+        self.wire().groups.as_deref().unwrap_or_default()
     }
 
     /// Expiry, seconds since the epoch.
     pub fn exp(&self) -> u64 {
-        self.wire.exp.unwrap_or_default()
+        self.wire().exp.unwrap_or_default()
     }
 
     /// Issue time, seconds since the epoch.
     pub fn iat(&self) -> u64 {
-        self.wire.iat.unwrap_or_default()
+        self.wire().iat.unwrap_or_default()
     }
 
     /// When the user authenticated, seconds since the epoch.
     pub fn auth_time(&self) -> Option<u64> {
-        self.wire.auth_time
+        self.wire().auth_time
     }
 
     /// Any claim by name, including those without an accessor (custom claims). The full claim
     /// set is decoded on first use only.
     pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.all
-            .get_or_init(|| serde_json::from_slice(&self.payload).unwrap_or_default())
+        self.0
+            .all
+            .get_or_init(|| serde_json::from_str(&self.0.payload).unwrap_or_default())
             .get(name)
     }
 }
@@ -317,6 +438,19 @@ mod tests {
             claims(&s).unwrap().check(&EXPECT),
             Err(ClaimsRejected::Missing("exp"))
         );
+    }
+
+    #[test]
+    fn escaped_and_plain_strings_read_the_same() {
+        let c = claims(&good(r#","username":"al\u0069ce","scope":"a b""#)).unwrap();
+        assert_eq!(c.username(), "alice");
+        assert_eq!(c.scope(), Some("a b"));
+        assert_eq!(c.sub(), "s");
+        assert_eq!(c.check(&EXPECT), Ok(Freshness::Current));
+        assert!(matches!(
+            Claims::parse(vec![b'{', 0xff, b'}']),
+            Err(ClaimsRejected::Malformed(_))
+        ));
     }
 
     #[test]

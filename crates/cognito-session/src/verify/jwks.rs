@@ -10,8 +10,20 @@
 //! fetch); after that, verification answers 503 ([`Service::Jwks`](crate::Service::Jwks)) until
 //! a refetch succeeds. Keys preloaded from `COGNITO_JWKS` are configuration and never go stale.
 //! A cold start with no keys and an unreachable endpoint is a 503, never a 401.
+//!
+//! # Locking
+//! A token whose `kid` is known and fresh takes only the key map's `std::sync::RwLock`, for
+//! reading, for one `Arc` clone; it never waits for a fetch. The map is swapped whole after a
+//! fetch has completed, with no I/O under the write lock. Only an unknown `kid` (or keys too old
+//! to serve) takes the async `fetch` mutex, held across the fetch on purpose: it deduplicates
+//! concurrent fetches and carries the refetch rate limit. Revalidation of merely old keys only
+//! tries that mutex and never waits for it.
+//!
+//! Whenever the key set changes, tokens signed by a key that disappeared or changed are dropped
+//! from the verified-token cache first, so no cached token outlives its key.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -22,6 +34,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
+use super::cache::{TokenCache, TokenHash};
+use super::Claims;
 use crate::error::BoxError;
 
 /// Largest JWKS document we read (Cognito's is under 2 KiB).
@@ -78,6 +92,10 @@ impl Cache {
 
 /// One issuer's key cache.
 pub(crate) struct Jwks {
+    /// This key cache's identity in the verified-token cache.
+    id: u64,
+    /// Told when keys disappear.
+    tokens: Arc<TokenCache>,
     url: String,
     policy: JwksPolicy,
     keys: RwLock<Arc<Cache>>,
@@ -148,9 +166,21 @@ fn parse_jwk(jwk: &Jwk) -> Result<ParsedPublicKey, KeyRejected> {
         .map_err(|_| KeyRejected::Unusable("not a valid RSA public key"))
 }
 
+/// Whether two key entries hold the same usable public key.
+fn same_key(a: Option<&Entry>, b: Option<&Entry>) -> bool {
+    match (a, b) {
+        (Some(Ok(a)), Some(Ok(b))) => a.as_ref().as_ref() == b.as_ref().as_ref(),
+        _ => false,
+    }
+}
+
 impl Jwks {
-    pub(crate) fn new(url: String, policy: JwksPolicy) -> Self {
+    /// A key cache for `url`; `tokens` is told when keys disappear.
+    pub(crate) fn new(url: String, policy: JwksPolicy, tokens: Arc<TokenCache>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Jwks {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tokens,
             url,
             policy,
             keys: RwLock::new(Arc::default()),
@@ -161,11 +191,41 @@ impl Jwks {
     /// Seeds the cache with a JWKS document (preloaded keys need no fetch at cold start).
     pub(crate) fn preload(&self, body: &[u8]) -> Result<(), String> {
         let keys = parse_jwks(body)?;
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Cache {
+        self.replace(Arc::new(Cache {
             keys,
             fetched_at: None,
-        });
+        }));
         Ok(())
+    }
+
+    /// Installs a new key set, dropping from the verified-token cache every token signed by a
+    /// key that is gone or changed. Both happen under the write lock, so a token verified with
+    /// a key being replaced cannot slip into the token cache in between (see [`Jwks::remember`]).
+    fn replace(&self, new: Arc<Cache>) {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let old = &keys.keys;
+        self.tokens
+            .forget_keys(self.id, |kid| same_key(old.get(kid), new.keys.get(kid)));
+        *keys = new;
+    }
+
+    /// Caches a token that `key` (the key for `kid`) just verified, unless that key has been
+    /// replaced since it was looked up. The entry carries the key set's fetch time, so a hit
+    /// never outlives the set's maximum age.
+    pub(crate) fn remember(
+        &self,
+        token: TokenHash,
+        claims: Claims,
+        kid: &str,
+        key: &ParsedPublicKey,
+    ) {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let unchanged =
+            matches!(keys.keys.get(kid), Some(Ok(now)) if now.as_ref().as_ref() == key.as_ref());
+        if unchanged {
+            self.tokens
+                .insert(token, claims, (self.id, kid, keys.fetched_at));
+        }
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -255,7 +315,7 @@ impl Jwks {
             keys,
             fetched_at: Some(now),
         });
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = cache.clone();
+        self.replace(cache.clone());
         Ok(cache)
     }
 }

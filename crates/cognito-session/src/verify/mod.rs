@@ -4,7 +4,12 @@
 //! signature is checked; the one exception is `iss` in pool-learning mode (only the three seed
 //! variables configured), where it picks which Cognito JWKS to verify against, and only if it has
 //! the exact shape of a Cognito issuer.
+//!
+//! In front of the pipeline sits the verified-token cache (`cache.rs`): a token whose exact
+//! bytes passed the pipeline before, and which is still current, is answered from there without
+//! the RSA check.
 
+mod cache;
 mod claims;
 mod jwks;
 
@@ -15,7 +20,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
+pub(crate) use cache::TokenCache;
+pub use cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE;
 pub(crate) use claims::Freshness;
+use claims::Str;
 pub use claims::{Claims, ClaimsRejected};
 pub(crate) use jwks::JwksPolicy;
 pub use jwks::KeyRejected;
@@ -89,10 +97,14 @@ pub enum HeaderRejected {
     Critical,
 }
 
+/// The header fields we look at. `alg` and `kid` borrow from the decoded header unless they
+/// contain JSON escapes.
 #[derive(Deserialize)]
-struct Header {
-    alg: Option<String>,
-    kid: Option<String>,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Option<Str<'a>>,
+    #[serde(borrow)]
+    kid: Option<Str<'a>>,
     jku: Option<serde::de::IgnoredAny>,
     x5u: Option<serde::de::IgnoredAny>,
     x5c: Option<serde::de::IgnoredAny>,
@@ -100,37 +112,60 @@ struct Header {
     crit: Option<serde::de::IgnoredAny>,
 }
 
-/// Step 1: the three segments, decoded, and the bytes the signature covers.
-struct Parsed<'a> {
-    header: Header,
+/// Step 1: the three segments, still encoded, and the bytes the signature covers.
+struct Segments<'a> {
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
     signing_input: &'a [u8],
-    payload: Vec<u8>,
-    signature: Vec<u8>,
 }
 
-fn parse(token: &str) -> Result<Parsed<'_>, Malformed> {
+fn split(token: &str) -> Result<Segments<'_>, Malformed> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Malformed::TooLong);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
+    let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Malformed::Segments);
     };
-    let decode = |seg: &str| URL_SAFE_NO_PAD.decode(seg).map_err(|_| Malformed::Base64);
-    let header: Header =
-        serde_json::from_slice(&decode(h)?).map_err(|e| Malformed::HeaderJson(e.to_string()))?;
-    Ok(Parsed {
+    Ok(Segments {
         header,
-        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
-        payload: decode(p)?,
-        signature: decode(s)?,
+        payload,
+        signature,
+        signing_input: &token.as_bytes()[..header.len() + 1 + payload.len()],
     })
 }
 
+/// Decodes base64url `segment` into `stack` when it fits (headers and signatures always do for
+/// Cognito), else into `heap`: no allocation on the usual path.
+fn decode<'b>(
+    segment: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], Malformed> {
+    if segment.len() / 4 * 3 + 3 <= stack.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(segment, stack)
+            .map_err(|_| Malformed::Base64)?;
+        Ok(&stack[..n])
+    } else {
+        *heap = URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| Malformed::Base64)?;
+        Ok(heap)
+    }
+}
+
+fn parse_header(decoded: &[u8]) -> Result<Header<'_>, Malformed> {
+    let text = std::str::from_utf8(decoded)
+        .map_err(|_| Malformed::HeaderJson("the header is not UTF-8".into()))?;
+    serde_json::from_str(text).map_err(|e| Malformed::HeaderJson(e.to_string()))
+}
+
 /// Step 2: returns the `kid`.
-fn check_header(header: &Header) -> Result<&str, HeaderRejected> {
+fn check_header<'h>(header: &'h Header<'_>) -> Result<&'h str, HeaderRejected> {
     for (present, name) in [
         (header.jku.is_some(), "jku"),
         (header.x5u.is_some(), "x5u"),
@@ -144,11 +179,19 @@ fn check_header(header: &Header) -> Result<&str, HeaderRejected> {
     if header.crit.is_some() {
         return Err(HeaderRejected::Critical);
     }
-    match header.alg.as_deref() {
+    match header.alg.as_ref().map(|a| &*a.0) {
         Some("RS256") => {}
-        other => return Err(HeaderRejected::Algorithm(other.unwrap_or("").to_owned())),
+        other => {
+            return Err(HeaderRejected::Algorithm(
+                other.unwrap_or_default().to_owned(),
+            ))
+        }
     }
-    header.kid.as_deref().ok_or(HeaderRejected::MissingKid)
+    header
+        .kid
+        .as_ref()
+        .map(|k| &*k.0)
+        .ok_or(HeaderRejected::MissingKid)
 }
 
 /// Where the expected issuer and its keys come from.
@@ -194,6 +237,8 @@ pub(crate) fn is_cognito_issuer(iss: &str) -> bool {
 /// The verification settings that do not change per request.
 pub(crate) struct Verifier {
     pub issuer: Issuer,
+    /// The verified-token cache, shared with the key caches (which purge it on key removal).
+    pub cache: Arc<TokenCache>,
     pub client_id: String,
     pub leeway: u64,
     pub refresh_window: u64,
@@ -201,10 +246,15 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    pub(crate) fn fixed_issuer(issuer: String, jwks_url: String, policy: JwksPolicy) -> Issuer {
+    pub(crate) fn fixed_issuer(
+        issuer: String,
+        jwks_url: String,
+        policy: JwksPolicy,
+        cache: &Arc<TokenCache>,
+    ) -> Issuer {
         Issuer::Fixed {
             issuer: issuer.into(),
-            jwks: Arc::new(Jwks::new(jwks_url, policy)),
+            jwks: Arc::new(Jwks::new(jwks_url, policy, cache.clone())),
         }
     }
 
@@ -225,19 +275,60 @@ impl Verifier {
         }
     }
 
-    /// Runs the whole pipeline on `token` at time `now` (epoch seconds).
+    /// Runs the whole pipeline on `token` at time `now` (epoch seconds), or answers from the
+    /// verified-token cache. (The caller bounds any JWKS fetch by the request's deadline.)
     pub(crate) async fn verify(&self, token: &str, now: u64) -> Result<(Claims, Freshness), Error> {
-        let parsed = parse(token).map_err(Rejected::from)?;
-        let kid = check_header(&parsed.header).map_err(Rejected::from)?;
-        let (issuer, jwks) = self.issuer_for(&parsed.payload)?;
-        let key = jwks
+        if !self.cache.enabled() || token.len() > MAX_TOKEN_BYTES {
+            return self.verify_uncached(token, now, None).await;
+        }
+        let key = TokenCache::hash(token);
+        if let Some((claims, keys_fetched_at)) = self.cache.get(&key) {
+            // These exact bytes passed every check before; only the clock can have changed:
+            // the token may have expired, or the key set that verified it may be due for
+            // revalidation (then the pipeline asks the key cache, as an uncached token would).
+            let keys_fresh =
+                keys_fetched_at.is_none_or(|at| now.saturating_sub(at) < self.jwks.max_age);
+            match claims.check_times(now, self.leeway, self.refresh_window) {
+                Ok(Freshness::Current) if keys_fresh => return Ok((claims, Freshness::Current)),
+                _ => self.cache.remove(&key),
+            }
+        }
+        self.verify_uncached(token, now, Some(key)).await
+    }
+
+    /// The pipeline itself; a current token is then cached under `key`.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        now: u64,
+        key: Option<cache::TokenHash>,
+    ) -> Result<(Claims, Freshness), Error> {
+        let segments = split(token).map_err(Rejected::from)?;
+        let (mut header_stack, mut header_heap) = ([0u8; 384], Vec::new());
+        let header = decode(segments.header, &mut header_stack, &mut header_heap)
+            .and_then(parse_header)
+            .map_err(Rejected::from)?;
+        let (mut signature_stack, mut signature_heap) = ([0u8; 1024], Vec::new());
+        let payload = URL_SAFE_NO_PAD
+            .decode(segments.payload)
+            .map_err(|_| Rejected::Malformed(Malformed::Base64))?;
+        let signature = decode(
+            segments.signature,
+            &mut signature_stack,
+            &mut signature_heap,
+        )
+        .map_err(Rejected::from)?;
+        let kid = check_header(&header).map_err(Rejected::from)?;
+        let (issuer, jwks) = self.issuer_for(&payload)?;
+        let key_entry = jwks
             .key(kid, now)
             .await
             .map_err(|e| self.fetch_error(e, jwks.url()))?
             .map_err(Rejected::from)?;
-        key.verify_sig(parsed.signing_input, &parsed.signature)
+        key_entry
+            .verify_sig(segments.signing_input, signature)
             .map_err(|_| Rejected::Signature)?;
-        let claims = Claims::parse(parsed.payload).map_err(Rejected::from)?;
+        let claims = Claims::parse(payload).map_err(Rejected::from)?;
         let freshness = claims
             .check(&claims::Expect {
                 issuer: &issuer,
@@ -249,6 +340,9 @@ impl Verifier {
             .map_err(Rejected::from)?;
         if let Issuer::Learn(learner) = &self.issuer {
             learner.confirm(&issuer, &jwks);
+        }
+        if let (Some(key), Freshness::Current) = (key, freshness) {
+            jwks.remember(key, claims.clone(), kid, &key_entry);
         }
         Ok((claims, freshness))
     }
@@ -308,7 +402,7 @@ impl Learner {
             ),
             (None, None) => format!("{iss}/.well-known/jwks.json"),
         };
-        let jwks = Arc::new(Jwks::new(url, v.jwks));
+        let jwks = Arc::new(Jwks::new(url, v.jwks, v.cache.clone()));
         candidates.insert(iss.clone(), jwks.clone());
         Ok((iss.into(), jwks))
     }
@@ -337,27 +431,55 @@ mod tests {
         URL_SAFE_NO_PAD.encode(s)
     }
 
+    fn decode_header(segment: &str) -> Result<Vec<u8>, Malformed> {
+        let (mut stack, mut heap) = ([0u8; 384], Vec::new());
+        decode(segment, &mut stack, &mut heap).map(<[u8]>::to_vec)
+    }
+
     #[test]
     fn segments_and_size() {
-        assert_eq!(parse("a.b").err(), Some(Malformed::Segments));
-        assert_eq!(parse("a.b.c.d").err(), Some(Malformed::Segments));
+        assert_eq!(split("a.b").err(), Some(Malformed::Segments));
+        assert_eq!(split("a.b.c.d").err(), Some(Malformed::Segments));
         assert_eq!(
-            parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).err(),
+            split(&"a".repeat(MAX_TOKEN_BYTES + 1)).err(),
             Some(Malformed::TooLong)
         );
-        assert_eq!(parse("a=.b.c").err(), Some(Malformed::Base64));
+        assert_eq!(decode_header("a=").err(), Some(Malformed::Base64));
+        let s = split("aGk.cA.c2ln").unwrap();
+        assert_eq!(s.signing_input, b"aGk.cA");
+        assert_eq!(decode_header(s.header).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn stack_and_heap_decoding_agree() {
+        for len in [
+            0, 1, 2, 3, 280, 281, 282, 283, 284, 285, 286, 287, 288, 400, 2000,
+        ] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let segment = b64(&String::from_utf8_lossy(&bytes));
+            let expected = URL_SAFE_NO_PAD.decode(&segment).unwrap();
+            assert_eq!(decode_header(&segment).unwrap(), expected, "{len}");
+        }
+        for bad in ["a", "ab=c", "a*bc", &"a".repeat(1001)] {
+            assert_eq!(decode_header(bad).err(), Some(Malformed::Base64), "{bad}");
+        }
     }
 
     #[test]
     fn header_refusals() {
         let check = |h: &str| {
-            let token = format!("{}.{}.", b64(h), b64("{}"));
-            let parsed = parse(&token).map_err(Rejected::from)?;
-            check_header(&parsed.header)
+            let decoded = decode_header(&b64(h)).map_err(Rejected::from)?;
+            let header = parse_header(&decoded).map_err(Rejected::from)?;
+            check_header(&header)
                 .map(str::to_owned)
                 .map_err(Rejected::from)
         };
         assert_eq!(check(r#"{"alg":"RS256","kid":"k"}"#), Ok("k".to_owned()));
+        assert_eq!(
+            check(r#"{"alg":"RS\u0032\u00356","kid":"k\/1"}"#),
+            Ok("k/1".to_owned()),
+            "escaped strings are decoded, not borrowed"
+        );
         for alg in ["none", "HS256", "RS512", "ES256", "PS256"] {
             let h = format!(r#"{{"alg":"{alg}","kid":"k"}}"#);
             assert_eq!(check(&h), Err(HeaderRejected::Algorithm(alg.into()).into()));

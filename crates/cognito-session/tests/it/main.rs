@@ -13,6 +13,8 @@ mod layer;
 mod lifecycle;
 mod logs;
 mod outages;
+mod round_trips;
+mod token_cache;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
