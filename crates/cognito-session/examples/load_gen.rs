@@ -7,7 +7,7 @@
 //! load_gen URL COOKIE REQUESTS SECONDS CONNECTIONS
 //! ```
 //!
-//! `scripts/bench-load.sh` runs it against `examples/load_target.rs` (a load generator such as
+//! `scripts/bench-load.sh` runs it against the `axum_app` example (a load generator such as
 //! `oha` can be used instead: `oha -n 20000 -z 20s -c 16 -H "Cookie: ..." URL`).
 
 use std::collections::BTreeMap;

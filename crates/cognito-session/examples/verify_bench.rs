@@ -1,5 +1,6 @@
 //! A measurement tool (not a test): verification throughput on one core, and the memory of the
-//! verified-token cache. Used by `scripts/bench-peer.sh` and `scripts/bench-cache-rss.sh`.
+//! verified-token cache. Used by `scripts/bench-peer.sh`; `rss` gives the memory figures of
+//! `BENCHMARKS.md`.
 //!
 //! ```text
 //! verify_bench mint DIR N           N distinct access tokens signed by a fresh RSA-2048 key:

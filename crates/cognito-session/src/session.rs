@@ -283,7 +283,13 @@ impl Sessions {
         let now = self.now();
         let budget = Budget::new(deadline);
         let result = async {
-            let (claims, freshness) = budget.verify(inner.verifier.verify(token, now)).await?;
+            let (claims, freshness) = match inner.verifier.cached(token, now) {
+                Ok(claims) => (claims, Freshness::Current),
+                // Boxed for the same reason as the refresh below (the JWKS fetch is in it).
+                Err(key) => {
+                    Box::pin(budget.verify(inner.verifier.verify_uncached(token, now, key))).await?
+                }
+            };
             match freshness {
                 Freshness::Current => {
                     if inner.validation == SessionValidation::Session {
@@ -309,7 +315,9 @@ impl Sessions {
                         deadline,
                         budget,
                     };
-                    match refresher.refresh(&claims).await? {
+                    // Boxed: the refresh future is large and rare; inline, every valid
+                    // token's check would carry (and copy) its space.
+                    match Box::pin(refresher.refresh(&claims)).await? {
                         Outcome::Refreshed(refreshed) => {
                             let (claims, tokens) = *refreshed;
                             tracing::info!(sub = claims.sub(), "refreshed an expired session");

@@ -20,8 +20,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
-pub(crate) use cache::TokenCache;
 pub use cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE;
+pub(crate) use cache::{TokenCache, TokenHash};
 pub(crate) use claims::Freshness;
 use claims::Str;
 pub use claims::{Claims, ClaimsRejected};
@@ -278,30 +278,40 @@ impl Verifier {
     /// Runs the whole pipeline on `token` at time `now` (epoch seconds), or answers from the
     /// verified-token cache. (The caller bounds any JWKS fetch by the request's deadline.)
     pub(crate) async fn verify(&self, token: &str, now: u64) -> Result<(Claims, Freshness), Error> {
+        match self.cached(token, now) {
+            Ok(claims) => Ok((claims, Freshness::Current)),
+            Err(key) => self.verify_uncached(token, now, key).await,
+        }
+    }
+
+    /// The verified-token cache's answer: the claims of a current token whose exact bytes passed
+    /// the pipeline before, or the cache key to store the token under once it has (`None`: not
+    /// cacheable). Synchronous, so a hit builds no future at all.
+    pub(crate) fn cached(&self, token: &str, now: u64) -> Result<Claims, Option<TokenHash>> {
         if !self.cache.enabled() || token.len() > MAX_TOKEN_BYTES {
-            return self.verify_uncached(token, now, None).await;
+            return Err(None);
         }
         let key = TokenCache::hash(token);
         if let Some((claims, keys_fetched_at)) = self.cache.get(&key) {
-            // These exact bytes passed every check before; only the clock can have changed:
-            // the token may have expired, or the key set that verified it may be due for
-            // revalidation (then the pipeline asks the key cache, as an uncached token would).
+            // Only the clock can have changed: the token may have expired, or the key set that
+            // verified it may be due for revalidation (then the pipeline asks the key cache, as
+            // an uncached token would).
             let keys_fresh =
                 keys_fetched_at.is_none_or(|at| now.saturating_sub(at) < self.jwks.max_age);
             match claims.check_times(now, self.leeway, self.refresh_window) {
-                Ok(Freshness::Current) if keys_fresh => return Ok((claims, Freshness::Current)),
+                Ok(Freshness::Current) if keys_fresh => return Ok(claims),
                 _ => self.cache.remove(&key),
             }
         }
-        self.verify_uncached(token, now, Some(key)).await
+        Err(Some(key))
     }
 
     /// The pipeline itself; a current token is then cached under `key`.
-    async fn verify_uncached(
+    pub(crate) async fn verify_uncached(
         &self,
         token: &str,
         now: u64,
-        key: Option<cache::TokenHash>,
+        key: Option<TokenHash>,
     ) -> Result<(Claims, Freshness), Error> {
         let segments = split(token).map_err(Rejected::from)?;
         let (mut header_stack, mut header_heap) = ([0u8; 384], Vec::new());
