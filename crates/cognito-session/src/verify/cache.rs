@@ -2,11 +2,13 @@
 //!
 //! - **Key**: the SHA-256 of the entire token (never the token itself), so a hit means these
 //!   exact bytes (header, claims and signature) passed the whole pipeline before.
-//! - **Value**: the claims that pipeline produced, the `kid` that signed them and which key cache
-//!   (JWKS) it came from.
+//! - **Value**: the claims that pipeline produced, the `kid` that signed them, which key cache
+//!   (JWKS) it came from and when that key set was fetched.
 //! - **Validity**: only tokens that were *current* (unexpired) are stored. Every hit runs the
 //!   time checks again (`exp`, `iat`, `nbf` against the clock), and a token that is no longer
-//!   current is dropped and goes through the full pipeline, hence the refresh path.
+//!   current is dropped and goes through the full pipeline, hence the refresh path. A hit whose
+//!   key set is older than the JWKS maximum age goes through the pipeline too, so the key cache
+//!   can revalidate (and refuse keys past their maximum staleness) as for any other token.
 //! - **Key rotation**: when a refetch of the JWKS removes (or changes) a key, every entry signed
 //!   by it is dropped before the new key set is used.
 //! - **Bound**: at most `capacity` entries; inserting into a full cache evicts the oldest entry
