@@ -8,7 +8,7 @@ use cognito_session::{Error, Unauthorized};
 use serde_json::json;
 use testkit::{Minter, MOTO_KID};
 
-use crate::{cookies, minter, setup, Setup};
+use crate::{minter, setup, Setup};
 
 fn assert_refused(error: &Error, expected: &Rejected) {
     match error {
@@ -30,20 +30,12 @@ async fn a_token_signed_by_another_key_is_refused() {
     let claims = testkit::peek(login.access_token().unwrap());
     s.calls.reset();
     let wrong_key = Minter::random().access(&claims);
-    let error = s
-        .sessions
-        .session("token", &cookies(&wrong_key))
-        .await
-        .unwrap_err();
+    let error = s.refused(&wrong_key).await;
     assert_refused(&error, &Rejected::Signature);
     let mut expired = claims.clone();
     expired["iat"] = (testkit::now() - 7200).into();
     expired["exp"] = (testkit::now() - 3600).into();
-    let error = s
-        .sessions
-        .session("token", &cookies(&Minter::random().access(&expired)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&Minter::random().access(&expired)).await;
     assert_refused(&error, &Rejected::Signature);
     assert_no_side_effects(&s);
 }
@@ -56,11 +48,7 @@ async fn the_seeds_takeover_with_an_unsigned_token_is_refused() {
     claims["exp"] = (testkit::now() - 10).into();
     s.calls.reset();
     let forged = testkit::unsigned(&claims);
-    let error = s
-        .sessions
-        .session("token", &cookies(&forged))
-        .await
-        .unwrap_err();
+    let error = s.refused(&forged).await;
     assert_refused(
         &error,
         &Rejected::Header(HeaderRejected::Algorithm("none".into())),
@@ -71,11 +59,7 @@ async fn the_seeds_takeover_with_an_unsigned_token_is_refused() {
         "{}.{payload}.c2lnbmF0dXJl",
         base64_json(&json!({"alg": "HS256", "kid": MOTO_KID}))
     );
-    let error = s
-        .sessions
-        .session("token", &cookies(&hs))
-        .await
-        .unwrap_err();
+    let error = s.refused(&hs).await;
     assert_refused(
         &error,
         &Rejected::Header(HeaderRejected::Algorithm("HS256".into())),
@@ -94,11 +78,7 @@ async fn an_id_token_is_refused() {
     let s = setup().await;
     let (_, login) = s.logged_in("idtok").await;
     s.calls.reset();
-    let error = s
-        .sessions
-        .session("token", &cookies(login.id_token().unwrap()))
-        .await
-        .unwrap_err();
+    let error = s.refused(login.id_token().unwrap()).await;
     // An ID token has no client_id but an `aud`; its token_use gives it away first.
     assert_refused(
         &error,
@@ -141,17 +121,9 @@ async fn another_app_clients_token_is_refused() {
         .await;
     s.calls.reset();
     let token = login.access_token().unwrap();
-    let error = s
-        .sessions
-        .session("token", &cookies(token))
-        .await
-        .unwrap_err();
+    let error = s.refused(token).await;
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Client));
-    let error = s
-        .sessions
-        .session("token", &cookies(&s.expired_copy(token)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&s.expired_copy(token)).await;
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Client));
     assert_no_side_effects(&s);
 }
@@ -165,11 +137,7 @@ async fn a_token_from_a_previous_login_is_refused_and_never_refreshed() {
     s.calls.reset();
     let old = first.access_token().unwrap();
     for token in [old.to_owned(), s.expired_copy(old)] {
-        let error = s
-            .sessions
-            .session("token", &cookies(&token))
-            .await
-            .unwrap_err();
+        let error = s.refused(&token).await;
         assert_eq!(
             error.unauthorized(),
             Some(&Unauthorized::FamilyMismatch),
@@ -193,22 +161,14 @@ async fn a_token_from_another_pool_is_refused() {
     claims["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into();
     s.calls.reset();
     // moto signs every pool with the same key, so only the issuer check stands in the way.
-    let error = s
-        .sessions
-        .session("token", &cookies(&minter().access(&claims)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().access(&claims)).await;
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Issuer));
     claims["iss"] = format!(
         "https://issuer.cognito-idp.us-east-1.amazonaws.com/{}",
         s.pool.pool_id
     )
     .into();
-    let error = s
-        .sessions
-        .session("token", &cookies(&minter().access(&claims)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().access(&claims)).await;
     assert_refused(&error, &Rejected::Claims(ClaimsRejected::Issuer));
     assert_no_side_effects(&s);
 }
@@ -244,11 +204,7 @@ async fn hmac_signed_with_the_public_key_is_refused() {
     let jwk_bytes = minter().jwk(MOTO_KID).to_string();
     for secret in [minter().public_key_der(), jwk_bytes.into_bytes()] {
         for alg in ["HS256", "HS384", "HS512"] {
-            let error = s
-                .sessions
-                .session("token", &cookies(&hmac_token(&claims, alg, &secret)))
-                .await
-                .unwrap_err();
+            let error = s.refused(&hmac_token(&claims, alg, &secret)).await;
             assert_refused(
                 &error,
                 &Rejected::Header(HeaderRejected::Algorithm(alg.into())),
@@ -268,11 +224,7 @@ async fn only_rs256_is_accepted_whatever_the_signature() {
         "RS384", "RS512", "PS256", "ES256", "EdDSA", "none", "NONE", "rs256", "",
     ] {
         let token = minter().sign(&json!({"alg": alg, "kid": MOTO_KID}), &claims);
-        let error = s
-            .sessions
-            .session("token", &cookies(&token))
-            .await
-            .unwrap_err();
+        let error = s.refused(&token).await;
         assert_refused(
             &error,
             &Rejected::Header(HeaderRejected::Algorithm(alg.into())),
@@ -296,11 +248,7 @@ async fn key_source_headers_are_never_followed_and_crit_is_refused() {
     ] {
         let mut header = json!({"alg": "RS256", "kid": MOTO_KID});
         header[name] = value;
-        let error = s
-            .sessions
-            .session("token", &cookies(&minter().sign(&header, &claims)))
-            .await
-            .unwrap_err();
+        let error = s.refused(&minter().sign(&header, &claims)).await;
         assert!(
             matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Header(HeaderRejected::KeySource(n)))) if n == name),
             "{error}"
@@ -311,18 +259,10 @@ async fn key_source_headers_are_never_followed_and_crit_is_refused() {
         &json!({"alg": "RS256", "kid": MOTO_KID, "crit": ["exp"], "exp": 1}),
         &claims,
     );
-    let error = s
-        .sessions
-        .session("token", &cookies(&token))
-        .await
-        .unwrap_err();
+    let error = s.refused(&token).await;
     assert_refused(&error, &Rejected::Header(HeaderRejected::Critical));
     let token = minter().sign(&json!({"alg": "RS256"}), &claims);
-    let error = s
-        .sessions
-        .session("token", &cookies(&token))
-        .await
-        .unwrap_err();
+    let error = s.refused(&token).await;
     assert_refused(&error, &Rejected::Header(HeaderRejected::MissingKid));
     assert_no_side_effects(&s);
 }
@@ -517,11 +457,7 @@ async fn claims_that_are_not_a_session_for_this_client_are_refused() {
                 claims[k] = v.clone();
             }
         }
-        let error = s
-            .sessions
-            .session("token", &cookies(&minter().access(&claims)))
-            .await
-            .unwrap_err();
+        let error = s.refused(&minter().access(&claims)).await;
         match &error {
             Error::Unauthorized(Unauthorized::InvalidToken(reason)) => {
                 assert_eq!(reason, &expected, "{what}")
@@ -539,11 +475,7 @@ async fn claims_that_are_not_a_session_for_this_client_are_refused() {
         for (k, v) in patch.as_object().unwrap() {
             claims[k] = v.clone();
         }
-        let error = s
-            .sessions
-            .session("token", &cookies(&minter().access(&claims)))
-            .await
-            .unwrap_err();
+        let error = s.refused(&minter().access(&claims)).await;
         assert!(
             matches!(
                 error,
@@ -571,27 +503,13 @@ async fn malformed_tokens_and_oversized_input_are_refused() {
     s.calls.reset();
 
     let duplicate_sub = payload.replacen('{', "{\"sub\":\"someone-else\",", 1);
-    let error = s
-        .sessions
-        .session(
-            "token",
-            &cookies(&minter().sign_raw(&header, &duplicate_sub)),
-        )
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().sign_raw(&header, &duplicate_sub)).await;
     assert!(
         matches!(error, Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(ClaimsRejected::Malformed(ref m)))) if m.contains("duplicate")),
         "{error}"
     );
     let duplicate_alg = r#"{"alg":"none","alg":"RS256","kid":"dummy"}"#;
-    let error = s
-        .sessions
-        .session(
-            "token",
-            &cookies(&minter().sign_raw(duplicate_alg, &payload)),
-        )
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().sign_raw(duplicate_alg, &payload)).await;
     assert!(
         matches!(
             error,
@@ -602,11 +520,7 @@ async fn malformed_tokens_and_oversized_input_are_refused() {
         "{error}"
     );
     let trailing = format!("{payload}garbage");
-    let error = s
-        .sessions
-        .session("token", &cookies(&minter().sign_raw(&header, &trailing)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().sign_raw(&header, &trailing)).await;
     assert!(
         matches!(
             error,
@@ -616,11 +530,7 @@ async fn malformed_tokens_and_oversized_input_are_refused() {
         ),
         "{error}"
     );
-    let error = s
-        .sessions
-        .session("token", &cookies(&format!("{token}garbage")))
-        .await
-        .unwrap_err();
+    let error = s.refused(&format!("{token}garbage")).await;
     assert!(error.is_unauthorized(), "{error}");
 
     let parts: Vec<&str> = token.split('.').collect();
@@ -640,21 +550,13 @@ async fn malformed_tokens_and_oversized_input_are_refused() {
             Malformed::Base64,
         ),
     ] {
-        let error = s
-            .sessions
-            .session("token", &cookies(&bad))
-            .await
-            .unwrap_err();
+        let error = s.refused(&bad).await;
         assert_refused(&error, &Rejected::Malformed(expected));
     }
 
     let mut big = claims.clone();
     big["custom:padding"] = json!("x".repeat(9 * 1024));
-    let error = s
-        .sessions
-        .session("token", &cookies(&minter().access(&big)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&minter().access(&big)).await;
     assert_refused(&error, &Rejected::Malformed(Malformed::TooLong));
     let mut headers = http::HeaderMap::new();
     headers.append(

@@ -6,9 +6,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_session::{Sessions, Unauthorized};
 use serde_json::{json, Value};
-use testkit::{example_binary, FakeCognito, Function, Outcome, Proxy, RuntimeApi};
+use testkit::{FakeCognito, Function, Outcome, Proxy, RuntimeApi};
 
-use crate::{cookies, dead_endpoint, setup, Setup};
+use crate::{cookies, dead_endpoint, example, setup, Setup};
 
 /// `Sessions` for the setup's pool whose AWS calls all go through `endpoint`.
 async fn sessions_via(
@@ -43,17 +43,9 @@ async fn fifty_concurrent_requests_from_tasks_and_processes_refresh_once() {
     let sessions = Arc::new(sessions_via(&s, &proxy.url, |b| b).await);
 
     // Two Lambda processes (the handler example) behind one Runtime API, through the same proxy.
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
-        .await
-        .unwrap();
+    let binary = example("handler").await;
     let api = Arc::new(RuntimeApi::start().await);
-    let env = [
-        ("SESSION_TABLE", s.pool.table.clone()),
-        ("PARTITION_KEY", s.pool.partition_key.clone()),
-        ("CLIENT_ID", s.pool.client_id.clone()),
-        ("USER_POOL_ID", s.pool.pool_id.clone()),
-        ("AWS_ENDPOINT_URL", proxy.url.clone()),
-    ];
+    let env = s.function_env(&proxy.url);
     let _processes = [
         Function::spawn(&binary, &api, &env),
         Function::spawn(&binary, &api, &env),
@@ -129,18 +121,7 @@ async fn a_crashed_lease_holder_is_taken_over_when_its_lease_lapses() {
     let (sub, login) = s.logged_in("crashed").await;
     let expired = s.expired_copy(login.access_token().unwrap());
     // A holder took the lease and died before finishing.
-    let until = (testkit::now() * 1000 + 2500) as i64;
-    s.pool
-        .dynamodb
-        .update_item()
-        .table_name(&s.pool.table)
-        .key("sub", AttributeValue::S(sub.clone()))
-        .update_expression("SET lease_id = :id, lease_until = :until")
-        .expression_attribute_values(":id", AttributeValue::S("dead-holder".into()))
-        .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
-        .send()
-        .await
-        .unwrap();
+    hold_lease(&s, &sub, "dead-holder", 2500).await;
     s.calls.reset();
     let session = s
         .sessions
@@ -300,18 +281,7 @@ async fn the_wait_for_a_lease_ends_before_the_lambda_deadline() {
     let (sub, login) = s.logged_in("deadline").await;
     let expired = s.expired_copy(login.access_token().unwrap());
     // Another request holds the lease for a long time.
-    let until = (testkit::now() * 1000 + 60_000) as i64;
-    s.pool
-        .dynamodb
-        .update_item()
-        .table_name(&s.pool.table)
-        .key("sub", AttributeValue::S(sub.clone()))
-        .update_expression("SET lease_id = :id, lease_until = :until")
-        .expression_attribute_values(":id", AttributeValue::S("slow-holder".into()))
-        .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
-        .send()
-        .await
-        .unwrap();
+    hold_lease(&s, &sub, "slow-holder", 60_000).await;
     // The invocation has 1.5 s left; an event type without its own deadline gets one passed in.
     let deadline = std::time::SystemTime::now() + Duration::from_millis(1500);
     let mut event = testkit::fixture("apigw_proxy_request.json");
@@ -337,4 +307,20 @@ async fn the_wait_for_a_lease_ends_before_the_lambda_deadline() {
         request.deadline(),
         Some(std::time::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000))
     );
+}
+
+/// Writes a lease on `sub`'s row as another request (`holder`) would, ending `millis` from now.
+async fn hold_lease(s: &crate::Setup, sub: &str, holder: &str, millis: u64) {
+    let until = testkit::now() * 1000 + millis;
+    s.pool
+        .dynamodb
+        .update_item()
+        .table_name(&s.pool.table)
+        .key("sub", AttributeValue::S(sub.into()))
+        .update_expression("SET lease_id = :id, lease_until = :until")
+        .expression_attribute_values(":id", AttributeValue::S(holder.into()))
+        .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+        .send()
+        .await
+        .unwrap();
 }

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::{example_binary, Function, Outcome, RuntimeApi};
+use testkit::{Function, Outcome, RuntimeApi};
 
 use crate::events::event_with_cookie;
-use crate::{setup, Setup};
+use crate::{example, setup, strings, Setup};
 
 /// `fixture` as a `method` request for `path`, with `cookie` (a `Cookie` header value) if any.
 fn event(fixture: &str, method: &str, path: &str, cookie: Option<&str>) -> Value {
@@ -49,17 +49,6 @@ async fn call(api: &RuntimeApi, event: Value) -> Value {
     }
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The response's `Set-Cookie` values, from where the trigger of `fixture` reads them (and
 /// nowhere else).
 fn set_cookies(fixture: &str, response: &Value) -> Vec<String> {
@@ -82,27 +71,16 @@ fn body(response: &Value) -> Value {
 }
 
 fn env(s: &Setup) -> Vec<(&'static str, String)> {
-    vec![
-        ("SESSION_TABLE", s.pool.table.clone()),
-        ("PARTITION_KEY", s.pool.partition_key.clone()),
-        ("CLIENT_ID", s.pool.client_id.clone()),
-        ("USER_POOL_ID", s.pool.pool_id.clone()),
-        ("AWS_ENDPOINT_URL", s.pool.moto.url.clone()),
-        ("ALLOWED_ORIGINS", "https://app.example.com".into()),
-    ]
-}
-
-async fn binary(name: &'static str) -> std::path::PathBuf {
-    tokio::task::spawn_blocking(move || example_binary(name))
-        .await
-        .unwrap()
+    let mut env = s.function_env(&s.pool.moto.url);
+    env.push(("ALLOWED_ORIGINS", "https://app.example.com".into()));
+    env
 }
 
 #[tokio::test]
 async fn http_api_example_runs_as_a_lambda_function_for_http_api_and_function_urls() {
     let s = setup().await;
     let (sub, login) = s.logged_in("http-api-user").await;
-    let binary = binary("http_api").await;
+    let binary = example("http_api").await;
     let api = RuntimeApi::start().await;
     let _function = Function::spawn(&binary, &api, &env(&s));
     let token = login.access_token().unwrap();
@@ -168,7 +146,7 @@ async fn http_api_example_runs_as_a_lambda_function_for_http_api_and_function_ur
 async fn axum_example_runs_as_a_lambda_function_for_rest_and_alb() {
     let s = setup().await;
     let (sub, login) = s.logged_in("axum-lambda-user").await;
-    let binary = binary("axum_app").await;
+    let binary = example("axum_app").await;
     let api = RuntimeApi::start().await;
     let _function = Function::spawn(&binary, &api, &env(&s));
     let token = login.access_token().unwrap();
@@ -256,7 +234,7 @@ async fn http(
 async fn axum_example_runs_locally() {
     let s = setup().await;
     let (_, login) = s.logged_in("axum-local-user").await;
-    let binary = binary("axum_app").await;
+    let binary = example("axum_app").await;
     let mut command = Command::new(&binary);
     command
         .env_clear()

@@ -10,9 +10,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
 use cognito_session::{Error, Service, Sessions, SessionsBuilder};
 use serde_json::{json, Value};
-use testkit::{example_binary, Fault, Function, Outcome, Proxy, Rule, RuntimeApi};
+use testkit::{Fault, Function, Outcome, Proxy, Rule, RuntimeApi};
 
-use crate::{cookies, minter, setup, Setup};
+use crate::{cookies, example, minter, setup, Setup};
 
 /// SDK settings for clients behind the proxy.
 #[derive(Clone, Copy)]
@@ -504,17 +504,9 @@ async fn the_handler_answers_503_with_retry_after_under_throttling() {
     let (sub, login) = s.logged_in("lambda-throttled").await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
-        .await
-        .unwrap();
+    let binary = example("handler").await;
     let api = RuntimeApi::start().await;
-    let env = [
-        ("SESSION_TABLE", s.pool.table.clone()),
-        ("PARTITION_KEY", s.pool.partition_key.clone()),
-        ("CLIENT_ID", s.pool.client_id.clone()),
-        ("USER_POOL_ID", s.pool.pool_id.clone()),
-        ("AWS_ENDPOINT_URL", proxy.url.clone()),
-    ];
+    let env = s.function_env(&proxy.url);
     let _function = Function::spawn(&binary, &api, &env);
     let valid = login.access_token().unwrap();
     assert_eq!(invoke(&api, valid).await["statusCode"], 200);

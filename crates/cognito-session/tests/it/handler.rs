@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::{example_binary, Function, Outcome, RuntimeApi};
+use testkit::{Function, Outcome, RuntimeApi};
 
-use crate::{dead_endpoint, setup};
+use crate::{dead_endpoint, example, setup};
 
 fn rest_event(cookie: Option<&str>) -> Value {
     let mut event = testkit::fixture("apigw_proxy_request.json");
@@ -40,17 +40,9 @@ fn set_cookies(response: &Value) -> Vec<String> {
 async fn the_seeds_example_runs_as_a_lambda_function() {
     let s = setup().await;
     let (_, login) = s.logged_in("lambda-user").await;
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
-        .await
-        .unwrap();
+    let binary = example("handler").await;
     let api = RuntimeApi::start().await;
-    let env = [
-        ("SESSION_TABLE", s.pool.table.clone()),
-        ("PARTITION_KEY", s.pool.partition_key.clone()),
-        ("CLIENT_ID", s.pool.client_id.clone()),
-        ("USER_POOL_ID", s.pool.pool_id.clone()),
-        ("AWS_ENDPOINT_URL", s.pool.moto.url.clone()),
-    ];
+    let env = s.function_env(&s.pool.moto.url);
     let _function = Function::spawn(&binary, &api, &env);
 
     let token = login.access_token().unwrap();
@@ -90,19 +82,11 @@ async fn the_seeds_example_runs_as_a_lambda_function() {
 async fn the_example_answers_503_when_dynamodb_is_down() {
     let s = setup().await;
     let (_, login) = s.logged_in("lambda-outage").await;
-    let binary = tokio::task::spawn_blocking(|| example_binary("handler"))
-        .await
-        .unwrap();
+    let binary = example("handler").await;
     let api = RuntimeApi::start().await;
-    let env = [
-        ("SESSION_TABLE", s.pool.table.clone()),
-        ("PARTITION_KEY", s.pool.partition_key.clone()),
-        ("CLIENT_ID", s.pool.client_id.clone()),
-        ("USER_POOL_ID", s.pool.pool_id.clone()),
-        ("COGNITO_JWKS_URL", s.pool.jwks_url()),
-        ("AWS_ENDPOINT_URL", s.pool.moto.url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dead_endpoint()),
-    ];
+    let mut env = s.function_env(&s.pool.moto.url);
+    env.push(("COGNITO_JWKS_URL", s.pool.jwks_url()));
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB", dead_endpoint()));
     let _function = Function::spawn(&binary, &api, &env);
     let response = call(
         &api,

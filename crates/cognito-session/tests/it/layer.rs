@@ -12,7 +12,7 @@ use lambda_http::{service_fn, Adapter, Body, Context, LambdaEvent, Request, Resp
 use serde_json::{json, Value};
 
 use crate::events::{event_with_cookie, FIXTURES};
-use crate::{dead_endpoint, setup, setup_with};
+use crate::{dead_endpoint, setup, setup_with, strings};
 
 /// What the handler saw.
 type Seen = Arc<Mutex<Vec<Option<String>>>>;
@@ -79,17 +79,6 @@ fn placement(fixture: &str) -> Placement {
         "alb_request.json" => Placement::Alb,
         _ => Placement::MultiValue,
     }
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Every `Set-Cookie` of a response, checked to be exactly where its trigger reads them.

@@ -137,11 +137,7 @@ async fn the_injected_clock_decides_expiry() {
     assert_eq!(s.calls.count("InitiateAuth"), 1);
     // Beyond the session lifetime (30 days) the token cannot be refreshed any more.
     s.clock.store(31 * 24 * 3600, Ordering::Relaxed);
-    let error = s
-        .sessions
-        .session("token", &cookies(login.access_token().unwrap()))
-        .await
-        .unwrap_err();
+    let error = s.refused(login.access_token().unwrap()).await;
     assert_eq!(error.status(), 401, "{error}");
 }
 
@@ -151,11 +147,7 @@ async fn global_sign_out_ends_the_session_and_deletes_the_row() {
     let (sub, login) = s.logged_in("erin").await;
     s.pool.global_sign_out("erin").await;
     let expired = s.expired_copy(login.access_token().unwrap());
-    let error = s
-        .sessions
-        .session("token", &cookies(&expired))
-        .await
-        .unwrap_err();
+    let error = s.refused(&expired).await;
     assert_eq!(
         error.unauthorized(),
         Some(&Unauthorized::Revoked),
@@ -180,19 +172,11 @@ async fn logout_removes_the_row_and_later_requests_are_refused() {
     let token = login.access_token().unwrap();
     s.sessions.end("token", &cookies(token)).await.unwrap();
     assert!(s.pool.row(&sub).await.is_none());
-    let error = s
-        .sessions
-        .session("token", &cookies(token))
-        .await
-        .unwrap_err();
+    let error = s.refused(token).await;
     assert_eq!(error.unauthorized(), Some(&Unauthorized::SessionEnded));
     assert!(error.clear_cookie("token").is_some());
     // The expired token cannot bring the session back either.
-    let error = s
-        .sessions
-        .session("token", &cookies(&s.expired_copy(token)))
-        .await
-        .unwrap_err();
+    let error = s.refused(&s.expired_copy(token)).await;
     assert_eq!(error.unauthorized(), Some(&Unauthorized::SessionEnded));
     // Logging out twice is fine.
     s.sessions.end("token", &cookies(token)).await.unwrap();
@@ -279,11 +263,7 @@ async fn a_seed_row_refuses_a_token_from_an_older_login() {
         .put_seed_row(&sub, new.refresh_token().unwrap())
         .await;
     let expired_old = s.expired_copy(old.access_token().unwrap());
-    let error = s
-        .sessions
-        .session("token", &cookies(&expired_old))
-        .await
-        .unwrap_err();
+    let error = s.refused(&expired_old).await;
     assert_eq!(
         error.unauthorized(),
         Some(&Unauthorized::FamilyMismatch),
@@ -301,11 +281,7 @@ async fn a_new_login_replaces_the_old_one() {
     let (sub, first) = s.logged_in("kim").await;
     let second = s.pool.login("kim").await;
     s.sessions.start(&Tokens::from(&second)).await.unwrap();
-    let error = s
-        .sessions
-        .session("token", &cookies(first.access_token().unwrap()))
-        .await
-        .unwrap_err();
+    let error = s.refused(first.access_token().unwrap()).await;
     assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
     s.sessions
         .session("token", &cookies(second.access_token().unwrap()))
@@ -349,11 +325,7 @@ async fn the_absolute_lifetime_is_enforced_without_waiting_for_ttl() {
     s.clock.store(900, Ordering::Relaxed);
     s.sessions.session("token", &cookies(token)).await.unwrap();
     s.clock.store(1001, Ordering::Relaxed);
-    let error = s
-        .sessions
-        .session("token", &cookies(token))
-        .await
-        .unwrap_err();
+    let error = s.refused(token).await;
     assert_eq!(
         error.unauthorized(),
         Some(&Unauthorized::SessionEnded),
@@ -387,11 +359,7 @@ async fn the_idle_timeout_is_enforced_and_touches_are_throttled() {
     assert!(row.contains_key("last_seen"));
     // Active at +90; idle for more than 600 s after that: ended.
     s.clock.store(90 + 601, Ordering::Relaxed);
-    let error = s
-        .sessions
-        .session("token", &cookies(token))
-        .await
-        .unwrap_err();
+    let error = s.refused(token).await;
     assert_eq!(
         error.unauthorized(),
         Some(&Unauthorized::SessionEnded),

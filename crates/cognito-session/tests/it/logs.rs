@@ -80,11 +80,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
     s.pool.global_sign_out("quiet").await;
     // Past the window in which requests that raced the refresh join it without calling Cognito.
     s.clock.store(120, std::sync::atomic::Ordering::Relaxed);
-    let error = s
-        .sessions
-        .session("token", &cookies(&expired))
-        .await
-        .unwrap_err();
+    let error = s.refused(&expired).await;
     messages.push(format!("{error} {error:?}"));
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();

@@ -111,6 +111,27 @@ impl Setup {
         (sub, login)
     }
 
+    /// The environment of a Lambda function on this pool: the seed's three variables, the pool,
+    /// and `endpoint` for every AWS call.
+    pub fn function_env(&self, endpoint: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("SESSION_TABLE", self.pool.table.clone()),
+            ("PARTITION_KEY", self.pool.partition_key.clone()),
+            ("CLIENT_ID", self.pool.client_id.clone()),
+            ("USER_POOL_ID", self.pool.pool_id.clone()),
+            ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ]
+    }
+
+    /// What `session()` answers for a request whose cookie `token` holds `token`, which must be
+    /// a refusal.
+    pub async fn refused(&self, token: &str) -> cognito_session::Error {
+        self.sessions
+            .session("token", &cookies(token))
+            .await
+            .expect_err("the request is refused")
+    }
+
     /// The same access token, re-signed with moto's key as if issued two hours ago (so it has
     /// expired an hour ago). Family, user and client are unchanged.
     pub fn expired_copy(&self, access_token: &str) -> String {
@@ -121,6 +142,25 @@ impl Setup {
         claims["exp"] = (iat + 3600).into();
         minter().access(&claims)
     }
+}
+
+/// The binary of example `name`, built if needed (off the runtime's threads).
+pub async fn example(name: &'static str) -> std::path::PathBuf {
+    tokio::task::spawn_blocking(move || testkit::example_binary(name))
+        .await
+        .expect("building the example")
+}
+
+/// The strings of a JSON array (none if `value` is not an array).
+pub fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// moto's signing key, loaded once.

@@ -101,13 +101,8 @@ async fn a_deleted_user_answers_500_in_moto_which_is_503_and_keeps_the_row() {
         .await
         .unwrap();
     let error = s
-        .sessions
-        .session(
-            "token",
-            &cookies(&s.expired_copy(login.access_token().unwrap())),
-        )
-        .await
-        .unwrap_err();
+        .refused(&s.expired_copy(login.access_token().unwrap()))
+        .await;
     assert_unavailable(&error, Service::Cognito);
     assert!(s.pool.row(&sub).await.is_some());
 }
