@@ -9,6 +9,7 @@ mod events;
 mod examples;
 mod faults;
 mod handler;
+mod hardening;
 mod layer;
 mod lifecycle;
 mod logs;

@@ -1,0 +1,1 @@
+//! 2. Encrypted rows and the keys that read them.

@@ -1,0 +1,1 @@
+//! 7. Both Cognito issuer types and multi-Region replication.

@@ -1,0 +1,1 @@
+//! 3. A request joining a concurrent refresh is authorized only with the new token's claims.

@@ -1,0 +1,1 @@
+//! 8. Deadlines and cookies in the layer.

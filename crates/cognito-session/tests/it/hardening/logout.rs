@@ -1,0 +1,1 @@
+//! 4. A logout that reports success has ended the session.
