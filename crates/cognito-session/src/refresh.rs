@@ -33,16 +33,24 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use crate::budget::Budget;
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
 use crate::store::{Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
-use crate::verify::{Claims, Verifier};
+use crate::verify::{Claims, Freshness, TokenCache, Verifier};
 use crate::{store_error, Clock, Service};
 
-/// How long after a refresh an older token of the same login is still let through without a
-/// refresh of its own (it is what the requests that raced the refresh carry).
+/// How long after a refresh the token it replaced may still join it (that token is what the
+/// requests that raced the refresh carry); later, that token refreshes by itself.
 const JOIN_WINDOW_MS: i64 = 60_000;
+
+/// How a refresh records the token it replaced (`refreshed_from`): base64url of its SHA-256.
+fn token_id(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(TokenCache::hash(token))
+}
 
 /// Does the row belong to the login that produced `claims`? Rows written by the seed carry no
 /// family; they are bound to one on their first refresh.
@@ -98,8 +106,9 @@ pub(crate) fn last_active(row: &SessionRow) -> i64 {
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
     Refreshed(Box<(Claims, Tokens)>),
-    /// Another request refreshed this session moments ago: authorized, no new tokens.
-    Joined,
+    /// Another request refreshed this very token moments ago: the access token that refresh
+    /// produced (verified again here) and its claims, never the presented token's.
+    Joined(Box<(Claims, Tokens)>),
 }
 
 /// What the refresh needs from the `Sessions` it runs in.
@@ -136,9 +145,11 @@ impl Refresher<'_> {
         millis(self.clock.now())
     }
 
-    /// Refreshes the session of the expired token `claims`, or joins a concurrent refresh.
-    pub(crate) async fn refresh(&self, claims: &Claims) -> Result<Outcome, Error> {
+    /// Refreshes the session of the expired `token` (whose verified claims are `claims`), or
+    /// joins a concurrent refresh of the same token.
+    pub(crate) async fn refresh(&self, token: &str, claims: &Claims) -> Result<Outcome, Error> {
         let sub = claims.sub();
+        let presented = token_id(token);
         let start = self.now_ms();
         let configured = i64::try_from(self.lease.as_millis()).unwrap_or(3_000);
         // Leave the function time to answer: the lease and the wait end 300 ms before its deadline.
@@ -167,13 +178,8 @@ impl Refresher<'_> {
                 u64::try_from(now / 1000).unwrap_or_default(),
                 self.idle,
             )?;
-            if let Some(at) = row.refreshed_at_ms {
-                let token_issued_ms = i64::try_from(claims.iat())
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(1000);
-                if at >= token_issued_ms && now - at <= JOIN_WINDOW_MS {
-                    return Ok(Outcome::Joined);
-                }
+            if let Some(joined) = self.join(&row, &presented, claims, now).await? {
+                return Ok(Outcome::Joined(Box::new(joined)));
             }
             if row.refresh_token.is_none() {
                 tracing::warn!(sub, "the session row has no usable refresh token; refusing");
@@ -182,7 +188,7 @@ impl Refresher<'_> {
             if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
                 if held.id == mine.id && held.held_at(now) {
                     let lease = held.clone();
-                    return self.refresh_holding(row, &lease, claims).await;
+                    return self.refresh_holding(row, &lease, &presented, claims).await;
                 }
             }
             if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
@@ -195,7 +201,7 @@ impl Refresher<'_> {
                     .store(self.store.take_lease(&row, &lease, now))
                     .await
                 {
-                    Ok(()) => return self.refresh_holding(row, &lease, claims).await,
+                    Ok(()) => return self.refresh_holding(row, &lease, &presented, claims).await,
                     Err(StoreError::Conflict) => attempted = Some(lease),
                     Err(error) => return Err(store_error(error, "taking the refresh lease")),
                 }
@@ -213,11 +219,64 @@ impl Refresher<'_> {
         }
     }
 
+    /// The join rule: `row` records a refresh of the presented token (`presented`, its
+    /// [`token_id`]) within the join window, and the access token that refresh produced still
+    /// verifies, is current, and belongs to the same user and login. Then that token and its
+    /// claims; `None` when this request may not join (it refreshes by itself).
+    async fn join(
+        &self,
+        row: &SessionRow,
+        presented: &str,
+        claims: &Claims,
+        now_ms: i64,
+    ) -> Result<Option<(Claims, Tokens)>, Error> {
+        let (Some(at), Some(replaced), Some(token)) = (
+            row.refreshed_at_ms,
+            row.refreshed_from.as_deref(),
+            row.refreshed_token.as_deref(),
+        ) else {
+            // No refresh, or one recorded without what a joiner needs (by an older version of
+            // this library, or a refused refresh): nothing to join.
+            return Ok(None);
+        };
+        if replaced != presented || now_ms - at > JOIN_WINDOW_MS {
+            return Ok(None);
+        }
+        let now_secs = u64::try_from(now_ms / 1000).unwrap_or_default();
+        match self
+            .budget
+            .verify(self.verifier.verify(token, now_secs))
+            .await
+        {
+            Ok((new_claims, Freshness::Current))
+                if new_claims.sub() == claims.sub()
+                    && new_claims.origin_jti() == claims.origin_jti() =>
+            {
+                let left = new_claims.exp().saturating_sub(now_secs);
+                let mut tokens = Tokens::new(token, None);
+                tokens.expires_in = i32::try_from(left).unwrap_or(i32::MAX);
+                Ok(Some((new_claims, tokens)))
+            }
+            // Not a current token of this login (it expired, or its key was retired): refresh.
+            Ok(_) | Err(Error::Unauthorized(_)) => {
+                tracing::debug!(
+                    sub = claims.sub(),
+                    "the last refresh's access token is no longer usable; refreshing instead of joining"
+                );
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// The lease holder's part: call Cognito, then commit (or release, or end the session).
+    /// `presented` identifies the token being refreshed ([`token_id`]): the requests that carry
+    /// it too may join this refresh.
     async fn refresh_holding(
         &self,
         row: SessionRow,
         lease: &Lease,
+        presented: &str,
         claims: &Claims,
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
@@ -262,10 +321,10 @@ impl Refresher<'_> {
         // A seed row has no family yet: the refresh token's family (the new token's origin_jti)
         // must be the presented token's, or the presented token is from an older login.
         if row.origin_jti.is_none() {
-            if let (Some(presented), Some(current)) = (claims.origin_jti(), new_claims.origin_jti())
-            {
-                if presented != current {
-                    self.release(&row, lease).await;
+            if let (Some(family), Some(current)) = (claims.origin_jti(), new_claims.origin_jti()) {
+                if family != current {
+                    self.bind(&row, lease, current, tokens.refresh_token.as_deref())
+                        .await;
                     return Err(Unauthorized::FamilyMismatch.into());
                 }
             }
@@ -277,6 +336,8 @@ impl Refresher<'_> {
             refreshed_at_ms: now_ms,
             origin_jti: new_claims.origin_jti(),
             refresh_token: tokens.refresh_token.as_deref(),
+            access_token: Some(&tokens.access_token),
+            replaced: Some(presented),
         };
         let rotated = tokens.refresh_token.is_some();
         let commit = self.store.commit_refresh(&row, &lease.id, refreshed);
@@ -308,6 +369,27 @@ impl Refresher<'_> {
         // The refresh token stays server-side.
         tokens.refresh_token = None;
         Ok(Outcome::Refreshed(Box::new((new_claims, tokens))))
+    }
+
+    /// A seed row's refresh, asked for by an older login's token, told us the row's login
+    /// (`family`, the refresh token's): bind the row to it under our lease, so that older
+    /// login's tokens are refused from now on without a Cognito call. The refused request gets
+    /// no token and nobody may join this refresh; the row's `timestamp` (activity) stays. A
+    /// refresh token Cognito rotated meanwhile is stored, or the current login would lose it.
+    async fn bind(&self, row: &SessionRow, lease: &Lease, family: &str, rotated: Option<&str>) {
+        let binding = Refreshed {
+            timestamp: row.timestamp,
+            refreshed_at_ms: self.now_ms(),
+            origin_jti: Some(family),
+            refresh_token: rotated,
+            access_token: None,
+            replaced: None,
+        };
+        let commit = self.store.commit_refresh(row, &lease.id, binding);
+        if let Err(error) = self.budget.cleanup().store(commit).await {
+            tracing::warn!(sub = row.sub.as_str(), %error, "could not bind the seed's session row to its login");
+            self.release(row, lease).await;
+        }
     }
 
     async fn release(&self, row: &SessionRow, lease: &Lease) {

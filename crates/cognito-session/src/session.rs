@@ -317,15 +317,18 @@ impl Sessions {
                     };
                     // Boxed: the refresh future is large and rare; inline, every valid
                     // token's check would carry (and copy) its space.
-                    match Box::pin(refresher.refresh(&claims)).await? {
+                    match Box::pin(refresher.refresh(token, &claims)).await? {
                         Outcome::Refreshed(refreshed) => {
                             let (claims, tokens) = *refreshed;
                             tracing::info!(sub = claims.sub(), "refreshed an expired session");
                             Ok(self.session_of(claims, Some(tokens)))
                         }
-                        Outcome::Joined => {
+                        // Authorized with the claims of the token the refresh produced, and
+                        // answered with its cookie, like the request that refreshed.
+                        Outcome::Joined(joined) => {
+                            let (claims, tokens) = *joined;
                             tracing::debug!(sub = claims.sub(), "joined a concurrent refresh");
-                            Ok(self.session_of(claims, None))
+                            Ok(self.session_of(claims, Some(tokens)))
                         }
                     }
                 }
@@ -455,12 +458,18 @@ impl Sessions {
     }
 
     /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without).
+    /// The access token of each row's last refresh (`refreshed_token`) is left out.
     pub async fn list(&self, sub: &str) -> Result<Vec<SessionRow>, Error> {
-        self.inner
+        let mut rows = self
+            .inner
             .store
             .list(sub)
             .await
-            .map_err(|e| store_error(e, "listing sessions"))
+            .map_err(|e| store_error(e, "listing sessions"))?;
+        for row in &mut rows {
+            row.refreshed_token = None;
+        }
+        Ok(rows)
     }
 
     /// Logs user `sub` out everywhere: deletes every session row, then calls Cognito's

@@ -300,6 +300,44 @@ impl Pool {
             .expect("put seed row");
     }
 
+    /// Puts the user in group `group`, creating the group if needed (moto then lists it in
+    /// `cognito:groups` of the user's next tokens).
+    pub async fn add_to_group(&self, username: &str, group: &str) {
+        let created = self
+            .cognito
+            .create_group()
+            .user_pool_id(&self.pool_id)
+            .group_name(group)
+            .send()
+            .await;
+        if let Err(error) = created {
+            let exists = error
+                .as_service_error()
+                .is_some_and(|e| e.is_group_exists_exception());
+            assert!(exists, "create group: {error:?}");
+        }
+        self.cognito
+            .admin_add_user_to_group()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .group_name(group)
+            .send()
+            .await
+            .expect("add user to group");
+    }
+
+    /// Takes the user out of group `group`.
+    pub async fn remove_from_group(&self, username: &str, group: &str) {
+        self.cognito
+            .admin_remove_user_from_group()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .group_name(group)
+            .send()
+            .await
+            .expect("remove user from group");
+    }
+
     /// Signs the user out everywhere (revokes every refresh token).
     pub async fn global_sign_out(&self, username: &str) {
         self.cognito

@@ -21,6 +21,8 @@ const USERNAME: &str = "username";
 const EXPIRES_AT: &str = "expires_at";
 const LAST_SEEN: &str = "last_seen";
 const REFRESHED_AT: &str = "refreshed_at";
+const REFRESHED_TOKEN: &str = "refreshed_token";
+const REFRESHED_FROM: &str = "refreshed_from";
 const LEASE_ID: &str = "lease_id";
 const LEASE_UNTIL: &str = "lease_until";
 
@@ -84,11 +86,38 @@ impl DynamoDbStore {
 
     /// The `token` value to store for `token`.
     fn stored(&self, key: SessionKey<'_>, token: &str) -> Result<String, StoreError> {
+        self.seal(token, &self.aad(key))
+    }
+
+    /// The associated data of the `refreshed_token` value: the row's, and the attribute's name,
+    /// so neither that value nor the refresh token's can stand in for the other.
+    fn refreshed_aad(&self, key: SessionKey<'_>) -> Vec<u8> {
+        [&self.aad(key)[..], b"\0", REFRESHED_TOKEN.as_bytes()].concat()
+    }
+
+    fn seal(&self, value: &str, aad: &[u8]) -> Result<String, StoreError> {
         match &self.sealer {
-            None => Ok(token.to_owned()),
+            None => Ok(value.to_owned()),
             Some(sealer) => sealer
-                .seal(token, &self.aad(key))
+                .seal(value, aad)
                 .map_err(|e| StoreError::Unavailable(Box::new(e))),
+        }
+    }
+
+    /// The access token of the last refresh, for a request that joins it. One that cannot be
+    /// read is as good as none: a request that cannot join refreshes by itself.
+    fn refreshed_token(&self, key: SessionKey<'_>, stored: Option<&String>) -> Option<String> {
+        let stored = stored?;
+        match &self.sealer {
+            None if stored.starts_with("enc:") => None,
+            None => Some(stored.clone()),
+            Some(sealer) => match sealer.open(stored, &self.refreshed_aad(key)) {
+                Ok(opened) => Some(opened.token),
+                Err(error) => {
+                    tracing::debug!(sub = key.sub, %error, "the last refresh's access token cannot be read; no request can join it");
+                    None
+                }
+            },
         }
     }
 
@@ -135,6 +164,9 @@ impl DynamoDbStore {
             expires_at: number(EXPIRES_AT),
             last_seen: number(LAST_SEEN),
             refreshed_at_ms: number(REFRESHED_AT),
+            refreshed_token: self
+                .refreshed_token(key, item.get(REFRESHED_TOKEN).and_then(|v| v.as_s().ok())),
+            refreshed_from: string(REFRESHED_FROM),
             lease: string(LEASE_ID)
                 .zip(number(LEASE_UNTIL))
                 .map(|(id, until_ms)| Lease { id, until_ms }),
@@ -404,8 +436,27 @@ impl SessionStore for DynamoDbStore {
                     AttributeValue::S(self.stored(row.key(), token)?),
                 );
             }
+            // What a request that raced this refresh needs to join it; or nothing to join.
+            let mut remove = vec!["#li", "#lu"];
+            update = update
+                .expression_attribute_names("#rt", REFRESHED_TOKEN)
+                .expression_attribute_names("#rf", REFRESHED_FROM);
+            match (refreshed.access_token, refreshed.replaced) {
+                (Some(token), Some(replaced)) => {
+                    set.extend(["#rt = :rt", "#rf = :rf"]);
+                    let sealed = self.seal(token, &self.refreshed_aad(row.key()))?;
+                    update = update
+                        .expression_attribute_values(":rt", AttributeValue::S(sealed))
+                        .expression_attribute_values(":rf", AttributeValue::S(replaced.to_owned()));
+                }
+                _ => remove.extend(["#rt", "#rf"]),
+            }
             update
-                .update_expression(format!("SET {} REMOVE #li, #lu", set.join(", ")))
+                .update_expression(format!(
+                    "SET {} REMOVE {}",
+                    set.join(", "),
+                    remove.join(", ")
+                ))
                 .send()
                 .await
                 .map_err(|e| self.error("record a refresh", e))?;

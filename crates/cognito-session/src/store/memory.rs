@@ -99,6 +99,8 @@ impl SessionStore for MemoryStore {
                         row.refresh_token = Some(token.to_owned());
                         row.stored = Some(token.to_owned());
                     }
+                    row.refreshed_token = refreshed.access_token.map(str::to_owned);
+                    row.refreshed_from = refreshed.replaced.map(str::to_owned);
                     Ok(())
                 }
                 _ => Err(StoreError::Conflict),

@@ -68,6 +68,14 @@ pub struct SessionRow {
     /// When the last refresh of this session completed, epoch milliseconds (`refreshed_at`).
     /// Requests waiting for a refresh learn its outcome from it.
     pub refreshed_at_ms: Option<i64>,
+    /// The access token the last refresh produced (`refreshed_token`; encrypted like the refresh
+    /// token when the store encrypts). A secret: a request that raced that refresh is answered
+    /// with it. Never shown by `Debug`, and cleared in what
+    /// [`Sessions::list`](crate::Sessions::list) returns.
+    pub refreshed_token: Option<String>,
+    /// Which access token the last refresh replaced (`refreshed_from`): base64url of its
+    /// SHA-256. Only a request presenting that very token may join the refresh.
+    pub refreshed_from: Option<String>,
     /// The refresh lease, while one request refreshes the session for all others.
     pub lease: Option<Lease>,
     /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
@@ -102,6 +110,8 @@ impl SessionRow {
             expires_at: None,
             last_seen: None,
             refreshed_at_ms: None,
+            refreshed_token: None,
+            refreshed_from: None,
             lease: None,
             reseal: false,
         }
@@ -161,7 +171,7 @@ impl Lease {
 }
 
 /// What a completed refresh writes into the row.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Refreshed<'a> {
     /// `timestamp`, epoch seconds.
     pub timestamp: i64,
@@ -171,6 +181,26 @@ pub struct Refreshed<'a> {
     pub origin_jti: Option<&'a str>,
     /// A new refresh token, when Cognito rotated it.
     pub refresh_token: Option<&'a str>,
+    /// The access token this refresh produced, stored as `refreshed_token` (a secret: encrypt it
+    /// like the refresh token). `None`: nobody may join this refresh; remove any earlier one.
+    pub access_token: Option<&'a str>,
+    /// Which token this refresh replaced (base64url of its SHA-256), stored as
+    /// `refreshed_from`; `None` together with `access_token`.
+    pub replaced: Option<&'a str>,
+}
+
+impl fmt::Debug for Refreshed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |value: Option<&str>| value.map(|_| "<redacted>");
+        f.debug_struct("Refreshed")
+            .field("timestamp", &self.timestamp)
+            .field("refreshed_at_ms", &self.refreshed_at_ms)
+            .field("origin_jti", &self.origin_jti)
+            .field("refresh_token", &redacted(self.refresh_token))
+            .field("access_token", &redacted(self.access_token))
+            .field("replaced", &self.replaced)
+            .finish()
+    }
 }
 
 impl fmt::Debug for SessionRow {
@@ -188,6 +218,11 @@ impl fmt::Debug for SessionRow {
             .field("expires_at", &self.expires_at)
             .field("last_seen", &self.last_seen)
             .field("refreshed_at_ms", &self.refreshed_at_ms)
+            .field(
+                "refreshed_token",
+                &self.refreshed_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("refreshed_from", &self.refreshed_from)
             .field("lease", &self.lease)
             .finish()
     }

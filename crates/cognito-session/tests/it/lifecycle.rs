@@ -366,3 +366,68 @@ async fn the_idle_timeout_is_enforced_and_touches_are_throttled() {
         "{error}"
     );
 }
+
+// Item 5 of the hardening issue: a seed row learns its login at its first refresh, whoever asks.
+
+#[tokio::test]
+async fn a_seed_row_is_bound_at_its_first_refresh_even_by_an_older_logins_token() {
+    let s = setup().await;
+    let sub = s.pool.user("lea").await;
+    let old = s.pool.login("lea").await;
+    let new = s.pool.login("lea").await;
+    s.pool
+        .put_seed_row(&sub, new.refresh_token().unwrap())
+        .await;
+    let family = |login: &aws_sdk_cognitoidentityprovider::types::AuthenticationResultType| {
+        testkit::peek(login.access_token().unwrap())["origin_jti"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let expired_old = s.expired_copy(old.access_token().unwrap());
+
+    // The first refresh, asked for by the older login's token: refused, and the row learns
+    // from Cognito's answer which login it belongs to.
+    s.calls.reset();
+    let error = s.refused(&expired_old).await;
+    assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
+    assert_eq!(s.calls.count("InitiateAuth"), 1);
+    let row = s.pool.row(&sub).await.unwrap();
+    assert_eq!(
+        row.get("origin_jti"),
+        Some(&AttributeValue::S(family(&new)))
+    );
+    assert_eq!(
+        row.get("token"),
+        Some(&AttributeValue::S(new.refresh_token().unwrap().into()))
+    );
+    assert!(
+        !row.contains_key("refreshed_token") && !row.contains_key("lease_id"),
+        "no token stored for the refused request, lease released: {row:?}"
+    );
+
+    // From now on the older login is refused without asking Cognito, expired or not.
+    s.calls.reset();
+    let error = s.refused(&expired_old).await;
+    assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
+    let error = s.refused(old.access_token().unwrap()).await;
+    assert_eq!(error.unauthorized(), Some(&Unauthorized::FamilyMismatch));
+    assert_eq!(s.calls.count("InitiateAuth"), 0, "{:?}", s.calls.all());
+
+    // The row's own login works as before, and refreshes.
+    s.sessions
+        .session("token", &cookies(new.access_token().unwrap()))
+        .await
+        .unwrap();
+    s.calls.reset();
+    let session = s
+        .sessions
+        .session(
+            "token",
+            &cookies(&s.expired_copy(new.access_token().unwrap())),
+        )
+        .await
+        .unwrap();
+    assert!(session.refreshed().is_some());
+    assert_eq!(s.calls.count("InitiateAuth"), 1);
+}
