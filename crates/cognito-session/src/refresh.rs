@@ -7,7 +7,7 @@
 //!
 //! # Single flight
 //! When a user's access token expires, every request in flight carries the expired token, each
-//! in its own Lambda. Exactly one of them refreshes; the others learn the outcome from the row:
+//! in its own Lambda. Exactly one of them refreshes; the others join it through the row:
 //!
 //! ```text
 //!  request A (first)           session row                 request B (concurrent)        Cognito
@@ -17,12 +17,17 @@
 //!   no live lease, same token) ► lease_id=A, lease_until=now+L
 //!                                                     ◄──── GetItem: lease held by A
 //!  InitiateAuth ─────────────────────────────────────────────────────────────────────────► new tokens
-//!                                                            wait 25–200 ms (jitter), re-read
+//!  verify the new token                                      wait 25–200 ms (jitter), re-read
 //!  commit (conditional: lease
-//!   is A's, same token) ──────► refreshed_at=now, lease removed
-//!  200 + Set-Cookie                                    ◄──── GetItem: refreshed_at ≥ B's token iat
-//!                                                            200, authorized as the same user,
-//!                                                            no new cookie (A's response has it)
+//!   is A's, same token) ──────► refreshed_at=now,
+//!                               refreshed_from=H(old token),
+//!                               refreshed_token=new token
+//!                               (sealed), lease removed
+//!  200 + Set-Cookie(new)                               ◄──── GetItem: refreshed_from = H(B's token),
+//!                                                            refreshed_at within 60 s:
+//!                                                            verify refreshed_token (current, same
+//!                                                            sub and family), 200 with ITS claims
+//!                                                            + Set-Cookie(new)
 //! ```
 //! If A's refresh fails transiently it releases the lease and answers 503; B then takes the lease
 //! and tries itself. If A dies, its lease lapses after `L` (the refresh lease, default 3 s) and B
@@ -30,6 +35,33 @@
 //! A waiting request gives up with 503 after `L` plus one second (when the request's deadline is
 //! known: after up to twice `L` plus one second, always before the deadline). A request whose
 //! lease write happened but whose answer was lost recognises its own lease on the next read.
+//!
+//! # The join rule
+//! A request joins a refresh, instead of refreshing itself, only when all of these hold:
+//! - the row records that refresh (`refreshed_at`) at most 60 s ago (`JOIN_WINDOW_MS`);
+//! - the refresh replaced the very token this request presents: `refreshed_from` is the SHA-256
+//!   (base64url) of its bytes. Only that token can have raced the refresh; an older token of the
+//!   same login, or a copy with other claims, does not match;
+//! - the access token the refresh produced (`refreshed_token`, encrypted like the refresh token
+//!   when the store encrypts) still verifies, is current, and has the same `sub` and family.
+//!
+//! The joiner is then authorized with the claims of that new token, never with those of the
+//! token it presented, and answers with the new token's `Set-Cookie`, so every racing request
+//! converges the browser on the new token. Anything else refreshes by itself under the lease
+//! (Cognito then issues current claims) or is refused: a token presented after the window, a
+//! token older than the one refreshed, a row refreshed by an older version of this library
+//! (`refreshed_at` without the other two attributes), a stored token that expired or whose key
+//! was retired. Per refresh this costs nothing extra in calls: the commit writes two more
+//! attributes in the same `UpdateItem`, and a joiner's extra work is one token verification
+//! (usually a hit in the verified-token cache).
+//!
+//! # Rows written by the seed
+//! A seed row has no `origin_jti`, so it cannot tell the logins of its user apart: until its
+//! first refresh every genuine token of the user passes the family check. That refresh tells us
+//! the row's family (the new token's `origin_jti` is the refresh token's), and it is stored
+//! whoever asked. When the presented token is of another (older) login, the request is refused
+//! (`FamilyMismatch`), gets no token, and nobody may join that refresh; but the row is bound, so
+//! that login's tokens are refused from then on without a Cognito call.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

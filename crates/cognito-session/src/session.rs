@@ -129,8 +129,9 @@ impl Session {
     }
 
     /// The new tokens, when this call produced some: after a refresh (like the seed's `cognito`
-    /// property), or the login tokens passed to [`Sessions::start`]. `None` when the presented
-    /// token was still valid.
+    /// property), or the login tokens passed to [`Sessions::start`]. A request that joined a
+    /// concurrent refresh of its token gets that refresh's access token (without an ID token).
+    /// `None` when the presented token was still valid.
     pub fn refreshed(&self) -> Option<&Tokens> {
         self.refreshed.as_ref()
     }
