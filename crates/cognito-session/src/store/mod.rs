@@ -171,6 +171,20 @@ impl Lease {
 }
 
 /// What a completed refresh writes into the row.
+///
+/// ```
+/// use cognito_session::store::Refreshed;
+/// let refreshed = Refreshed {
+///     timestamp: 1_700_000_000,
+///     refreshed_at_ms: 1_700_000_000_000,
+///     origin_jti: Some("family"),
+///     refresh_token: None,
+///     access_token: Some("eyJ.new-access-token"),
+///     replaced: Some("hash-of-the-expired-token"),
+/// };
+/// // Debug output never shows a token.
+/// assert!(!format!("{refreshed:?}").contains("new-access-token"));
+/// ```
 #[derive(Clone, Copy)]
 pub struct Refreshed<'a> {
     /// `timestamp`, epoch seconds.
