@@ -9,6 +9,25 @@
 //! - it appends the refreshed cookie to the handler's response;
 //! - it lets chosen routes through without a session ([`SessionLayer::public`]).
 //!
+//! Every call to DynamoDB, Cognito and the JWKS endpoint is bounded by the Lambda invocation's
+//! deadline, read from the `lambda_http::Context` that `lambda_http` puts in the request's
+//! extensions: a slow dependency gets a 503 with `Retry-After` 300 ms before the deadline instead
+//! of a function timeout. A deadline of 0 (no context, or `Context::default()`) means unknown:
+//! no bound but the SDK's own timeouts.
+//!
+//! Every `Set-Cookie` it writes, the refreshed cookie and the one clearing a dead cookie, uses
+//! the configured name prefix, `Domain` and `Path` (`COOKIE_PREFIX`, `COOKIE_DOMAIN`,
+//! `COOKIE_PATH`): a browser deletes a cookie only when all three match. A refreshed token whose
+//! `Set-Cookie` would exceed [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) (4096 bytes),
+//! which browsers drop silently, is answered with 500 and logged at error level, naming the
+//! cause ([`Session::try_set_cookie`]).
+//!
+//! CORS: a preflight (`OPTIONS` with `Access-Control-Request-Method`) carries no cookie, so it
+//! passes through to the handler without a session, on every route and without the CSRF check;
+//! the handler or a CORS layer answers it. Put a CORS layer (such as `tower-http`'s) *outside*
+//! this one, so that the 401 and 503 answers carry its headers too. Any other `OPTIONS` request
+//! needs a session like every request.
+//!
 //! ```no_run
 //! use cognito_session::{RequestSessionExt, SessionLayer, Sessions};
 //! use lambda_http::tower::ServiceBuilder;

@@ -310,7 +310,11 @@ impl Sessions {
 
     /// Every call to AWS made here is bounded by the request's deadline (see `budget`); `None`:
     /// unknown, no bound. [`SessionLayer`](crate::SessionLayer) comes in here too.
-    pub(crate) async fn check(&self, token: &str, deadline: Option<SystemTime>) -> Result<Session, Error> {
+    pub(crate) async fn check(
+        &self,
+        token: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
         let deadline = deadline.and_then(crate::budget::known);

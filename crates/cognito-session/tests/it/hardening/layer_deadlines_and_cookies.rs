@@ -119,7 +119,11 @@ fn set_cookies(response: &Value) -> Vec<String> {
     let mut all = strings(&response["cookies"]);
     all.extend(strings(&response["multiValueHeaders"]["set-cookie"]));
     if all.is_empty() {
-        all.extend(response["headers"]["set-cookie"].as_str().map(str::to_owned));
+        all.extend(
+            response["headers"]["set-cookie"]
+                .as_str()
+                .map(str::to_owned),
+        );
     }
     all
 }
@@ -134,7 +138,10 @@ fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
 async fn via(s: &Setup, proxy: &Proxy) -> SessionsBuilder {
     static PARTITION: AtomicUsize = AtomicUsize::new(0);
     let config = testkit::sdk_config(&proxy.url).await;
-    let partition = format!("layer-deadline-{}", PARTITION.fetch_add(1, Ordering::Relaxed));
+    let partition = format!(
+        "layer-deadline-{}",
+        PARTITION.fetch_add(1, Ordering::Relaxed)
+    );
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(60))
@@ -227,7 +234,10 @@ async fn a_zero_deadline_means_unknown() {
     let sessions = via(&s, &proxy).await.build().await.unwrap();
     sessions.session_for_token(&token).await.unwrap();
     // Slow, but it answers: with no deadline known nothing may cut it short.
-    proxy.inject(Rule::on("GetItem", Fault::Latency(Duration::from_millis(700))));
+    proxy.inject(Rule::on(
+        "GetItem",
+        Fault::Latency(Duration::from_millis(700)),
+    ));
 
     // Through the layer, with the context `lambda_http` passes when the runtime gave no deadline.
     let seen = Seen::default();
@@ -261,7 +271,11 @@ async fn a_zero_deadline_means_unknown() {
     let layer = SessionLayer::new(sessions.clone());
     let response = through_layer(layer, &seen, event, context_until(past)).await;
     assert_eq!(response["statusCode"], 503, "{response}");
-    assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// `__Secure-` with a `Domain` and a `Path`, as `COOKIE_PREFIX`, `COOKIE_DOMAIN`, `COOKIE_PATH`.
@@ -295,7 +309,12 @@ fn assert_attributes(cookie: &str, name: &str, domain: Option<&str>, path: &str)
 #[tokio::test]
 async fn every_set_cookie_uses_the_configured_prefix_domain_and_path() {
     for (options, name, domain, path) in [
-        (secure_options(), "__Secure-token", Some("example.com"), "/app"),
+        (
+            secure_options(),
+            "__Secure-token",
+            Some("example.com"),
+            "/app",
+        ),
         (
             CookieOptions {
                 prefix: CookiePrefix::Host,
@@ -374,7 +393,8 @@ async fn the_examples_set_and_clear_cookies_with_the_configured_prefix_domain_an
         ("COOKIE_DOMAIN", "example.com".to_owned()),
         ("COOKIE_PATH", "/app".to_owned()),
     ]);
-    let check = |cookie: &str| assert_attributes(cookie, "__Secure-token", Some("example.com"), "/app");
+    let check =
+        |cookie: &str| assert_attributes(cookie, "__Secure-token", Some("example.com"), "/app");
 
     // The seed's handler (REST v1): the refreshed cookie, and the one clearing a dead cookie.
     let binary = example("handler").await;
@@ -449,7 +469,11 @@ async fn a_cookie_over_4096_bytes_is_reported() {
     let claims = testkit::peek(token);
     assert_eq!(claims["cognito:groups"].as_array().map(Vec::len), Some(26));
     let cookie = s.sessions.cookie_options().set("token", token);
-    assert!(cookie.len() > 4096, "the test needs a larger token: {}", cookie.len());
+    assert!(
+        cookie.len() > 4096,
+        "the test needs a larger token: {}",
+        cookie.len()
+    );
 
     // After a login: `try_set_cookie` reports it; `set_cookie` hands out nothing.
     let session = s.sessions.start(&Tokens::from(&login)).await.unwrap();
@@ -502,9 +526,11 @@ async fn options_preflight_passes_through_protected_routes() {
         };
         for origin in ["https://app.example.com", "https://other.example"] {
             let layer = SessionLayer::new(s.sessions.clone());
-            let response =
-                through_layer(layer, &seen, preflight(origin), Context::default()).await;
-            assert_eq!(response["statusCode"], 204, "{fixture} {origin}: {response}");
+            let response = through_layer(layer, &seen, preflight(origin), Context::default()).await;
+            assert_eq!(
+                response["statusCode"], 204,
+                "{fixture} {origin}: {response}"
+            );
             assert!(set_cookies(&response).is_empty(), "{response}");
         }
         // The handler answered both, without a session.
