@@ -34,7 +34,7 @@ fn response(status: u16, body: Value, set_cookie: Option<String>) -> Value {
     response
 }
 
-fn error_response(error: &cognito_session::Error) -> Value {
+fn error_response(sessions: &Sessions, error: &cognito_session::Error) -> Value {
     let message = if error.status() == 401 {
         "Unauthorized"
     } else {
@@ -43,7 +43,7 @@ fn error_response(error: &cognito_session::Error) -> Value {
     response(
         error.status(),
         json!({"error": message, "why": error.to_string()}),
-        error.clear_cookie(COOKIE),
+        sessions.clear_cookie_for(error, COOKIE),
     )
 }
 
@@ -57,7 +57,7 @@ impl App {
                     json!({"message": "Logged out"}),
                     Some(self.sessions.clear_cookie(COOKIE)),
                 ),
-                Err(error) => error_response(&error),
+                Err(error) => error_response(&self.sessions, &error),
             },
             _ => match self.sessions.session(COOKIE, event).await {
                 Ok(session) => response(
@@ -65,7 +65,7 @@ impl App {
                     json!({"message": "Request successful", "user": session.username()}),
                     session.set_cookie(COOKIE),
                 ),
-                Err(error) => error_response(&error),
+                Err(error) => error_response(&self.sessions, &error),
             },
         }
     }
@@ -91,7 +91,7 @@ impl App {
                 json!({"message": "Logged in"}),
                 session.set_cookie(COOKIE),
             ),
-            Err(error) => error_response(&error),
+            Err(error) => error_response(&self.sessions, &error),
         }
     }
 }

@@ -36,14 +36,17 @@ async fn handle(
     request: &ApiGatewayProxyRequest,
     deadline: std::time::SystemTime,
 ) -> ApiGatewayProxyResponse {
-    match sessions
+    let outcome = sessions
         .session_with_deadline(COOKIE, request, deadline)
         .await
-    {
-        Ok(session) => respond(
+        // The refreshed cookie (with COOKIE_PREFIX, COOKIE_DOMAIN, COOKIE_PATH); one too large
+        // for browsers is a 500 naming the cause.
+        .and_then(|session| session.try_set_cookie(COOKIE));
+    match outcome {
+        Ok(set_cookie) => respond(
             200,
             json!({"message": "Request successful"}),
-            session.set_cookie(COOKIE),
+            set_cookie,
             None,
         ),
         Err(error) => {
@@ -56,7 +59,8 @@ async fn handle(
             respond(
                 error.status(),
                 json!({"error": message}),
-                error.clear_cookie(COOKIE),
+                // Clears a dead cookie under the name, Domain and Path it was set with.
+                sessions.clear_cookie_for(&error, COOKIE),
                 error.retry_after(),
             )
         }

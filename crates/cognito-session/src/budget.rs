@@ -8,7 +8,7 @@
 //! nothing was changed that a retry would not redo.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
@@ -21,6 +21,13 @@ pub(crate) const RESERVE: Duration = Duration::from_millis(300);
 
 /// How long best-effort clean-up (releasing a lease) may run past the budget, inside the reserve.
 const CLEANUP: Duration = Duration::from_millis(150);
+
+/// A Lambda deadline as the runtime reports it, with `0` (the epoch: what `lambda_runtime`'s
+/// `Context::default()` and any event without a deadline carry) meaning "unknown", not "already
+/// past". Any other deadline counts, a past one too: the request then answers 503 at once.
+pub(crate) fn known(deadline: SystemTime) -> Option<SystemTime> {
+    (deadline != UNIX_EPOCH).then_some(deadline)
+}
 
 /// The end of a request's time for AWS calls (`None`: no deadline known, no bound).
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +139,13 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.status(), 503);
+    }
+
+    #[test]
+    fn a_zero_deadline_is_unknown() {
+        assert_eq!(known(UNIX_EPOCH), None);
+        let past = SystemTime::now() - Duration::from_secs(1);
+        assert_eq!(known(past), Some(past));
     }
 
     #[tokio::test]

@@ -21,6 +21,15 @@ use http::HeaderMap;
 /// API Gateway and ALB cap whole headers well below this.
 pub const MAX_COOKIE_STRING: usize = 16 * 1024;
 
+/// The largest `Set-Cookie` value the library hands out, in bytes: name, value and attributes
+/// together. RFC 6265 (section 6.1) only requires browsers to keep cookies up to this size, and
+/// they drop larger ones without a word, which would leave the user with the old cookie.
+///
+/// ```
+/// assert_eq!(cognito_session::cookie::MAX_SET_COOKIE, 4096);
+/// ```
+pub const MAX_SET_COOKIE: usize = 4096;
+
 /// Anything a session cookie can be read from.
 ///
 /// Implemented for `http::HeaderMap`, `http::Request<B>` (so `lambda_http::Request` and axum
@@ -42,7 +51,19 @@ pub trait CookieSource {
     fn cookie_strings(&self) -> Vec<&str>;
 
     /// When the Lambda invocation handling this request times out, if the request knows
-    /// (a `lambda_http::Request` carries its Lambda context).
+    /// (a `lambda_http::Request` carries its Lambda context). A deadline of 0 means unknown.
+    ///
+    /// ```
+    /// use cognito_session::cookie::CookieSource;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let mut context = lambda_http::Context::default(); // deadline 0: unknown
+    /// let request = http::Request::builder().extension(context.clone()).body(()).unwrap();
+    /// assert_eq!(request.deadline(), None);
+    /// context.deadline = 2_000_000_000_000; // milliseconds since the epoch
+    /// let request = http::Request::builder().extension(context).body(()).unwrap();
+    /// assert_eq!(request.deadline(), Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000)));
+    /// ```
     fn deadline(&self) -> Option<std::time::SystemTime> {
         None
     }
@@ -100,10 +121,12 @@ impl<B> CookieSource for http::Request<B> {
         self.headers().cookie_strings()
     }
 
+    /// The deadline of the `lambda_http::Context` in the extensions; `None` without one, and
+    /// for a deadline of 0 (unknown, as in `Context::default()`).
     fn deadline(&self) -> Option<std::time::SystemTime> {
         self.extensions()
             .get::<lambda_http::Context>()
-            .map(|c| c.deadline())
+            .and_then(|c| crate::budget::known(c.deadline()))
     }
 }
 
@@ -361,6 +384,39 @@ impl CookieOptions {
             .max_age(::cookie::time::Duration::seconds(max_age))
             .build()
             .to_string()
+    }
+
+    /// Like [`set`](Self::set), refusing a cookie over [`MAX_SET_COOKIE`] bytes, which browsers
+    /// would drop silently: [`Error::Config`](crate::Error::Config) naming its size and the cure,
+    /// logged at error level. The access token is what grows (groups and custom claims that a
+    /// pre-token-generation trigger adds); the value never appears in the message.
+    ///
+    /// ```
+    /// use cognito_session::cookie::CookieOptions;
+    /// let options = CookieOptions::default();
+    /// assert!(options.try_set("token", "eyJ...").is_ok());
+    /// let error = options.try_set("token", &"x".repeat(4096)).unwrap_err();
+    /// assert_eq!(error.status(), 500);
+    /// assert!(error.to_string().contains("too large for a cookie"));
+    /// ```
+    pub fn try_set(&self, name: &str, value: &str) -> Result<String, crate::Error> {
+        let cookie = self.set(name, value);
+        if cookie.len() <= MAX_SET_COOKIE {
+            return Ok(cookie);
+        }
+        let error = crate::Error::Config {
+            message: format!(
+                "the access token is too large for a cookie: its Set-Cookie ({}) would be {} \
+                 bytes, over the {MAX_SET_COOKIE} that browsers keep; reduce the groups and custom \
+                 claims in the pool's access tokens (pre token generation trigger, group \
+                 membership)",
+                self.name(name),
+                cookie.len()
+            ),
+            source: None,
+        };
+        tracing::error!(%error, "refusing to hand out a cookie the browser would drop");
+        Err(error)
     }
 
     /// A `Set-Cookie` value that deletes cookie `name` (same attributes, `Max-Age=0`).

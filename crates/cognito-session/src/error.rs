@@ -10,8 +10,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Everything [`Sessions`](crate::Sessions) can answer instead of a session.
 ///
 /// Three families matter to a handler, and [`Error::status`] tells them apart:
-/// - [`Error::Unauthorized`] (401): the request carries no usable session. The cookie can be
-///   cleared with [`Error::clear_cookie`] so clients don't loop on a dead token.
+/// - [`Error::Unauthorized`] (401): the request carries no usable session. Answer with
+///   [`Sessions::clear_cookie_for`](crate::Sessions::clear_cookie_for) so clients don't loop on
+///   a dead token (it clears the cookie with the configured prefix, `Domain` and `Path`).
 /// - [`Error::Unavailable`] (503): DynamoDB, Cognito or the JWKS endpoint failed transiently.
 ///   Nothing was changed; the same request may succeed on retry.
 /// - [`Error::Config`] (500) and [`Error::InvalidInput`] (400): a deployment or caller mistake
@@ -23,10 +24,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// let error = Error::Unauthorized(Unauthorized::MissingCookie);
 /// assert_eq!(error.status(), 401);
 /// // No cookie was sent, so there is none to clear.
-/// assert!(error.clear_cookie("token").is_none());
+/// assert!(!error.clears_cookie());
 ///
 /// let error = Error::Unauthorized(Unauthorized::SessionEnded);
-/// assert!(error.clear_cookie("token").unwrap().contains("Max-Age=0"));
+/// assert!(error.clears_cookie());
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -181,11 +182,32 @@ impl Error {
         }
     }
 
-    /// For a 401 caused by a cookie that can never work again, a `Set-Cookie` value that deletes
-    /// cookie `name` (with the attributes the library sets it with), so the client stops sending it.
-    /// `None` for every other error, and when no cookie was sent.
+    /// Whether the answer to this error should delete the session cookie: a 401 caused by a
+    /// cookie that can never work again. `false` for every other error (a 503 or a 500 keeps the
+    /// cookie, which works again once the cause is gone), and when no cookie was sent.
+    /// [`Sessions::clear_cookie_for`](crate::Sessions::clear_cookie_for) gives the `Set-Cookie`.
     ///
     /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// assert!(Error::Unauthorized(Unauthorized::Revoked).clears_cookie());
+    /// assert!(!Error::Unauthorized(Unauthorized::MissingCookie).clears_cookie());
+    /// assert!(!Error::InvalidInput("x".into()).clears_cookie());
+    /// ```
+    pub fn clears_cookie(&self) -> bool {
+        matches!(self, Error::Unauthorized(reason) if !matches!(reason, Unauthorized::MissingCookie))
+    }
+
+    /// For a 401 caused by a cookie that can never work again, a `Set-Cookie` value that deletes
+    /// cookie `name` with the *default* attributes (`Path=/`, no `Domain`, no name prefix).
+    /// `None` for every other error, and when no cookie was sent.
+    ///
+    /// Deprecated: an error does not know the configured `COOKIE_PREFIX`, `COOKIE_DOMAIN` and
+    /// `COOKIE_PATH`, and a browser deletes a cookie only when name, `Domain` and `Path` all
+    /// match, so with any of them set this clears nothing and the dead cookie stays. Use
+    /// [`Sessions::clear_cookie_for`](crate::Sessions::clear_cookie_for).
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
     /// use cognito_session::{Error, Unauthorized};
     /// let error = Error::Unauthorized(Unauthorized::Revoked);
     /// assert_eq!(
@@ -193,12 +215,12 @@ impl Error {
     ///     Some("token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
     /// );
     /// ```
+    #[deprecated(
+        note = "ignores COOKIE_PREFIX, COOKIE_DOMAIN and COOKIE_PATH; use Sessions::clear_cookie_for(&error, name)"
+    )]
     pub fn clear_cookie(&self, name: &str) -> Option<String> {
-        match self {
-            Error::Unauthorized(Unauthorized::MissingCookie) => None,
-            Error::Unauthorized(_) => Some(crate::cookie::CookieOptions::default().clear(name)),
-            _ => None,
-        }
+        self.clears_cookie()
+            .then(|| crate::cookie::CookieOptions::default().clear(name))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {

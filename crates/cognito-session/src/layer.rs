@@ -9,6 +9,25 @@
 //! - it appends the refreshed cookie to the handler's response;
 //! - it lets chosen routes through without a session ([`SessionLayer::public`]).
 //!
+//! Every call to DynamoDB, Cognito and the JWKS endpoint is bounded by the Lambda invocation's
+//! deadline, read from the `lambda_http::Context` that `lambda_http` puts in the request's
+//! extensions: a slow dependency gets a 503 with `Retry-After` 300 ms before the deadline instead
+//! of a function timeout. A deadline of 0 (no context, or `Context::default()`) means unknown:
+//! no bound but the SDK's own timeouts.
+//!
+//! Every `Set-Cookie` it writes, the refreshed cookie and the one clearing a dead cookie, uses
+//! the configured name prefix, `Domain` and `Path` (`COOKIE_PREFIX`, `COOKIE_DOMAIN`,
+//! `COOKIE_PATH`): a browser deletes a cookie only when all three match. A refreshed token whose
+//! `Set-Cookie` would exceed [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) (4096 bytes),
+//! which browsers drop silently, is answered with 500 and logged at error level, naming the
+//! cause ([`Session::try_set_cookie`]).
+//!
+//! CORS: a preflight (`OPTIONS` with `Access-Control-Request-Method`) carries no cookie, so it
+//! passes through to the handler without a session, on every route and without the CSRF check;
+//! the handler or a CORS layer answers it. Put a CORS layer (such as `tower-http`'s) *outside*
+//! this one, so that the 401 and 503 answers carry its headers too. Any other `OPTIONS` request
+//! needs a session like every request.
+//!
 //! ```no_run
 //! use cognito_session::{RequestSessionExt, SessionLayer, Sessions};
 //! use lambda_http::tower::ServiceBuilder;
@@ -31,11 +50,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
-use http::{Request, Response, StatusCode};
+use http::header::{
+    HeaderValue, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE,
+};
+use http::{Method, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::cookie::CookieSource;
 use crate::csrf;
 use crate::error::{Error, Unauthorized};
 use crate::session::{Session, Sessions};
@@ -256,25 +278,34 @@ where
                 ))));
             }
         }
+        if is_preflight(&request) {
+            // A CORS preflight carries no cookie: the handler (or a CORS layer) answers it.
+            request.extensions_mut().insert(Checked);
+            return Box::pin(inner.call(request));
+        }
         let public = config.is_public(request.uri().path());
         // Owned, so the future does not hold the request (whose body need not be `Sync`).
         let token = config
             .sessions
             .token_in(&config.cookie, request.headers())
             .map(str::to_owned);
+        let deadline = request.deadline();
         Box::pin(async move {
             let sessions = &config.sessions;
             let outcome = match token {
-                Some(token) => sessions.session_for_token(&token).await,
+                Some(token) => sessions.check(&token, deadline).await,
                 None => Err(Unauthorized::MissingCookie.into()),
             };
+            let outcome = outcome.and_then(|session| {
+                let set_cookie = session.try_set_cookie(&config.cookie)?;
+                Ok((session, set_cookie))
+            });
             let set_cookie = match outcome {
-                Ok(session) => {
-                    let set_cookie = session.set_cookie(&config.cookie);
+                Ok((session, set_cookie)) => {
                     request.extensions_mut().insert(session);
                     set_cookie
                 }
-                Err(error) if public => clear_cookie(sessions, &config.cookie, &error),
+                Err(error) if public => sessions.clear_cookie_for(&error, &config.cookie),
                 Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
             };
             request.extensions_mut().insert(Checked);
@@ -288,11 +319,12 @@ where
     }
 }
 
-/// A `Set-Cookie` deleting the cookie, for a 401 caused by a cookie that can never work again.
-fn clear_cookie(sessions: &Sessions, name: &str, error: &Error) -> Option<String> {
-    error
-        .clear_cookie(name)
-        .map(|_| sessions.clear_cookie(name))
+/// A CORS preflight (Fetch standard): `OPTIONS` with `Access-Control-Request-Method`.
+fn is_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 fn json_response<B: From<String>>(status: StatusCode, message: &str) -> Response<B> {
@@ -315,7 +347,7 @@ fn error_response<B: From<String>>(sessions: &Sessions, name: &str, error: &Erro
     if status == StatusCode::SERVICE_UNAVAILABLE {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    if let Some(cookie) = clear_cookie(sessions, name, error) {
+    if let Some(cookie) = sessions.clear_cookie_for(error, name) {
         let name = sessions.cookie_options().name(name).into_owned();
         add_set_cookie(headers, &name, &cookie);
     }

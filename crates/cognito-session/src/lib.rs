@@ -11,15 +11,18 @@
 //! match sessions.session("token", &request).await {
 //!     Ok(session) => {
 //!         println!("hello {} ({})", session.username(), session.sub());
-//!         // When the token had expired and was refreshed, send the new cookie back.
-//!         if let Some(set_cookie) = session.set_cookie("token") {
+//!         // When the token had expired and was refreshed, send the new cookie back
+//!         // (`try_set_cookie` refuses one over 4096 bytes, which browsers would drop).
+//!         if let Some(set_cookie) = session.try_set_cookie("token")? {
 //!             println!("Set-Cookie: {set_cookie}");
 //!         }
 //!     }
 //!     Err(error) => {
 //!         // 401 (log in again), 503 (try again: nothing was lost) or 500 (misconfigured).
 //!         println!("status {}", error.status());
-//!         if let Some(clear) = error.clear_cookie("token") {
+//!         // For a dead cookie, the Set-Cookie that deletes it: with the configured
+//!         // COOKIE_PREFIX, COOKIE_DOMAIN and COOKIE_PATH, or the browser would keep it.
+//!         if let Some(clear) = sessions.clear_cookie_for(&error, "token") {
 //!             println!("Set-Cookie: {clear}");
 //!         }
 //!     }

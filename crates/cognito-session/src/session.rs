@@ -137,11 +137,40 @@ impl Session {
     }
 
     /// A `Set-Cookie` value that stores the new access token in cookie `name`, when there is a
-    /// new one: `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<session lifetime>`.
+    /// new one: `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<session lifetime>` by default,
+    /// with the configured name prefix, `Domain` and `Path`.
+    ///
+    /// A cookie over [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) bytes, which the browser
+    /// would drop, is not handed out: this returns `None` and logs the cause at error level. Use
+    /// [`try_set_cookie`](Self::try_set_cookie) to answer that with a 500 instead.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.session("token", &request).await?;
+    /// if let Some(set_cookie) = session.set_cookie("token") {
+    ///     println!("Set-Cookie: {set_cookie}"); // the token was refreshed
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.try_set_cookie(name).ok().flatten()
+    }
+
+    /// Like [`set_cookie`](Self::set_cookie), with a cookie too large for browsers reported as
+    /// [`Error::Config`] (500, naming its size and what to reduce) rather than left out.
+    /// [`SessionLayer`](crate::SessionLayer) answers such a request with 500.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.session("token", &request).await?;
+    /// let set_cookie: Option<String> = session.try_set_cookie("token")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_set_cookie(&self, name: &str) -> Result<Option<String>, Error> {
         self.refreshed
             .as_ref()
-            .map(|tokens| self.cookie.set(name, &tokens.access_token))
+            .map(|tokens| self.cookie.try_set(name, &tokens.access_token))
+            .transpose()
     }
 }
 
@@ -196,7 +225,9 @@ impl Sessions {
 
     /// Like [`session`](Self::session), for a request whose Lambda deadline is known separately
     /// (`lambda_runtime::Context::deadline()`): a refresh lease, and any wait for a concurrent
-    /// refresh, end before it.
+    /// refresh, end before it. A deadline of 0 (the epoch, as in `Context::default()`) means
+    /// unknown: no bound. A deadline already past answers 503 at once (unless every answer is
+    /// at hand).
     ///
     /// ```no_run
     /// # async fn f(sessions: cognito_session::Sessions, event: lambda_runtime::LambdaEvent<aws_lambda_events::apigw::ApiGatewayProxyRequest>) -> Result<(), cognito_session::Error> {
@@ -278,10 +309,16 @@ impl Sessions {
         self.check(token, None).await
     }
 
-    /// Every call to AWS made here is bounded by the request's deadline (see `budget`).
-    async fn check(&self, token: &str, deadline: Option<SystemTime>) -> Result<Session, Error> {
+    /// Every call to AWS made here is bounded by the request's deadline (see `budget`); `None`:
+    /// unknown, no bound. [`SessionLayer`](crate::SessionLayer) comes in here too.
+    pub(crate) async fn check(
+        &self,
+        token: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
+        let deadline = deadline.and_then(crate::budget::known);
         let budget = Budget::new(deadline);
         let result = async {
             let (claims, freshness) = match inner.verifier.cached(token, now) {
@@ -498,14 +535,54 @@ impl Sessions {
         Ok(rows.len())
     }
 
-    /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`.
+    /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`, with the
+    /// configured name prefix, `Domain` and `Path`. A cookie over
+    /// [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) bytes is logged at error level (the
+    /// browser will drop it); [`Session::try_set_cookie`] refuses it instead.
+    ///
+    /// ```no_run
+    /// # fn f(sessions: cognito_session::Sessions, tokens: cognito_session::Tokens) {
+    /// let set_cookie = sessions.set_cookie("token", &tokens);
+    /// # }
+    /// ```
     pub fn set_cookie(&self, name: &str, tokens: &Tokens) -> String {
-        self.inner.cookie.set(name, &tokens.access_token)
+        let cookie = &self.inner.cookie;
+        cookie
+            .try_set(name, &tokens.access_token)
+            .unwrap_or_else(|_| cookie.set(name, &tokens.access_token))
     }
 
-    /// A `Set-Cookie` value that deletes cookie `name` (for logout and 401 answers).
+    /// A `Set-Cookie` value that deletes cookie `name` (for logout), with the configured name
+    /// prefix, `Domain` and `Path`: a browser deletes a cookie only when all three match.
+    ///
+    /// ```no_run
+    /// # fn f(sessions: cognito_session::Sessions) {
+    /// // With COOKIE_PREFIX=__Secure- and COOKIE_PATH=/app:
+    /// // "__Secure-token=; HttpOnly; SameSite=Lax; Secure; Path=/app; Max-Age=0; Expires=..."
+    /// let set_cookie = sessions.clear_cookie("token");
+    /// # }
+    /// ```
     pub fn clear_cookie(&self, name: &str) -> String {
         self.inner.cookie.clear(name)
+    }
+
+    /// For an `error` that means the request's cookie `name` can never work again (a 401 other
+    /// than "no cookie"), the `Set-Cookie` that deletes it, as [`clear_cookie`](Self::clear_cookie)
+    /// writes it; `None` for every other error (503 and 500 keep the cookie). The answer to a
+    /// failed [`session`](Self::session) call.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) {
+    /// if let Err(error) = sessions.session("token", &request).await {
+    ///     let status = error.status(); // 401, 503 (send Retry-After) or 500
+    ///     if let Some(set_cookie) = sessions.clear_cookie_for(&error, "token") {
+    ///         println!("{status}, Set-Cookie: {set_cookie}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn clear_cookie_for(&self, error: &Error, name: &str) -> Option<String> {
+        error.clears_cookie().then(|| self.clear_cookie(name))
     }
 }
 
