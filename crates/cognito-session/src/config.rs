@@ -26,8 +26,9 @@ pub enum SessionValidation {
     Token,
 }
 
-/// Every plain setting, as read from the environment or set on the builder.
-#[derive(Debug, Clone)]
+/// Every plain setting, as read from the environment or set on the builder. `Debug` redacts the
+/// client secret, the encryption keys and the KMS ciphertext.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub table: Option<String>,
     pub partition_key: Option<String>,
@@ -63,6 +64,41 @@ pub(crate) struct Settings {
     /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) unsafe requests may come from,
     /// normalized. Empty: no CSRF origin check by default.
     pub allowed_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("table", &self.table)
+            .field("partition_key", &self.partition_key)
+            .field("sort_key", &self.sort_key)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret(&self.client_secret))
+            .field("user_pool_id", &self.user_pool_id)
+            .field("issuer", &self.issuer)
+            .field("jwks_url", &self.jwks_url)
+            .field("jwks", &self.jwks)
+            .field("encryption_key", &secret(&self.encryption_key))
+            .field("old_encryption_keys", &secret(&self.old_encryption_keys))
+            .field("kms_ciphertext", &secret(&self.kms_ciphertext))
+            .field("validation", &self.validation)
+            .field("rotation", &self.rotation)
+            .field("refresh_lease", &self.refresh_lease)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("touch_interval", &self.touch_interval)
+            .field("cookie", &self.cookie)
+            .field("leeway", &self.leeway)
+            .field("jwks_timeout", &self.jwks_timeout)
+            .field("jwks_penalty", &self.jwks_penalty)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("jwks_max_age", &self.jwks_max_age)
+            .field("jwks_max_stale", &self.jwks_max_stale)
+            .field("token_cache", &self.token_cache)
+            .field("cognito_endpoint", &self.cognito_endpoint)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -379,6 +415,28 @@ pub(crate) fn pool_region(pool: &str) -> Result<&str, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_the_client_secret_and_the_keys() {
+        let mut s = Settings::default();
+        s.read_vars(|name| {
+            Some(match name {
+                "CLIENT_SECRET" => "client-secret-value".into(),
+                "SESSION_ENCRYPTION_KEY" => "current-key-value".into(),
+                "SESSION_ENCRYPTION_OLD_KEYS" => "old-key-value".into(),
+                "SESSION_KMS_CIPHERTEXT" => "kms-ciphertext-value".into(),
+                "CLIENT_ID" => "client-id-value".into(),
+                _ => return None,
+            })
+        })
+        .unwrap();
+        let debug = format!("{s:?}");
+        for secret in ["client-secret", "current-key", "old-key", "kms-ciphertext"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("client-id-value"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, Error> {
         let mut s = Settings::default();

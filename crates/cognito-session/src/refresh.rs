@@ -71,7 +71,7 @@ use base64::Engine;
 use crate::budget::Budget;
 use crate::cognito::{Cognito, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
-use crate::store::{Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
+use crate::store::{Lease, Refreshed, SealError, SessionKey, SessionRow, SessionStore, StoreError};
 use crate::verify::{Claims, Freshness, TokenCache, Verifier};
 use crate::{store_error, Clock, Service};
 
@@ -134,6 +134,40 @@ pub(crate) fn last_active(row: &SessionRow) -> i64 {
     row.last_seen.unwrap_or(row.timestamp).max(row.timestamp)
 }
 
+/// The plaintext refresh token of `row`, decrypted for the one call that sends it to Cognito (a
+/// refresh, a logout's `RevokeToken`); nothing else decrypts a row.
+///
+/// - A row encrypted with a key this function does not have (no `SESSION_ENCRYPTION_KEY` at
+///   all, or keys without the row's key id) is this function's misconfiguration:
+///   [`Error::Config`] (500) naming the key id. The row is kept, and the ciphertext is never
+///   sent to Cognito (it would refuse it, and the refusal would end the session).
+/// - A damaged ciphertext (or one copied from another row) decrypts with no key: the session
+///   cannot be refreshed, so 401 [`Unauthorized::SessionEnded`] with an error log; the row is
+///   kept for the operator to inspect (only Cognito's refusal or a logout deletes a row).
+pub(crate) fn reveal(store: &dyn SessionStore, row: &SessionRow) -> Result<String, Error> {
+    let sub = row.sub.as_str();
+    match store.reveal(row) {
+        Ok(Some(opened)) => Ok(opened.token),
+        Ok(None) => {
+            tracing::warn!(sub, "the session row has no usable refresh token; refusing");
+            Err(Unauthorized::SessionEnded.into())
+        }
+        Err(SealError::UnknownKey(id) | SealError::NoKey(id)) => {
+            tracing::error!(sub, key_id = id.as_str(), "a session row is encrypted with a key this function does not have; the row was kept");
+            Err(Error::config(format!(
+                "a session row's refresh token is encrypted with key {id}, which this function \
+                 does not have: set SESSION_ENCRYPTION_KEY (or SESSION_KMS_CIPHERTEXT) to that key, \
+                 or add it to SESSION_ENCRYPTION_OLD_KEYS; the row was kept and nothing was sent \
+                 to Cognito"
+            )))
+        }
+        Err(error) => {
+            tracing::error!(sub, %error, "the stored refresh token cannot be decrypted; the session cannot be refreshed; the row was kept");
+            Err(Unauthorized::SessionEnded.into())
+        }
+    }
+}
+
 /// The outcome of a refresh.
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
@@ -180,7 +214,6 @@ impl Refresher<'_> {
     /// Refreshes the session of the expired `token` (whose verified claims are `claims`), or
     /// joins a concurrent refresh of the same token.
     pub(crate) async fn refresh(&self, token: &str, claims: &Claims) -> Result<Outcome, Error> {
-        let sub = claims.sub();
         let presented = token_id(token);
         let start = self.now_ms();
         let configured = i64::try_from(self.lease.as_millis()).unwrap_or(3_000);
@@ -213,14 +246,14 @@ impl Refresher<'_> {
             if let Some(joined) = self.join(&row, &presented, claims, now).await? {
                 return Ok(Outcome::Joined(Box::new(joined)));
             }
-            if row.refresh_token.is_none() {
-                tracing::warn!(sub, "the session row has no usable refresh token; refusing");
-                return Err(Unauthorized::SessionEnded.into());
-            }
+            // Decrypted before any write: a row this function cannot read stays untouched.
+            let refresh_token = reveal(self.store, &row)?;
             if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
                 if held.id == mine.id && held.held_at(now) {
                     let lease = held.clone();
-                    return self.refresh_holding(row, &lease, &presented, claims).await;
+                    return self
+                        .refresh_holding(row, &refresh_token, &lease, &presented, claims)
+                        .await;
                 }
             }
             if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
@@ -233,7 +266,11 @@ impl Refresher<'_> {
                     .store(self.store.take_lease(&row, &lease, now))
                     .await
                 {
-                    Ok(()) => return self.refresh_holding(row, &lease, &presented, claims).await,
+                    Ok(()) => {
+                        return self
+                            .refresh_holding(row, &refresh_token, &lease, &presented, claims)
+                            .await
+                    }
                     Err(StoreError::Conflict) => attempted = Some(lease),
                     Err(error) => return Err(store_error(error, "taking the refresh lease")),
                 }
@@ -307,12 +344,12 @@ impl Refresher<'_> {
     async fn refresh_holding(
         &self,
         row: SessionRow,
+        refresh_token: &str,
         lease: &Lease,
         presented: &str,
         claims: &Claims,
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
-        let refresh_token = row.refresh_token.as_deref().unwrap_or_default();
         let refreshing = Box::pin(self.cognito.refresh(refresh_token, claims.username()));
         let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,

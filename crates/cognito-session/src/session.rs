@@ -12,12 +12,12 @@ use crate::cognito::{Cognito, Tokens};
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
-use crate::refresh::{key_of, last_active, same_family, usable, Outcome, Refresher};
+use crate::refresh::{key_of, last_active, reveal, same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
-use crate::store_error;
 use crate::verify::{Claims, Freshness, JwksPolicy, TokenCache, Verifier};
+use crate::{store_error, Service};
 
 /// A source of the current time, so tests can move it.
 ///
@@ -458,56 +458,113 @@ impl Sessions {
 
     /// Logout: removes the session row of the request's cookie `name`, then revokes its refresh
     /// token at Cognito (`RevokeToken`, which also invalidates the tokens issued from it). Succeeds
-    /// when the row is gone (also when it already was); answer with [`Sessions::clear_cookie`].
-    /// A failed revocation is logged ("revocation pending") and does not fail the logout: the row,
-    /// which every refresh needs, is gone. A token that does not verify, or one from another login
-    /// of the user, removes nothing and is refused. An expired token (within the refresh window)
-    /// can still log out.
+    /// only when no row of this login remains (also when none did); answer with
+    /// [`Sessions::clear_cookie`]. A failed revocation is logged ("revocation pending") and does
+    /// not fail the logout: the row, which every refresh needs, is gone. A token that does not
+    /// verify, or one from another login of the user, removes nothing and is refused. An expired
+    /// token (within the refresh window) can still log out.
+    ///
+    /// A logout racing a refresh that rotates (or re-encrypts) the refresh token meets a changed
+    /// row: it reads the row again and, while it still belongs to this login, deletes it again,
+    /// conditioned on what it now holds (a few attempts, then 503 [`Error::Unavailable`]). Every
+    /// refresh token it saw in the row (the rotated one and the current one) is revoked.
+    ///
+    /// The refresh token is decrypted only to revoke it. A row encrypted with a key this
+    /// function does not have is left untouched and answers 500 [`Error::Config`] naming the key
+    /// id (nothing is sent to Cognito); a damaged ciphertext cannot be revoked, and the row is
+    /// deleted all the same.
     pub async fn end<S: CookieSource + ?Sized>(
         &self,
         name: &str,
         request: &S,
     ) -> Result<(), Error> {
+        /// Reads and conditional deletes before giving up on a row that keeps changing.
+        const ATTEMPTS: usize = 4;
         let token = self
             .token_in(name, request)
             .ok_or(Unauthorized::MissingCookie)?;
         let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
-        let store = &self.inner.store;
-        let Some(row) = store
-            .get(key_of(&claims, self.inner.per_device))
-            .await
-            .map_err(|e| store_error(e, "reading the session"))?
-        else {
-            return Ok(());
-        };
-        same_family(&row, &claims)?;
-        match store.delete(row.key(), Some(&row)).await {
-            Ok(()) | Err(crate::store::StoreError::Conflict) => {
-                tracing::info!(sub = claims.sub(), "session ended");
+        let store = &*self.inner.store;
+        let key = key_of(&claims, self.inner.per_device);
+        // The refresh tokens seen in this login's row, revoked once it is gone.
+        let mut seen: Vec<String> = Vec::new();
+        let mut ended = false;
+        for attempt in 0..ATTEMPTS {
+            let Some(row) = store
+                .get(key)
+                .await
+                .map_err(|e| store_error(e, "reading the session"))?
+            else {
+                ended = true;
+                break;
+            };
+            if let Err(reason) = same_family(&row, &claims) {
+                // At first, a token of another login: refused. After a conflict, a newer
+                // login replaced this one's row, which is then gone (and that one stays).
+                if attempt == 0 {
+                    return Err(reason.into());
+                }
+                ended = true;
+                break;
             }
-            Err(error) => return Err(store_error(error, "deleting the session")),
+            match reveal(store, &row) {
+                Ok(refresh_token) if !seen.contains(&refresh_token) => seen.push(refresh_token),
+                Ok(_) => {}
+                // No refresh token, or a damaged one: nothing to revoke, the row goes all the same.
+                Err(Error::Unauthorized(_)) => {}
+                // A key this function lacks: the row is kept, nothing is sent to Cognito.
+                Err(error) => return Err(error),
+            }
+            match store.delete(row.key(), Some(&row)).await {
+                Ok(()) => {
+                    ended = true;
+                    break;
+                }
+                // Changed since the read (rotated or re-encrypted by a refresh): read it again.
+                Err(crate::store::StoreError::Conflict) => {}
+                Err(error) => return Err(store_error(error, "deleting the session")),
+            }
         }
-        if let Some(refresh_token) = &row.refresh_token {
+        if ended {
+            tracing::info!(sub = claims.sub(), "session ended");
+        }
+        for refresh_token in &seen {
             if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
                 tracing::warn!(sub = claims.sub(), %error, "session row deleted, revocation pending");
             }
         }
+        if !ended {
+            return Err(Error::unavailable(
+                Service::DynamoDb,
+                "ending the session",
+                "the session row kept changing while it was being deleted; retry the logout",
+            ));
+        }
         Ok(())
     }
 
-    /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without).
-    /// The access token of each row's last refresh (`refreshed_token`) is left out.
+    /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without), for
+    /// display and operations: the rows' refresh tokens are [withheld](crate::store::StoredToken::withheld)
+    /// (only the key id of an encrypted one is kept), and nothing is decrypted, so rows under a
+    /// key this function lacks are listed too. The access token of each row's last refresh
+    /// (`refreshed_token`) is left out.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::Error> {
+    /// for row in sessions.list("user-sub").await? {
+    ///     let key = row.refresh_token.as_ref().and_then(|t| t.key_id());
+    ///     println!("{:?} since {} (key {key:?})", row.session_id, row.timestamp);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self, sub: &str) -> Result<Vec<SessionRow>, Error> {
-        let mut rows = self
+        let rows = self
             .inner
             .store
             .list(sub)
             .await
             .map_err(|e| store_error(e, "listing sessions"))?;
-        for row in &mut rows {
-            row.refreshed_token = None;
-        }
-        Ok(rows)
+        Ok(rows.into_iter().map(SessionRow::withheld).collect())
     }
 
     /// Logs user `sub` out everywhere: deletes every session row, then calls Cognito's
@@ -640,9 +697,9 @@ pub struct SessionsBuilder {
 
 impl std::fmt::Debug for SessionsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The settings redact the client secret and the encryption keys.
         f.debug_struct("SessionsBuilder")
-            .field("table", &self.settings.table)
-            .field("client_id", &self.settings.client_id)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    BoxFuture, Lease, Refreshed, SealError, Sealer, SessionKey, SessionRow, SessionStore,
-    StoreError,
+    BoxFuture, Lease, Opened, Refreshed, SealError, Sealer, SessionKey, SessionRow, SessionStore,
+    StoreError, StoredToken,
 };
 use crate::sdk::{classify, is_config_code, Failure};
 
@@ -84,7 +84,8 @@ impl DynamoDbStore {
         .concat()
     }
 
-    /// The `token` value to store for `token`.
+    /// The `token` value to store for `token`. An already sealed value (a row read back and
+    /// written again) is stored as it is: it is re-encrypted only by a refresh, which decrypts it.
     fn stored(&self, key: SessionKey<'_>, token: &str) -> Result<String, StoreError> {
         self.seal(token, &self.aad(key))
     }
@@ -98,6 +99,7 @@ impl DynamoDbStore {
     fn seal(&self, value: &str, aad: &[u8]) -> Result<String, StoreError> {
         match &self.sealer {
             None => Ok(value.to_owned()),
+            Some(_) if StoredToken::new(value).is_sealed() => Ok(value.to_owned()),
             Some(sealer) => sealer
                 .seal(value, aad)
                 .map_err(|e| StoreError::Unavailable(Box::new(e))),
@@ -135,24 +137,11 @@ impl DynamoDbStore {
                 .map(|n| n as i64)
         };
         let stored = string(TOKEN);
-        let (refresh_token, reseal) = match (&stored, &self.sealer) {
-            (Some(value), Some(sealer)) => match sealer.open(value, &self.aad(key)) {
-                Ok(opened) => (Some(opened.token), opened.stale),
-                Err(SealError::UnknownKey(id)) => {
-                    return Err(StoreError::Config {
-                        message: format!(
-                            "a session row is encrypted with key {id}, which is neither \
-                             SESSION_ENCRYPTION_KEY nor in SESSION_ENCRYPTION_OLD_KEYS"
-                        ),
-                        source: None,
-                    })
-                }
-                Err(error) => {
-                    tracing::error!(sub, %error, "the stored refresh token cannot be decrypted; the session cannot be refreshed");
-                    (None, false)
-                }
-            },
-            (value, _) => (value.clone(), false),
+        // Not decrypted here (see `reveal`): whether to re-encrypt shows in the key id.
+        let refresh_token = stored.clone().map(StoredToken::new);
+        let reseal = match (&refresh_token, &self.sealer) {
+            (Some(token), Some(sealer)) => token.key_id() != Some(sealer.key_id()),
+            _ => false,
         };
         Ok(SessionRow {
             sub: sub.to_owned(),
@@ -312,7 +301,7 @@ impl SessionStore for DynamoDbStore {
             if let Some(token) = &row.refresh_token {
                 item.insert(
                     TOKEN.into(),
-                    AttributeValue::S(self.stored(row.key(), token)?),
+                    AttributeValue::S(self.stored(row.key(), token.expose_secret())?),
                 );
             }
             item.insert(
@@ -422,13 +411,15 @@ impl SessionStore for DynamoDbStore {
                     .expression_attribute_names("#f", FAMILY)
                     .expression_attribute_values(":f", AttributeValue::S(family.to_owned()));
             }
-            let new_token = match (refreshed.refresh_token, &row.refresh_token) {
-                (Some(rotated), _) => Some(rotated),
-                (None, Some(current)) if row.reseal && self.sealer.is_some() => {
-                    Some(current.as_str())
-                }
+            // A stale row (plaintext, or an old key) is re-encrypted with the current key. It
+            // decrypted a moment ago for this refresh; if it no longer does, it stays as it is.
+            let current = match refreshed.refresh_token {
+                None if row.reseal && self.sealer.is_some() => self.reveal(row).ok().flatten(),
                 _ => None,
             };
+            let new_token = refreshed
+                .refresh_token
+                .or(current.as_ref().map(|opened| opened.token.as_str()));
             if let Some(token) = new_token {
                 set.push("#t = :new");
                 update = update.expression_attribute_values(
@@ -502,6 +493,22 @@ impl SessionStore for DynamoDbStore {
                 .map_err(|e| self.error("release the refresh lease", e))?;
             Ok(())
         })
+    }
+
+    /// Decrypts with the row's key id and the row's key as associated data. Without a sealer,
+    /// a sealed value is [`SealError::NoKey`]; with one that lacks the row's key id,
+    /// [`SealError::UnknownKey`]; a damaged value (or one copied from another row),
+    /// [`SealError::Corrupt`].
+    fn reveal(&self, row: &SessionRow) -> Result<Option<Opened>, SealError> {
+        let Some(token) = &row.refresh_token else {
+            return Ok(None);
+        };
+        match &self.sealer {
+            None => token.reveal_unsealed().map(Some),
+            Some(sealer) => sealer
+                .open(token.expose_secret(), &self.aad(row.key()))
+                .map(Some),
+        }
     }
 
     fn delete<'a>(

@@ -96,7 +96,7 @@ impl SessionStore for MemoryStore {
                         row.origin_jti = Some(family.to_owned());
                     }
                     if let Some(token) = refreshed.refresh_token {
-                        row.refresh_token = Some(token.to_owned());
+                        row.refresh_token = Some(super::StoredToken::new(token));
                         row.stored = Some(token.to_owned());
                     }
                     row.refreshed_token = refreshed.access_token.map(str::to_owned);

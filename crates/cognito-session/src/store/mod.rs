@@ -29,7 +29,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "kms")]
 pub(crate) use seal::kms_data_key;
 pub(crate) use seal::parse_key;
-pub use seal::{Opened, SealError, Sealer};
+pub use seal::{Opened, SealError, Sealer, StoredToken};
 
 use crate::error::BoxError;
 
@@ -51,8 +51,10 @@ pub struct SessionRow {
     /// The session id (the sort key value, the login's `origin_jti`) when the table has a sort
     /// key (`SORT_KEY`), one row per device; `None` for the seed's one-row-per-user table.
     pub session_id: Option<String>,
-    /// The refresh token (`token` attribute). `None` if the row lacks it.
-    pub refresh_token: Option<String>,
+    /// The refresh token (`token` attribute) as stored: sealed when the store encrypts at rest,
+    /// and never decrypted by reading the row (see [`SessionStore::reveal`]). `None` if the row
+    /// lacks it.
+    pub refresh_token: Option<StoredToken>,
     /// Seconds since the epoch of the last login or refresh (`timestamp` attribute).
     pub timestamp: i64,
     /// The token family (`origin_jti` attribute); absent on rows written by the seed.
@@ -80,7 +82,8 @@ pub struct SessionRow {
     pub lease: Option<Lease>,
     /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
     pub(crate) stored: Option<String>,
-    /// The stored token is plaintext or under an old key: re-encrypt it on the next write.
+    /// The stored token is plaintext or under an old key (known from its key id, without
+    /// decrypting): re-encrypt it on the next write.
     pub(crate) reseal: bool,
 }
 
@@ -90,7 +93,7 @@ impl SessionRow {
     /// ```
     /// use cognito_session::store::SessionRow;
     /// let row = SessionRow::new("sub", "rt", 1_700_000_000, Some("fam".into()));
-    /// assert_eq!(row.refresh_token.as_deref(), Some("rt"));
+    /// assert_eq!(row.refresh_token.as_ref().map(|t| t.expose_secret()), Some("rt"));
     /// ```
     pub fn new(
         sub: impl Into<String>,
@@ -103,7 +106,7 @@ impl SessionRow {
             sub: sub.into(),
             session_id: None,
             stored: Some(refresh_token.clone()),
-            refresh_token: Some(refresh_token),
+            refresh_token: Some(StoredToken::new(refresh_token)),
             timestamp,
             origin_jti,
             username: None,
@@ -134,6 +137,17 @@ pub struct SessionKey<'a> {
 }
 
 impl SessionRow {
+    /// The row for display: its refresh token [withheld](StoredToken::withheld).
+    pub(crate) fn withheld(mut self) -> Self {
+        self.refreshed_token = None;
+        self.refresh_token = self.refresh_token.as_ref().map(StoredToken::withheld);
+        self.stored = self
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned());
+        self
+    }
+
     /// This row's key.
     ///
     /// ```
@@ -317,6 +331,31 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         row: &'a SessionRow,
         lease_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The plaintext refresh token of `row` (read by [`get`](Self::get)), decrypted if this
+    /// store encrypts at rest; `None` if the row has none. The library calls it only at the
+    /// moment it sends the token to Cognito (a refresh, a logout's `RevokeToken`), never to
+    /// authorize a valid token, so a row whose key is missing still serves its valid tokens.
+    ///
+    /// The default, for stores that keep tokens as given: the stored value, except that a
+    /// sealed value (`enc:v1:…`, which no Cognito token looks like) is refused with
+    /// [`SealError::NoKey`] rather than sent to Cognito.
+    ///
+    /// ```
+    /// use cognito_session::store::{MemoryStore, SealError, SessionRow, SessionStore, StoredToken};
+    /// let store = MemoryStore::default();
+    /// let row = SessionRow::new("sub", "rt", 1, None);
+    /// assert_eq!(store.reveal(&row).unwrap().unwrap().token, "rt");
+    /// let mut sealed = row.clone();
+    /// sealed.refresh_token = Some(StoredToken::new("enc:v1:0a1b2c3d:AAAA"));
+    /// assert_eq!(store.reveal(&sealed), Err(SealError::NoKey("0a1b2c3d".into())));
+    /// ```
+    fn reveal(&self, row: &SessionRow) -> Result<Option<Opened>, SealError> {
+        row.refresh_token
+            .as_ref()
+            .map(StoredToken::reveal_unsealed)
+            .transpose()
+    }
 
     /// Deletes the row for `key`; when `expected` (a row read by [`get`](Self::get)) is given,
     /// only if the stored row still holds its refresh token. Deleting a missing row is not an

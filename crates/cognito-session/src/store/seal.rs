@@ -5,6 +5,16 @@
 //! of the key's SHA-256) selects the key, so old keys can still decrypt after a rotation. A value
 //! without the prefix is a plaintext token (a row written by the seed's login flow).
 //!
+//! Rows are read without decrypting: a row holds its `token` attribute as a [`StoredToken`]
+//! (sealed or plain, redacted in `Debug`/`Display`), and the refresh token is decrypted only at
+//! the moment it is sent to Cognito (a refresh, a logout's `RevokeToken`), through
+//! [`SessionStore::reveal`](super::SessionStore::reveal). A request with a valid token needs the
+//! row's existence and family, not its secret, so it keeps working while the row's key is being
+//! retired (or is missing altogether).
+//!
+//! The sealed form is recognised even with no key configured: it can never be a Cognito refresh
+//! token (those are JWEs, `eyJ…`), so it is never sent to Cognito as one.
+//!
 //! ```
 //! use cognito_session::store::Sealer;
 //! let sealer = Sealer::new([7u8; 32], vec![]);
@@ -31,6 +41,9 @@ pub enum SealError {
     /// The value is encrypted, but with a key we don't have.
     #[error("the refresh token is encrypted with unknown key {0}")]
     UnknownKey(String),
+    /// The value is encrypted (with key id `0`), and this store has no encryption key at all.
+    #[error("the refresh token is encrypted with key {0}, and no encryption key is configured")]
+    NoKey(String),
     /// The value is encrypted but damaged, or belongs to another row.
     #[error("the encrypted refresh token does not decrypt (damaged, or copied from another row)")]
     Corrupt,
@@ -53,6 +66,97 @@ impl fmt::Debug for Opened {
         f.debug_struct("Opened")
             .field("stale", &self.stale)
             .finish_non_exhaustive()
+    }
+}
+
+/// A refresh token as the session store holds it: sealed (`enc:v1:<key id>:…`) when encryption
+/// at rest is on, the plaintext token otherwise (rows written by the seed, or a store without a
+/// key). Reading a row never decrypts it; `Debug` and `Display` print `<redacted>`.
+///
+/// ```
+/// use cognito_session::store::StoredToken;
+/// let plain = StoredToken::new("eyJjdHkiOiJKV1Qi.secret");
+/// assert_eq!(format!("{plain:?} {plain}"), "<redacted> <redacted>");
+/// assert!(!plain.is_sealed());
+/// let sealed = StoredToken::new("enc:v1:0a1b2c3d:c2VjcmV0");
+/// assert_eq!(sealed.key_id(), Some("0a1b2c3d"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredToken(String);
+
+impl StoredToken {
+    /// The `token` attribute exactly as stored (for [`SessionStore`](super::SessionStore)
+    /// implementations reading a row).
+    pub fn new(value: impl Into<String>) -> Self {
+        StoredToken(value.into())
+    }
+
+    /// Whether the value is encrypted (`enc:v1:…`).
+    pub fn is_sealed(&self) -> bool {
+        self.0.starts_with(PREFIX)
+    }
+
+    /// The id of the key the value is encrypted with (8 hex digits, as
+    /// [`Sealer::key_id`]); `None` for a plaintext token. Not a secret: it tells an operator
+    /// which rows still need an old key (see `SESSION_ENCRYPTION_OLD_KEYS`).
+    pub fn key_id(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix(PREFIX)?;
+        rest.split_once(':').map(|(id, _)| id)
+    }
+
+    /// The value exactly as stored, to write it back: for [`SessionStore`](super::SessionStore)
+    /// implementations only. It is the plaintext refresh token when the store does not encrypt;
+    /// never log or display it. The rows of [`Sessions::list`](crate::Sessions::list) hold no
+    /// secret here (see [`withheld`](Self::withheld)).
+    ///
+    /// ```
+    /// use cognito_session::store::StoredToken;
+    /// assert_eq!(StoredToken::new("stored").expose_secret(), "stored");
+    /// ```
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The same value without its secret, for display and operations: only the key id of a
+    /// sealed value is kept (`enc:v1:<key id>:`); a plaintext token becomes empty.
+    ///
+    /// ```
+    /// use cognito_session::store::StoredToken;
+    /// let withheld = StoredToken::new("enc:v1:0a1b2c3d:c2VjcmV0").withheld();
+    /// assert_eq!(withheld.key_id(), Some("0a1b2c3d"));
+    /// assert!(!withheld.expose_secret().contains("c2VjcmV0"));
+    /// assert_eq!(StoredToken::new("plaintext").withheld().expose_secret(), "");
+    /// ```
+    pub fn withheld(&self) -> StoredToken {
+        StoredToken(match self.key_id() {
+            Some(id) => format!("{PREFIX}{id}:"),
+            None => String::new(),
+        })
+    }
+
+    /// The plaintext token of a store that does not encrypt: the value itself, unless it is
+    /// sealed (which no Cognito refresh token looks like), then [`SealError::NoKey`].
+    pub(crate) fn reveal_unsealed(&self) -> Result<Opened, SealError> {
+        match (self.is_sealed(), self.key_id()) {
+            (false, _) => Ok(Opened {
+                token: self.0.clone(),
+                stale: false,
+            }),
+            (true, Some(id)) => Err(SealError::NoKey(id.to_owned())),
+            (true, None) => Err(SealError::Corrupt),
+        }
+    }
+}
+
+impl fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -256,6 +360,24 @@ mod tests {
             other.open(&stored, b"a"),
             Err(SealError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn a_store_without_a_key_recognises_sealed_values() {
+        let stored = Sealer::new([9; 32], vec![]).seal("t", b"a").unwrap();
+        let id = Sealer::new([9; 32], vec![]).key_id().to_owned();
+        assert_eq!(
+            StoredToken::new(stored).reveal_unsealed(),
+            Err(SealError::NoKey(id))
+        );
+        assert_eq!(
+            StoredToken::new("enc:v1:no-colon").reveal_unsealed(),
+            Err(SealError::Corrupt)
+        );
+        assert_eq!(
+            StoredToken::new("plain").reveal_unsealed().unwrap().token,
+            "plain"
+        );
     }
 
     #[test]
