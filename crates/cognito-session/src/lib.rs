@@ -85,6 +85,7 @@ pub mod axum;
 mod budget;
 pub mod cognito;
 mod config;
+mod device;
 pub mod cookie;
 pub mod csrf;
 mod error;
@@ -95,7 +96,7 @@ mod session;
 pub mod store;
 pub mod verify;
 
-pub use cognito::Tokens;
+pub use cognito::{NewDevice, Tokens};
 pub use config::SessionValidation;
 pub use error::{BoxError, Error, Service, Unauthorized};
 pub use layer::{RequestSessionExt, SessionLayer, SessionService};

@@ -222,7 +222,11 @@ impl Refresher<'_> {
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
         let refresh_token = row.refresh_token.as_deref().unwrap_or_default();
-        let refreshing = Box::pin(self.cognito.refresh(refresh_token, claims.username()));
+        let refreshing = Box::pin(self.cognito.refresh(
+            refresh_token,
+            claims.username(),
+            row.device_key.as_deref(),
+        ));
         let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,
             Err(RefreshFailed::Rejected(reason)) => {

@@ -70,6 +70,10 @@ pub struct SessionRow {
     pub refreshed_at_ms: Option<i64>,
     /// The refresh lease, while one request refreshes the session for all others.
     pub lease: Option<Lease>,
+    /// The login's device key (`device_key` attribute), in a user pool that tracks devices:
+    /// every refresh sends it as `DEVICE_KEY`. Absent on other rows, and on rows written by the
+    /// seed.
+    pub device_key: Option<String>,
     /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
     pub(crate) stored: Option<String>,
     /// The stored token is plaintext or under an old key: re-encrypt it on the next write.
@@ -103,6 +107,7 @@ impl SessionRow {
             last_seen: None,
             refreshed_at_ms: None,
             lease: None,
+            device_key: None,
             reseal: false,
         }
     }
@@ -189,6 +194,7 @@ impl fmt::Debug for SessionRow {
             .field("last_seen", &self.last_seen)
             .field("refreshed_at_ms", &self.refreshed_at_ms)
             .field("lease", &self.lease)
+            .field("device_key", &self.device_key)
             .finish()
     }
 }
