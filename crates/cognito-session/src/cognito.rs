@@ -248,12 +248,12 @@ impl Cognito {
     ) -> Result<(), Error> {
         let config = crate::device::verifier_config(&device.device_group_key, &device.device_key)
             .map_err(|_| {
-                Error::unavailable(
-                    Service::Cognito,
-                    "confirming the login's device",
-                    "no randomness for the device password",
-                )
-            })?;
+            Error::unavailable(
+                Service::Cognito,
+                "confirming the login's device",
+                "no randomness for the device password",
+            )
+        })?;
         let verifier = DeviceSecretVerifierConfigType::builder()
             .salt(config.salt)
             .password_verifier(config.password_verifier)
@@ -294,14 +294,12 @@ impl Cognito {
                         "Cognito refused to confirm the login's device: {code} ({message})"
                     )))
                 }
-                Failure::Service { code, message } => {
-                    Err(Error::config(format!(
-                        "Cognito refused to confirm the login's device (ConfirmDevice): {code} \
+                Failure::Service { code, message } => Err(Error::config(format!(
+                    "Cognito refused to confirm the login's device (ConfirmDevice): {code} \
                          ({message}); without it the pool's device tracking refuses every refresh. \
                          Check that the login's tokens are passed to start() unchanged and that \
                          the app client's login flow supports device tracking"
-                    )))
-                }
+                ))),
                 _ => Err(Error::unavailable(
                     Service::Cognito,
                     "confirming the login's device",

@@ -60,7 +60,12 @@ pub(crate) fn verifier_config(
 }
 
 /// The verifier of `password` with `salt` (deterministic: the tests' entry point).
-fn verifier(device_group_key: &str, device_key: &str, password: &str, salt: &[u8]) -> VerifierConfig {
+fn verifier(
+    device_group_key: &str,
+    device_key: &str,
+    password: &str,
+    salt: &[u8],
+) -> VerifierConfig {
     let mut inner = Context::new(&SHA256);
     inner.update(device_group_key.as_bytes());
     inner.update(device_key.as_bytes());

@@ -107,7 +107,11 @@ impl FakeCognito {
     /// Like [`register`](Self::register), for a login in a pool that tracks devices: the refresh
     /// token is bound to a new, unconfirmed device, whose `(DeviceKey, DeviceGroupKey)` (the
     /// login result's `NewDeviceMetadata`) this returns.
-    pub fn register_with_device(&self, refresh_token: &str, access_token: &str) -> (String, String) {
+    pub fn register_with_device(
+        &self,
+        refresh_token: &str,
+        access_token: &str,
+    ) -> (String, String) {
         self.register(refresh_token, access_token);
         let n = self.next();
         let key = format!("us-east-1_{n:08x}-0d1c-4b2a-9e8f-{n:012x}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider::types::{AuthenticationResultType, NewDeviceMetadataType};
 use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_session::{Error, Sessions, SessionsBuilder, Tokens};
-use testkit::{Fault, FakeCognito, Proxy, RememberDevices, Rule};
+use testkit::{FakeCognito, Fault, Proxy, RememberDevices, Rule};
 
 use crate::{cookies, setup, Setup};
 
@@ -54,8 +54,10 @@ async fn login_on_new_device(
 ) -> (String, AuthenticationResultType, String) {
     let sub = s.pool.user(username).await;
     let login = s.pool.login(username).await;
-    let (device_key, group_key) =
-        fake.register_with_device(login.refresh_token().unwrap(), login.access_token().unwrap());
+    let (device_key, group_key) = fake.register_with_device(
+        login.refresh_token().unwrap(),
+        login.access_token().unwrap(),
+    );
     let login = AuthenticationResultType::builder()
         .set_access_token(login.access_token().map(str::to_owned))
         .set_id_token(login.id_token().map(str::to_owned))
@@ -77,14 +79,24 @@ fn stored_device_key(row: &std::collections::HashMap<String, AttributeValue>) ->
 }
 
 /// Starts a session for `login`, then refreshes its expired token: 200 with a new cookie.
-async fn refreshes_with_its_device_key(s: &Setup, sessions: &Sessions, login: &AuthenticationResultType) {
+async fn refreshes_with_its_device_key(
+    s: &Setup,
+    sessions: &Sessions,
+    login: &AuthenticationResultType,
+) {
     let expired = s.expired_copy(login.access_token().unwrap());
     let session = sessions.session("token", &cookies(&expired)).await.unwrap();
     let cookie = session.set_cookie("token").expect("a new cookie");
     let new_token = &session.refreshed().unwrap().access_token;
-    assert!(cookie.starts_with(&format!("token={new_token}")), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("token={new_token}")),
+        "{cookie}"
+    );
     // The new token works as is.
-    sessions.session("token", &cookies(new_token)).await.unwrap();
+    sessions
+        .session("token", &cookies(new_token))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -94,7 +106,10 @@ async fn a_login_with_a_new_device_confirms_it_and_stores_its_key() {
     let (sub, login, device_key) = login_on_new_device(&s, &fake, "new-device").await;
     let tokens = Tokens::from(&login);
     assert_eq!(
-        tokens.new_device_metadata.as_ref().map(|d| d.device_key.as_str()),
+        tokens
+            .new_device_metadata
+            .as_ref()
+            .map(|d| d.device_key.as_str()),
         Some(device_key.as_str())
     );
     sessions.start(&tokens).await.unwrap();
@@ -215,7 +230,10 @@ async fn rows_with_and_without_a_device_key_refresh_against_moto() {
         .dynamodb
         .update_item()
         .table_name(&s.pool.table)
-        .key(&s.pool.partition_key, AttributeValue::S(tracked_sub.clone()))
+        .key(
+            &s.pool.partition_key,
+            AttributeValue::S(tracked_sub.clone()),
+        )
         .update_expression("SET device_key = :d")
         .expression_attribute_values(":d", AttributeValue::S("us-east-1_4f3e2d1c".into()))
         .send()
@@ -235,7 +253,11 @@ async fn rows_with_and_without_a_device_key_refresh_against_moto() {
         let listed = s.sessions.list(sub).await.unwrap();
         assert_eq!(listed[0].device_key.as_deref(), key);
         let expired = s.expired_copy(login.access_token().unwrap());
-        let session = s.sessions.session("token", &cookies(&expired)).await.unwrap();
+        let session = s
+            .sessions
+            .session("token", &cookies(&expired))
+            .await
+            .unwrap();
         assert!(session.set_cookie("token").is_some());
         let row = s.pool.row(sub).await.unwrap();
         assert_eq!(stored_device_key(&row).as_deref(), key);
