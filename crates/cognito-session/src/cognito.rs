@@ -5,7 +5,9 @@
 use std::fmt;
 
 use aws_lc_rs::hmac;
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, AuthenticationResultType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, AuthenticationResultType, DeviceSecretVerifierConfigType,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -40,6 +42,39 @@ pub struct Tokens {
     /// Lifetime of the access token, in seconds.
     #[serde(default)]
     pub expires_in: i32,
+    /// The device Cognito issued at this login, in a user pool that tracks devices (see
+    /// [`NewDevice`]). [`Sessions::start`](crate::Sessions::start) confirms it and stores its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_device_metadata: Option<NewDevice>,
+}
+
+/// A new device from a login's `NewDeviceMetadata`: in a user pool that tracks devices
+/// ("remember devices": always or user opt-in), the refresh token only works for a device that
+/// was confirmed (`ConfirmDevice`) and whose key each refresh sends as `DEVICE_KEY`.
+/// [`Sessions::start`](crate::Sessions::start) does both; [`Tokens::from`] fills it in.
+///
+/// ```
+/// use aws_sdk_cognitoidentityprovider::types::{AuthenticationResultType, NewDeviceMetadataType};
+/// let result = AuthenticationResultType::builder()
+///     .access_token("a")
+///     .refresh_token("r")
+///     .new_device_metadata(
+///         NewDeviceMetadataType::builder().device_key("us-east-1_0f1e").device_group_key("-grp").build(),
+///     )
+///     .build();
+/// let tokens = cognito_session::Tokens::from(&result);
+/// let device = tokens.new_device_metadata.unwrap();
+/// assert_eq!(device.device_key, "us-east-1_0f1e");
+/// assert_eq!(device.device_group_key, "-grp");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewDevice {
+    /// `DeviceKey`: stored in the session row, sent as `DEVICE_KEY` on every refresh.
+    pub device_key: String,
+    /// `DeviceGroupKey`: goes into the device's password verifier.
+    #[serde(default)]
+    pub device_group_key: String,
 }
 
 impl Tokens {
@@ -55,6 +90,7 @@ impl Tokens {
             id_token: None,
             refresh_token,
             expires_in: 0,
+            new_device_metadata: None,
         }
     }
 }
@@ -69,6 +105,7 @@ impl fmt::Debug for Tokens {
                 &self.refresh_token.as_ref().map(|_| "<redacted>"),
             )
             .field("expires_in", &self.expires_in)
+            .field("new_device_metadata", &self.new_device_metadata)
             .finish()
     }
 }
@@ -86,9 +123,26 @@ impl From<&AuthenticationResultType> for Tokens {
             id_token: result.id_token().map(str::to_owned),
             refresh_token: result.refresh_token().map(str::to_owned),
             expires_in: result.expires_in(),
+            new_device_metadata: result
+                .new_device_metadata()
+                .and_then(|d| {
+                    Some(NewDevice {
+                        device_key: d.device_key()?.to_owned(),
+                        device_group_key: d.device_group_key().unwrap_or_default().to_owned(),
+                    })
+                })
+                .filter(|d| !d.device_key.is_empty()),
         }
     }
 }
+
+/// The `DeviceName` of the devices [`Sessions::start`](crate::Sessions::start) confirms, as
+/// `ListDevices` / `AdminListDevices` show it (`device_name` attribute).
+///
+/// ```
+/// assert_eq!(cognito_session::cognito::DEVICE_NAME, "cognito-session");
+/// ```
+pub const DEVICE_NAME: &str = "cognito-session";
 
 /// `SECRET_HASH` for an app client with a secret:
 /// `base64(HMAC-SHA256(client_secret, username + client_id))`.
@@ -140,10 +194,14 @@ impl Cognito {
     /// New tokens for `refresh_token`: `GetTokensFromRefreshToken` with rotation (the answer
     /// carries a new refresh token), else `InitiateAuth` with `REFRESH_TOKEN_AUTH` (plus
     /// `SECRET_HASH` when the client has a secret).
+    ///
+    /// `device_key` (from the login's `NewDeviceMetadata`, kept in the row) goes along as
+    /// `DEVICE_KEY` / `DeviceKey`: in a pool that tracks devices the refresh fails without it.
     pub(crate) async fn refresh(
         &self,
         refresh_token: &str,
         username: &str,
+        device_key: Option<&str>,
     ) -> Result<Tokens, RefreshFailed> {
         if self.rotation {
             let output = self
@@ -152,6 +210,7 @@ impl Cognito {
                 .refresh_token(refresh_token)
                 .client_id(&self.client_id)
                 .set_client_secret(self.client_secret.clone())
+                .set_device_key(device_key.map(str::to_owned))
                 .send()
                 .await
                 .map_err(|e| refresh_failure(&e, e.to_string()))?;
@@ -163,6 +222,9 @@ impl Cognito {
             .auth_flow(AuthFlowType::RefreshTokenAuth)
             .client_id(&self.client_id)
             .auth_parameters("REFRESH_TOKEN", refresh_token);
+        if let Some(device_key) = device_key {
+            request = request.auth_parameters("DEVICE_KEY", device_key);
+        }
         if let Some(secret) = &self.client_secret {
             request = request.auth_parameters(
                 "SECRET_HASH",
@@ -174,6 +236,77 @@ impl Cognito {
             .await
             .map_err(|e| refresh_failure(&e, e.to_string()))?;
         tokens_of(output.authentication_result.as_ref())
+    }
+
+    /// `ConfirmDevice` for the device of a new login (see [`NewDevice`]), with the login's
+    /// access token and a verifier of a random device password. No retry helps a refusal
+    /// (`Error::Config`, naming Cognito's code and message); anything else is transient.
+    pub(crate) async fn confirm_device(
+        &self,
+        access_token: &str,
+        device: &NewDevice,
+    ) -> Result<(), Error> {
+        let config = crate::device::verifier_config(&device.device_group_key, &device.device_key)
+            .map_err(|_| {
+            Error::unavailable(
+                Service::Cognito,
+                "confirming the login's device",
+                "no randomness for the device password",
+            )
+        })?;
+        let verifier = DeviceSecretVerifierConfigType::builder()
+            .salt(config.salt)
+            .password_verifier(config.password_verifier)
+            .build();
+        let result = self
+            .client
+            .confirm_device()
+            .access_token(access_token)
+            .device_key(&device.device_key)
+            .device_name(DEVICE_NAME)
+            .device_secret_verifier_config(verifier)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(&e) {
+                // Already confirmed (by the caller's own login code): what we need.
+                Failure::Service { code, .. } if code == "DeviceKeyExistsException" => Ok(()),
+                Failure::Service { code, .. }
+                    if code == "TooManyRequestsException" || code == "InternalErrorException" =>
+                {
+                    Err(Error::unavailable(
+                        Service::Cognito,
+                        "confirming the login's device",
+                        e,
+                    ))
+                }
+                // The user cannot use this login (deleted, unconfirmed, must reset the password).
+                Failure::Service { code, message }
+                    if matches!(
+                        code.as_str(),
+                        "UserNotFoundException"
+                            | "UserNotConfirmedException"
+                            | "PasswordResetRequiredException"
+                    ) =>
+                {
+                    Err(Error::InvalidInput(format!(
+                        "Cognito refused to confirm the login's device: {code} ({message})"
+                    )))
+                }
+                Failure::Service { code, message } => Err(Error::config(format!(
+                    "Cognito refused to confirm the login's device (ConfirmDevice): {code} \
+                         ({message}); without it the pool's device tracking refuses every refresh. \
+                         Check that the login's tokens are passed to start() unchanged and that \
+                         the app client's login flow supports device tracking"
+                ))),
+                _ => Err(Error::unavailable(
+                    Service::Cognito,
+                    "confirming the login's device",
+                    e,
+                )),
+            },
+        }
     }
 
     /// `AdminUserGlobalSignOut`: revokes every refresh token of the user.

@@ -90,6 +90,7 @@ pub mod cognito;
 mod config;
 pub mod cookie;
 pub mod csrf;
+mod device;
 mod error;
 pub mod layer;
 mod refresh;
@@ -98,7 +99,7 @@ mod session;
 pub mod store;
 pub mod verify;
 
-pub use cognito::Tokens;
+pub use cognito::{NewDevice, Tokens};
 pub use config::SessionValidation;
 pub use error::{BoxError, Error, Service, Unauthorized};
 pub use layer::{RequestSessionExt, SessionLayer, SessionService};

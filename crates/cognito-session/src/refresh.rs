@@ -350,7 +350,11 @@ impl Refresher<'_> {
         claims: &Claims,
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
-        let refreshing = Box::pin(self.cognito.refresh(refresh_token, claims.username()));
+        let refreshing = Box::pin(self.cognito.refresh(
+            refresh_token,
+            claims.username(),
+            row.device_key.as_deref(),
+        ));
         let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,
             Err(RefreshFailed::Rejected(reason)) => {

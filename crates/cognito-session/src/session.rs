@@ -407,6 +407,14 @@ impl Sessions {
 
     /// After a login: verifies the new access token and stores the session row (replacing any
     /// earlier login of the same user). `tokens` must carry the refresh token.
+    ///
+    /// In a user pool that tracks devices, the login result carries `NewDeviceMetadata`
+    /// ([`Tokens::new_device_metadata`]): `start` then confirms the device with Cognito's
+    /// `ConfirmDevice` (named [`DEVICE_NAME`](crate::cognito::DEVICE_NAME)) and stores its key in
+    /// the row, and every refresh sends it as `DEVICE_KEY`. If Cognito cannot confirm the device,
+    /// nothing is stored: [`Error::Unavailable`] (503) when transient, else [`Error::Config`].
+    /// Pass the login result unchanged (`(&result).into()`), and do not confirm the device
+    /// yourself (a device already confirmed is accepted).
     /// [`Session::set_cookie`] on the result gives the login cookie.
     ///
     /// ```no_run
@@ -445,6 +453,19 @@ impl Sessions {
         let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
         row.expires_at = Some(timestamp.saturating_add(lifetime));
         row.last_seen = Some(timestamp);
+        if let Some(device) = &tokens.new_device_metadata {
+            // A pool that tracks devices refuses every refresh of an unconfirmed device, and
+            // only this login's (still valid) access token can confirm it: now or never. A
+            // failure stores nothing (503 transient, 500 refused), so no session is started
+            // that would end at its first refresh.
+            Box::pin(
+                self.inner
+                    .cognito
+                    .confirm_device(&tokens.access_token, device),
+            )
+            .await?;
+            row.device_key = Some(device.device_key.clone());
+        }
         self.inner
             .store
             .put(&row)

@@ -13,7 +13,7 @@ mod seed;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
-pub use fake_cognito::FakeCognito;
+pub use fake_cognito::{FakeCognito, RememberDevices};
 pub use jwks::JwksServer;
 pub use moto::Moto;
 pub use proxy::{Fake, Fault, Proxy, Rule};

@@ -1,6 +1,7 @@
 //! The DynamoDB session table, compatible with the seed's: partition key = `sub`, `token`
 //! (String, the refresh token), `timestamp` (Number, epoch seconds), plus an optional
-//! `origin_jti` (String, the token family) that rows written by the seed may lack.
+//! `origin_jti` (String, the token family) that rows written by the seed may lack, and an
+//! optional `device_key` (String) in user pools that track devices.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ const REFRESHED_TOKEN: &str = "refreshed_token";
 const REFRESHED_FROM: &str = "refreshed_from";
 const LEASE_ID: &str = "lease_id";
 const LEASE_UNTIL: &str = "lease_until";
+const DEVICE_KEY: &str = "device_key";
 
 /// Sessions in a DynamoDB table.
 ///
@@ -159,6 +161,7 @@ impl DynamoDbStore {
             lease: string(LEASE_ID)
                 .zip(number(LEASE_UNTIL))
                 .map(|(id, until_ms)| Lease { id, until_ms }),
+            device_key: string(DEVICE_KEY).filter(|key| !key.is_empty()),
             stored,
             reseal,
         })
@@ -319,6 +322,9 @@ impl SessionStore for DynamoDbStore {
             }
             if let Some(expires_at) = row.expires_at {
                 item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
+            }
+            if let Some(device_key) = &row.device_key {
+                item.insert(DEVICE_KEY.into(), AttributeValue::S(device_key.clone()));
             }
             self.client
                 .put_item()

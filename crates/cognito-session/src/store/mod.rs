@@ -80,6 +80,10 @@ pub struct SessionRow {
     pub refreshed_from: Option<String>,
     /// The refresh lease, while one request refreshes the session for all others.
     pub lease: Option<Lease>,
+    /// The login's device key (`device_key` attribute), in a user pool that tracks devices:
+    /// every refresh sends it as `DEVICE_KEY`. Absent on other rows, and on rows written by the
+    /// seed.
+    pub device_key: Option<String>,
     /// The `token` attribute exactly as stored (encrypted or not), for conditional writes.
     pub(crate) stored: Option<String>,
     /// The stored token is plaintext or under an old key (known from its key id, without
@@ -116,6 +120,7 @@ impl SessionRow {
             refreshed_token: None,
             refreshed_from: None,
             lease: None,
+            device_key: None,
             reseal: false,
         }
     }
@@ -252,6 +257,7 @@ impl fmt::Debug for SessionRow {
             )
             .field("refreshed_from", &self.refreshed_from)
             .field("lease", &self.lease)
+            .field("device_key", &self.device_key)
             .finish()
     }
 }
