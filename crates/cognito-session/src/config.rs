@@ -523,10 +523,19 @@ mod tests {
             ("COGNITO_REPLICA_REGIONS", "eu-west-1,https://evil.example"),
             ("COGNITO_REPLICA_REGIONS", "EU-WEST-1"),
             ("COGNITO_JWKS_URL", "http://jwks.example/keys.json"),
-            ("COGNITO_JWKS_URL", "http://127.0.0.1.evil.example/keys.json"),
+            (
+                "COGNITO_JWKS_URL",
+                "http://127.0.0.1.evil.example/keys.json",
+            ),
             ("COGNITO_JWKS_URL", "http://10.0.0.1/keys.json"),
-            ("COGNITO_ISSUER", "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"),
-            ("COGNITO_ISSUER", "ftp://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"),
+            (
+                "COGNITO_ISSUER",
+                "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+            ),
+            (
+                "COGNITO_ISSUER",
+                "ftp://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+            ),
         ] {
             let mut vars = SEED.to_vec();
             vars.push((name, value));

@@ -172,7 +172,10 @@ impl<'de> Deserialize<'de> for Audience {
             fn visit_str<E>(self, _: &str) -> Result<Audience, E> {
                 Ok(Audience)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Audience, A::Error> {
                 while seq.next_element::<AnyStr>()?.is_some() {}
                 Ok(Audience)
             }
@@ -218,7 +221,9 @@ fn diagnose(payload: &str, error: serde_json::Error) -> ClaimsRejected {
             _ => value.is_u64(),
         };
         if !ok {
-            return ClaimsRejected::Malformed(format!("the `{name}` claim is {value}, not {expected}"));
+            return ClaimsRejected::Malformed(format!(
+                "the `{name}` claim is {value}, not {expected}"
+            ));
         }
     }
     ClaimsRejected::Malformed(error.to_string())
@@ -604,7 +609,11 @@ mod tests {
             }
         }
         for (claim, value) in [("sub", "null"), ("iss", "null"), ("token_use", "null")] {
-            let json = good("").replacen(&format!(r#""{claim}":"#), &format!(r#""{claim}":{value},"x":"#), 1);
+            let json = good("").replacen(
+                &format!(r#""{claim}":"#),
+                &format!(r#""{claim}":{value},"x":"#),
+                1,
+            );
             assert!(
                 matches!(claims(&json), Err(ClaimsRejected::Malformed(_))),
                 "{claim}"
@@ -617,7 +626,9 @@ mod tests {
         // Absent is still fine, and an array is not an object.
         assert!(claims(&good("")).is_ok());
         assert!(matches!(
-            claims(r#"["https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X","s","access","c"]"#),
+            claims(
+                r#"["https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X","s","access","c"]"#
+            ),
             Err(ClaimsRejected::Malformed(_))
         ));
     }

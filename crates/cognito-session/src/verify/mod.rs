@@ -1,9 +1,24 @@
 //! Token verification as a pipeline: parse → header checks → key (JWKS) → signature → claims.
 //!
-//! Each step has its own typed refusal, gathered in [`Rejected`]. No claim is trusted before the
-//! signature is checked; the one exception is `iss` in pool-learning mode (only the three seed
-//! variables configured), where it picks which Cognito JWKS to verify against, and only if it has
-//! the exact shape of a Cognito issuer.
+//! Each step has its own typed refusal, gathered in [`Rejected`]. The claims are parsed (and
+//! their types checked: a claim that is present must have its type, `null` included) before
+//! the key step, but no claim is trusted before the signature is checked. The unverified `iss`
+//! only picks which key cache to check the signature with:
+//!
+//! - **Configured** (`USER_POOL_ID`): the pool's issuers are the original type of its home
+//!   Region (`https://cognito-idp.<region>.amazonaws.com/<pool>`), the updated type
+//!   (`https://issuer-cognito-idp.<region>.amazonaws.com/<pool>`, always the primary Region),
+//!   and the original type of each `COGNITO_REPLICA_REGIONS` Region (multi-Region
+//!   replication: a replica writes its own Region into an original-type `iss`). Each has its
+//!   own key cache, created on the first token naming it, fetching
+//!   `<that issuer>/.well-known/jwks.json` (or `<emulator endpoint>/<pool>/.well-known/jwks.json`,
+//!   or `COGNITO_JWKS_URL`): the updated issuer's JWKS, which answers 403 for a pool that does
+//!   not use it, is fetched only when a token names it, and such a refusal is that token's 401,
+//!   not a configuration error. A token naming any other issuer is checked against the home
+//!   issuer's keys and refused by its claims. `COGNITO_ISSUER` makes its value the only issuer.
+//! - **Learned** (only the seed's three variables): `iss` must have the exact shape of a
+//!   Cognito issuer of either type; `Learner` (below) keeps made-up pools from
+//!   locking the genuine one out: see its docs.
 //!
 //! In front of the pipeline sits the verified-token cache (`cache.rs`): a token whose exact
 //! bytes passed the pipeline before, and which is still current, is answered from there without
@@ -350,6 +365,8 @@ pub(crate) fn pool_issuers(pool: &str, home: &str, replicas: &[String]) -> Vec<S
 ///   that many per refetch interval (`jwks_refetch_interval`, 10 s by default). A token that
 ///   would need a fetch beyond the budget, or beyond [`MAX_IN_FLIGHT`], is answered 503
 ///   ([`Error::Unavailable`]): a retry moments later can succeed, and no cookie is cleared.
+/// - A token whose claims would be refused after the signature anyway (another app client,
+///   not an access token, expired beyond the refresh window) is refused before any fetch.
 /// - The first token whose signature and claims verify against its pool's keys (our app
 ///   client, an access token, current) settles the pool for the life of the instance: both
 ///   issuer types of that pool (and the original type in `COGNITO_REPLICA_REGIONS`) are
@@ -510,9 +527,7 @@ struct InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.learner
-            .lock()
-            .done(self.url, &self.jwks, self.outcome);
+        self.learner.lock().done(self.url, &self.jwks, self.outcome);
     }
 }
 
@@ -637,7 +652,7 @@ impl Verifier {
             issuer,
             jwks,
             key: key_entry,
-        } = self.keys(claims.issuer(), kid, now).await?;
+        } = self.keys(&claims, kid, now).await?;
         key_entry
             .verify_sig(segments.signing_input, signature)
             .map_err(|_| Rejected::Signature)?;
@@ -659,14 +674,28 @@ impl Verifier {
         Ok((claims, freshness))
     }
 
-    /// The key for `kid` of the issuer the token names (`iss`, unverified): a configured or
-    /// learned issuer's, else a candidate pool's while learning.
-    async fn keys(&self, iss: &str, kid: &str, now: u64) -> Result<Keys, Error> {
+    /// The key for `kid` of the issuer the token names (its `iss`, unverified): a configured
+    /// or learned issuer's, else a candidate pool's while learning.
+    async fn keys(&self, claims: &Claims, kid: &str, now: u64) -> Result<Keys, Error> {
+        let iss = claims.issuer();
         let issuers = match &self.issuer {
             Issuer::Fixed(issuers) => issuers,
             Issuer::Learn(learner) => match learner.learned.get() {
                 Some(issuers) => issuers,
-                None => return learner.keys(iss, kid, now).await,
+                None => {
+                    // Claims that would be refused after the signature anyway (another app
+                    // client, an ID token, expired beyond the window) cost no fetch.
+                    claims
+                        .check(&claims::Expect {
+                            issuer: iss,
+                            client_id: &self.client_id,
+                            now,
+                            leeway: self.leeway,
+                            refresh_window: self.refresh_window,
+                        })
+                        .map_err(Rejected::from)?;
+                    return learner.keys(iss, kid, now).await;
+                }
             },
         };
         let (issuer, jwks, configured) = issuers
@@ -911,7 +940,9 @@ mod tests {
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
         ));
         assert_eq!(
-            parse_cognito_issuer("https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"),
+            parse_cognito_issuer(
+                "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
+            ),
             Some(CognitoIssuer {
                 kind: IssuerType::Updated,
                 region: "us-east-1",

@@ -33,7 +33,10 @@ async fn a_present_claim_of_the_wrong_type_is_refused_through_the_whole_pipeline
         match &error {
             Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Claims(
                 ClaimsRejected::Malformed(message),
-            ))) => assert!(message.contains(&format!("`{claim}`")), "{claim}: {message}"),
+            ))) => assert!(
+                message.contains(&format!("`{claim}`")),
+                "{claim}: {message}"
+            ),
             other => panic!("{claim} = {value}: expected a malformed-claims 401, got {other}"),
         }
     }
@@ -65,10 +68,22 @@ async fn plain_http_jwks_url_and_issuer_are_accepted_for_loopback_hosts_only() {
         async move { builder.build().await }
     };
     for (name, url) in [
-        ("COGNITO_JWKS_URL", "http://jwks.example/keys.json".to_owned()),
-        ("COGNITO_JWKS_URL", "http://127.0.0.1.nip.example/keys.json".to_owned()),
-        ("COGNITO_JWKS_URL", "http://192.168.1.10/keys.json".to_owned()),
-        ("COGNITO_ISSUER", s.pool.issuer().replace("https://", "http://")),
+        (
+            "COGNITO_JWKS_URL",
+            "http://jwks.example/keys.json".to_owned(),
+        ),
+        (
+            "COGNITO_JWKS_URL",
+            "http://127.0.0.1.nip.example/keys.json".to_owned(),
+        ),
+        (
+            "COGNITO_JWKS_URL",
+            "http://192.168.1.10/keys.json".to_owned(),
+        ),
+        (
+            "COGNITO_ISSUER",
+            s.pool.issuer().replace("https://", "http://"),
+        ),
     ] {
         let error = build(name, url.clone()).await.unwrap_err();
         assert!(
@@ -78,9 +93,15 @@ async fn plain_http_jwks_url_and_issuer_are_accepted_for_loopback_hosts_only() {
     }
     for (name, url) in [
         ("COGNITO_JWKS_URL", s.pool.jwks_url()),
-        ("COGNITO_JWKS_URL", "http://localhost:1/keys.json".to_owned()),
+        (
+            "COGNITO_JWKS_URL",
+            "http://localhost:1/keys.json".to_owned(),
+        ),
         ("COGNITO_JWKS_URL", "http://[::1]:1/keys.json".to_owned()),
-        ("COGNITO_ISSUER", "http://127.0.0.1:1/us-east-1_AbC".to_owned()),
+        (
+            "COGNITO_ISSUER",
+            "http://127.0.0.1:1/us-east-1_AbC".to_owned(),
+        ),
         ("COGNITO_ISSUER", s.pool.issuer()),
     ] {
         build(name, url.clone())

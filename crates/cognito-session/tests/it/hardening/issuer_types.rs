@@ -169,7 +169,8 @@ async fn a_replica_region_is_accepted_only_when_listed_in_cognito_replica_region
             .await
             .unwrap_err();
         assert!(
-            matches!(error, Error::Config { .. }) && error.to_string().contains("COGNITO_REPLICA_REGIONS"),
+            matches!(error, Error::Config { .. })
+                && error.to_string().contains("COGNITO_REPLICA_REGIONS"),
             "{bad}: {error}"
         );
     }

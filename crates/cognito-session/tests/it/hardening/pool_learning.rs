@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use cognito_session::verify::{KeyRejected, Rejected};
 use cognito_session::store::MemoryStore;
+use cognito_session::verify::{KeyRejected, Rejected};
 use cognito_session::{Error, Service, SessionValidation, Sessions, Unauthorized};
 use serde_json::Value;
 use testkit::{Minter, Pool, PoolOptions, Proxy};
@@ -182,16 +182,17 @@ async fn a_made_up_pool_whose_jwks_is_refused_costs_one_fetch_and_blocks_nothing
             "{error}"
         );
     }
-    assert_eq!(server.hits(), 6, "one fetch per made-up pool, none for a repeat");
+    assert_eq!(
+        server.hits(),
+        6,
+        "one fetch per made-up pool, none for a repeat"
+    );
     // Six refused pools later, the genuine pool is still fetched and learned.
     server.serve(
         200,
         &serde_json::json!({"keys": [minter().jwk(testkit::MOTO_KID)]}).to_string(),
     );
     let genuine = minter().access(&claims);
-    sessions
-        .session("token", &cookies(&genuine))
-        .await
-        .unwrap();
+    sessions.session("token", &cookies(&genuine)).await.unwrap();
     assert_eq!(server.hits(), 7);
 }
