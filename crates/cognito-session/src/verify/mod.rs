@@ -218,7 +218,7 @@ pub(crate) enum Issuer {
     /// Configured (from `USER_POOL_ID` or `COGNITO_ISSUER`).
     Fixed(Issuers),
     /// Learned from the first token that verifies (only the seed's three variables set).
-    Learn(Learner),
+    Learn(Box<Learner>),
 }
 
 /// The issuers tokens may carry, each with its own key cache, created on the first token that
@@ -566,7 +566,7 @@ impl Verifier {
         policy: JwksPolicy,
         cache: &Arc<TokenCache>,
     ) -> Issuer {
-        Issuer::Learn(Learner {
+        Issuer::Learn(Box::new(Learner {
             shared: jwks_url
                 .as_ref()
                 .map(|url| Arc::new(Jwks::new(url.clone(), policy, cache.clone()))),
@@ -577,7 +577,7 @@ impl Verifier {
             tokens: cache.clone(),
             learned: OnceLock::new(),
             candidates: Mutex::default(),
-        })
+        }))
     }
 
     /// Seeds the key cache of every configured issuer with a JWKS document (a pool's issuers

@@ -196,3 +196,26 @@ async fn a_made_up_pool_whose_jwks_is_refused_costs_one_fetch_and_blocks_nothing
     sessions.session("token", &cookies(&genuine)).await.unwrap();
     assert_eq!(server.hits(), 7);
 }
+
+#[tokio::test]
+async fn a_forged_pool_fetch_cut_short_by_the_caller_leaves_no_slot_taken() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("cutshort").await;
+    let genuine = login.access_token().unwrap().to_owned();
+    let claims = testkit::peek(&genuine);
+    let (sessions, proxy) = seed_only(&s, Duration::from_secs(10)).await;
+    // Six forged pools whose JWKS hangs; each request is dropped by its caller mid-fetch.
+    proxy
+        .inject(testkit::Rule::on("GET", testkit::Fault::Latency(Duration::from_secs(3))).times(6));
+    let key = Minter::random();
+    for i in 0..6 {
+        let token = key.access(&naming(&claims, &format!("us-east-1_Hanging{i}")));
+        let cut = tokio::time::timeout(
+            Duration::from_millis(300),
+            sessions.session("token", &cookies(&token)),
+        )
+        .await;
+        assert!(cut.is_err(), "the fetch was expected to hang");
+    }
+    sessions.session("token", &cookies(&genuine)).await.unwrap();
+}
