@@ -39,6 +39,9 @@ pub(crate) struct Settings {
     pub issuer: Option<String>,
     pub jwks_url: Option<String>,
     pub jwks: Option<String>,
+    /// `COGNITO_REPLICA_REGIONS`: Regions of the pool's multi-Region replicas, whose
+    /// original-type issuers are accepted too.
+    pub replica_regions: Vec<String>,
     pub encryption_key: Option<String>,
     pub old_encryption_keys: Option<String>,
     pub kms_ciphertext: Option<String>,
@@ -113,6 +116,7 @@ impl Default for Settings {
             issuer: None,
             jwks_url: None,
             jwks: None,
+            replica_regions: Vec::new(),
             encryption_key: None,
             old_encryption_keys: None,
             kms_ciphertext: None,
@@ -169,6 +173,14 @@ impl Settings {
             &mut self.cognito_endpoint,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
         );
+        if let Some(regions) = get("COGNITO_REPLICA_REGIONS") {
+            self.replica_regions = regions
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(mode) = get("SESSION_VALIDATION") {
             self.validation = match mode.to_ascii_lowercase().as_str() {
                 "session" => SessionValidation::Session,
@@ -301,11 +313,18 @@ impl Settings {
             ("COGNITO_JWKS_URL", &self.jwks_url),
         ] {
             if let Some(url) = url {
-                if !(url.starts_with("https://") || url.starts_with("http://"))
-                    || url.parse::<http::Uri>().is_err()
-                {
-                    return Err(invalid(name, format!("{url:?} is not an http(s) URL")));
-                }
+                check_url(url).map_err(|why| invalid(name, why))?;
+            }
+        }
+        for region in &self.replica_regions {
+            if !is_region(region) {
+                return Err(invalid(
+                    "COGNITO_REPLICA_REGIONS",
+                    format!(
+                        "{region:?} is not an AWS Region name; list Regions separated by commas, \
+                         such as eu-west-1,us-west-2"
+                    ),
+                ));
             }
         }
         if self.encryption_key.is_some() && self.kms_ciphertext.is_some() {
@@ -342,18 +361,35 @@ impl Settings {
             .collect()
     }
 
-    /// The issuer to expect, when it is known without seeing a token.
-    pub(crate) fn expected_issuer(&self) -> Result<Option<String>, Error> {
+    /// The issuers to accept, when they are known without seeing a token (`None`: learn the
+    /// pool), each with its JWKS URL and whether a refused JWKS fetch is this configuration's
+    /// fault (500) rather than the token's (401). The first is the one a token naming none of
+    /// them is checked against.
+    pub(crate) fn accepted_issuers(&self) -> Result<Option<Vec<AcceptedIssuer>>, Error> {
+        let url_for = |issuer: &str| self.jwks_url_for(issuer);
         if let Some(issuer) = &self.issuer {
-            return Ok(Some(issuer.trim_end_matches('/').to_owned()));
+            let issuer = issuer.trim_end_matches('/').to_owned();
+            return Ok(Some(vec![AcceptedIssuer {
+                jwks_url: url_for(&issuer),
+                issuer,
+                configured: true,
+            }]));
         }
-        match &self.user_pool_id {
-            Some(pool) => Ok(Some(format!(
-                "https://cognito-idp.{}.amazonaws.com/{pool}",
-                pool_region(pool)?
-            ))),
-            None => Ok(None),
-        }
+        let Some(pool) = &self.user_pool_id else {
+            return Ok(None);
+        };
+        let home = pool_region(pool)?;
+        Ok(Some(
+            crate::verify::pool_issuers(pool, home, &self.replica_regions)
+                .into_iter()
+                .enumerate()
+                .map(|(i, issuer)| AcceptedIssuer {
+                    jwks_url: url_for(&issuer),
+                    issuer,
+                    configured: i == 0 || self.jwks_url.is_some(),
+                })
+                .collect(),
+        ))
     }
 
     /// The JWKS URL for a known issuer: explicit, an emulator's, or the issuer's own.
@@ -376,6 +412,53 @@ impl Settings {
         let uri: http::Uri = endpoint.parse().ok()?;
         matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]")).then_some(endpoint)
     }
+}
+
+/// An issuer tokens may carry, and where its keys are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AcceptedIssuer {
+    pub issuer: String,
+    pub jwks_url: String,
+    /// A refused JWKS fetch is a configuration error (the issuer or URL was configured, or is
+    /// the pool's own home issuer), not a token naming an issuer without keys.
+    pub configured: bool,
+}
+
+/// `COGNITO_ISSUER` / `COGNITO_JWKS_URL`: https, or plain http to this machine only (an
+/// emulator): keys fetched over plain http from elsewhere could be anyone's.
+fn check_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| format!("{url:?} is not an http(s) URL"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("https"), Some(_)) => Ok(()),
+        (Some("http"), Some(host)) if is_loopback(host) => Ok(()),
+        (Some("http"), Some(_)) => Err(format!(
+            "{url:?} uses plain http to another host; use https (plain http is only for \
+             127.0.0.0/8, [::1] and localhost)"
+        )),
+        _ => Err(format!("{url:?} is not an http(s) URL")),
+    }
+}
+
+/// 127.0.0.0/8, `[::1]` or `localhost` (as `http::Uri::host` spells them).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An AWS Region name such as `eu-west-1` (the shape, not a list of today's Regions).
+pub(crate) fn is_region(region: &str) -> bool {
+    (5..=32).contains(&region.len())
+        && region.contains('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
 }
 
 /// `ALLOWED_ORIGINS`: origins separated by commas or spaces, each `scheme://host[:port]`.
@@ -459,7 +542,7 @@ mod tests {
     fn seed_variables_suffice() {
         let s = read(&SEED).unwrap();
         assert_eq!(s.table.as_deref(), Some("t"));
-        assert_eq!(s.expected_issuer().unwrap(), None);
+        assert_eq!(s.accepted_issuers().unwrap(), None);
     }
 
     #[test]
@@ -494,6 +577,23 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://app.example/path"),
             ("COGNITO_JWKS_MAX_AGE", "0"),
             ("COGNITO_JWKS_MAX_STALE", "60"),
+            ("COGNITO_REPLICA_REGIONS", "eu west 1"),
+            ("COGNITO_REPLICA_REGIONS", "eu-west-1,https://evil.example"),
+            ("COGNITO_REPLICA_REGIONS", "EU-WEST-1"),
+            ("COGNITO_JWKS_URL", "http://jwks.example/keys.json"),
+            (
+                "COGNITO_JWKS_URL",
+                "http://127.0.0.1.evil.example/keys.json",
+            ),
+            ("COGNITO_JWKS_URL", "http://10.0.0.1/keys.json"),
+            (
+                "COGNITO_ISSUER",
+                "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+            ),
+            (
+                "COGNITO_ISSUER",
+                "ftp://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+            ),
         ] {
             let mut vars = SEED.to_vec();
             vars.push((name, value));
@@ -566,7 +666,7 @@ mod tests {
         let mut vars = SEED.to_vec();
         vars.push(("USER_POOL_ID", "eu-west-1_AbC"));
         let s = read(&vars).unwrap();
-        let issuer = s.expected_issuer().unwrap().unwrap();
+        let issuer = s.accepted_issuers().unwrap().unwrap()[0].issuer.clone();
         assert_eq!(
             issuer,
             "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
@@ -591,5 +691,82 @@ mod tests {
             s.jwks_url_for(&issuer),
             format!("{issuer}/.well-known/jwks.json")
         );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:5000/us-east-1_AbC/.well-known/jwks.json",
+            "http://127.8.9.10/jwks.json",
+            "http://localhost:8080/jwks.json",
+            "http://[::1]:9000/jwks.json",
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
+        ] {
+            for name in ["COGNITO_JWKS_URL", "COGNITO_ISSUER"] {
+                let mut vars = SEED.to_vec();
+                vars.push((name, url));
+                assert!(read(&vars).is_ok(), "{name}={url}");
+            }
+        }
+    }
+
+    #[test]
+    fn replica_regions_add_original_type_issuers() {
+        let mut vars = SEED.to_vec();
+        vars.extend([
+            ("USER_POOL_ID", "us-east-1_AbC"),
+            ("COGNITO_REPLICA_REGIONS", " eu-west-1 , us-west-2,"),
+        ]);
+        let s = read(&vars).unwrap();
+        let accepted = s.accepted_issuers().unwrap().unwrap();
+        let pairs: Vec<(&str, &str, bool)> = accepted
+            .iter()
+            .map(|a| (a.issuer.as_str(), a.jwks_url.as_str(), a.configured))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (
+                    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+                    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
+                    true
+                ),
+                (
+                    "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
+                    "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
+                    false
+                ),
+                (
+                    "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC",
+                    "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
+                    false
+                ),
+                (
+                    "https://cognito-idp.us-west-2.amazonaws.com/us-east-1_AbC",
+                    "https://cognito-idp.us-west-2.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
+                    false
+                ),
+            ]
+        );
+        // An explicit issuer is the only one; an explicit JWKS URL serves every issuer.
+        let mut explicit = vars.clone();
+        explicit.push(("COGNITO_ISSUER", "https://idp.example/pool/"));
+        let s = read(&explicit).unwrap();
+        assert_eq!(
+            s.accepted_issuers().unwrap().unwrap(),
+            [AcceptedIssuer {
+                issuer: "https://idp.example/pool".into(),
+                jwks_url: "https://idp.example/pool/.well-known/jwks.json".into(),
+                configured: true
+            }]
+        );
+        vars.push(("COGNITO_JWKS_URL", "https://keys.example/jwks.json"));
+        let s = read(&vars).unwrap();
+        assert!(s
+            .accepted_issuers()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .all(|a| a.configured && a.jwks_url == "https://keys.example/jwks.json"));
     }
 }

@@ -60,9 +60,10 @@
 //! | `SESSION_TABLE` | DynamoDB table (the seed's) |
 //! | `PARTITION_KEY` | its partition key attribute; the value is the user's `sub` (the seed's) |
 //! | `CLIENT_ID` | Cognito app client id (the seed's) |
-//! | `USER_POOL_ID` | e.g. `us-east-1_AbC`; fixes the issuer. Without it the pool is learned from the first token that verifies against a Cognito issuer's keys and carries `CLIENT_ID` |
+//! | `USER_POOL_ID` | e.g. `us-east-1_AbC`; fixes the issuers (both Cognito issuer types of the pool: `cognito-idp.<region>` and `issuer-cognito-idp.<region>`). Without it the pool is learned from the first token that verifies against a Cognito issuer's keys and carries `CLIENT_ID` (forged-pool tokens cannot lock it out; see the README) |
+//! | `COGNITO_REPLICA_REGIONS` | comma-separated Regions of the pool's multi-Region replicas, whose original-type issuer is accepted too ([`SessionsBuilder::replica_regions`]) |
 //! | `CLIENT_SECRET` | app client secret; `SECRET_HASH` is then sent on refresh |
-//! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains) |
+//! | `COGNITO_ISSUER`, `COGNITO_JWKS_URL` | overrides (for emulators and custom domains); `https://`, or `http://` to a loopback host only |
 //! | `COGNITO_JWKS` | a JWKS document (inline JSON or a file path) so cold starts need no fetch |
 //! | `COGNITO_JWKS_MAX_AGE`, `COGNITO_JWKS_MAX_STALE` | seconds: fetched keys are revalidated after 1 h, and served while revalidation fails up to 24 h old (then 503) |
 //! | `SESSION_VALIDATION` | `session` (default) or `token`, see [`SessionValidation`] |

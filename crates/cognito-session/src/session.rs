@@ -778,6 +778,25 @@ impl SessionsBuilder {
         self
     }
 
+    /// `COGNITO_REPLICA_REGIONS`: the Regions of the user pool's multi-Region replicas, whose
+    /// original-type issuer (`https://cognito-idp.<replica>.amazonaws.com/<pool>`) is accepted
+    /// too. (The updated issuer type always names the pool's primary Region.)
+    ///
+    /// ```
+    /// let builder = cognito_session::Sessions::builder()
+    ///     .user_pool_id("us-east-1_AbC123")
+    ///     .replica_regions(["us-west-2"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn replica_regions<I, R>(mut self, regions: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.settings.replica_regions = regions.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// `SORT_KEY`: the session table's sort key attribute; each login (device) then has its own
     /// row, keyed by `sub` and the login's `origin_jti`.
     pub fn sort_key(mut self, sort_key: impl Into<String>) -> Self {
@@ -1074,12 +1093,15 @@ impl SessionsBuilder {
             max_stale: s.jwks_max_stale,
         };
         let cache = Arc::new(TokenCache::new(s.token_cache));
-        let issuer = match s.expected_issuer()? {
-            Some(issuer) => {
-                let url = s.jwks_url_for(&issuer);
-                Verifier::fixed_issuer(issuer, url, jwks_policy, &cache)
-            }
-            None => Verifier::learning_issuer(s.jwks_url.clone(), s.emulator().map(str::to_owned)),
+        let issuer = match s.accepted_issuers()? {
+            Some(accepted) => Verifier::fixed_issuers(accepted, jwks_policy, &cache),
+            None => Verifier::learning_issuer(
+                s.jwks_url.clone(),
+                s.emulator().map(str::to_owned),
+                s.replica_regions.clone(),
+                jwks_policy,
+                &cache,
+            ),
         };
         let verifier = Verifier {
             issuer,

@@ -88,30 +88,145 @@ struct Wire {
 }
 
 /// The claims as they come off the wire. Serde refuses a repeated claim name among these fields.
+///
+/// Every field is a [`Present`]: an absent claim is `None`, but a claim that is present must
+/// have its type (`"jti": null` is refused, as aws-jwt-verify refuses it), where `Option<T>`
+/// would read `null` as absent.
 #[derive(Deserialize)]
 struct WireIn<'a> {
-    #[serde(borrow)]
-    iss: Option<Str<'a>>,
-    #[serde(borrow)]
-    sub: Option<Str<'a>>,
-    #[serde(borrow)]
-    token_use: Option<Str<'a>>,
-    #[serde(borrow)]
-    client_id: Option<Str<'a>>,
-    #[serde(borrow)]
-    username: Option<Str<'a>>,
-    #[serde(borrow)]
-    origin_jti: Option<Str<'a>>,
-    #[serde(borrow)]
-    jti: Option<Str<'a>>,
-    #[serde(borrow)]
-    scope: Option<Str<'a>>,
-    #[serde(rename = "cognito:groups")]
-    groups: Option<Vec<String>>,
-    exp: Option<u64>,
-    iat: Option<u64>,
-    nbf: Option<u64>,
-    auth_time: Option<u64>,
+    #[serde(borrow, default)]
+    iss: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    sub: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    token_use: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    client_id: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    username: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    origin_jti: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    jti: Present<Str<'a>>,
+    #[serde(borrow, default)]
+    scope: Present<Str<'a>>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Present<Vec<String>>,
+    /// Not used (access tokens name their client in `client_id`), but typed: a string or an
+    /// array of strings.
+    #[serde(rename = "aud", default)]
+    _aud: Present<Audience>,
+    #[serde(default)]
+    exp: Present<u64>,
+    #[serde(default)]
+    iat: Present<u64>,
+    #[serde(default)]
+    nbf: Present<u64>,
+    #[serde(default)]
+    auth_time: Present<u64>,
+}
+
+/// A claim that may be absent, but when present must deserialize as `T`: `null` is an error
+/// (serde's `Option<T>` would read it as absent). No allocation beyond `T`'s own.
+pub(crate) struct Present<T>(pub Option<T>);
+
+impl<T> Default for Present<T> {
+    fn default() -> Self {
+        Present(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Present<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| Present(Some(value)))
+    }
+}
+
+/// `aud`: a string or an array of strings, checked and not kept (nothing allocated).
+pub(crate) struct Audience;
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyStr;
+        impl<'de> Deserialize<'de> for AnyStr {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = AnyStr;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E>(self, _: &str) -> Result<AnyStr, E> {
+                        Ok(AnyStr)
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Audience;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Audience, E> {
+                Ok(Audience)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Audience, A::Error> {
+                while seq.next_element::<AnyStr>()?.is_some() {}
+                Ok(Audience)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The typed claims and the JSON type each must have, for the message of a refusal.
+const TYPED_CLAIMS: [(&str, &str); 14] = [
+    ("iss", "a string"),
+    ("sub", "a string"),
+    ("token_use", "a string"),
+    ("client_id", "a string"),
+    ("username", "a string"),
+    ("origin_jti", "a string"),
+    ("jti", "a string"),
+    ("scope", "a string"),
+    ("cognito:groups", "an array of strings"),
+    ("aud", "a string or an array of strings"),
+    ("exp", "a non-negative integer"),
+    ("iat", "a non-negative integer"),
+    ("nbf", "a non-negative integer"),
+    ("auth_time", "a non-negative integer"),
+];
+
+/// Why `payload` did not deserialize, naming the claim when one has the wrong type (the slow
+/// path of a refusal only: the payload is parsed again, untyped).
+fn diagnose(payload: &str, error: serde_json::Error) -> ClaimsRejected {
+    use serde_json::Value;
+    let Ok(Value::Object(claims)) = serde_json::from_str::<Value>(payload) else {
+        return ClaimsRejected::Malformed(error.to_string());
+    };
+    for (name, expected) in TYPED_CLAIMS {
+        let Some(value) = claims.get(name) else {
+            continue;
+        };
+        let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+        let ok = match expected {
+            "a string" => value.is_string(),
+            "an array of strings" => strings(value),
+            "a string or an array of strings" => value.is_string() || strings(value),
+            _ => value.is_u64(),
+        };
+        if !ok {
+            return ClaimsRejected::Malformed(format!(
+                "the `{name}` claim is {value}, not {expected}"
+            ));
+        }
+    }
+    ClaimsRejected::Malformed(error.to_string())
 }
 
 /// A JSON string borrowed from the input when it has no escapes, decoded otherwise. (Serde's own
@@ -166,10 +281,15 @@ impl Claims {
     pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, ClaimsRejected> {
         let payload = String::from_utf8(payload)
             .map_err(|_| ClaimsRejected::Malformed("the payload is not UTF-8".into()))?;
-        let w: WireIn<'_> =
-            serde_json::from_str(&payload).map_err(|e| ClaimsRejected::Malformed(e.to_string()))?;
+        // A struct also deserializes from a JSON array (by position): only an object is claims.
+        if !payload.trim_start().starts_with('{') {
+            return Err(ClaimsRejected::Malformed(
+                "the payload is not a JSON object".into(),
+            ));
+        }
+        let w: WireIn<'_> = serde_json::from_str(&payload).map_err(|e| diagnose(&payload, e))?;
         let base = payload.as_ptr() as usize;
-        let text = |value: Option<Str<'_>>| {
+        let text = |Present(value): Present<Str<'_>>| {
             value.map(|Str(value)| match value {
                 Cow::Borrowed(b) => {
                     let start = (b.as_ptr() as usize).wrapping_sub(base);
@@ -192,11 +312,11 @@ impl Claims {
             origin_jti: text(w.origin_jti),
             jti: text(w.jti),
             scope: text(w.scope),
-            groups: w.groups,
-            exp: w.exp,
-            iat: w.iat,
-            nbf: w.nbf,
-            auth_time: w.auth_time,
+            groups: w.groups.0,
+            exp: w.exp.0,
+            iat: w.iat.0,
+            nbf: w.nbf.0,
+            auth_time: w.auth_time.0,
         };
         Ok(Claims(Arc::new(Decoded {
             wire,
@@ -458,5 +578,58 @@ mod tests {
         let c = claims(&good(r#","custom:tier":"gold","cognito:groups":["a","b"]"#)).unwrap();
         assert_eq!(c.get("custom:tier").and_then(|v| v.as_str()), Some("gold"));
         assert_eq!(c.groups(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_present_claim_must_have_its_type() {
+        for (claim, value) in [
+            ("jti", "null"),
+            ("scope", "null"),
+            ("nbf", "null"),
+            ("origin_jti", "null"),
+            ("username", "null"),
+            ("auth_time", "null"),
+            ("cognito:groups", "null"),
+            ("cognito:groups", r#"["a",1]"#),
+            ("aud", "null"),
+            ("aud", "1"),
+            ("aud", "{}"),
+            ("aud", r#"["c",null]"#),
+            ("aud", "true"),
+            ("scope", "1"),
+            ("auth_time", "-1"),
+            ("nbf", "1.5"),
+        ] {
+            let json = good(&format!(r#","{claim}":{value}"#));
+            match claims(&json) {
+                Err(ClaimsRejected::Malformed(m)) => {
+                    assert!(m.contains(&format!("`{claim}`")), "{claim}: {m}")
+                }
+                other => panic!("{claim} = {value}: {other:?}"),
+            }
+        }
+        for (claim, value) in [("sub", "null"), ("iss", "null"), ("token_use", "null")] {
+            let json = good("").replacen(
+                &format!(r#""{claim}":"#),
+                &format!(r#""{claim}":{value},"x":"#),
+                1,
+            );
+            assert!(
+                matches!(claims(&json), Err(ClaimsRejected::Malformed(_))),
+                "{claim}"
+            );
+        }
+        for aud in [r#""c""#, r#"["c"]"#, "[]", r#"["c","d"]"#, r#""\u0063""#] {
+            let c = claims(&good(&format!(r#","aud":{aud}"#))).unwrap();
+            assert_eq!(c.check(&EXPECT), Ok(Freshness::Current), "{aud}");
+        }
+        // Absent is still fine, and an array is not an object.
+        assert!(claims(&good("")).is_ok());
+        assert!(matches!(
+            claims(
+                r#"["https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X","s","access","c"]"#
+            ),
+            Err(ClaimsRejected::Malformed(_))
+        ));
     }
 }

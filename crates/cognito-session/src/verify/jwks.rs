@@ -19,6 +19,11 @@
 //! concurrent fetches and carries the refetch rate limit. Revalidation of merely old keys only
 //! tries that mutex and never waits for it.
 //!
+//! An endpoint that *refuses* (4xx, or not a JWKS) while the cache has never had keys is not
+//! asked again within the penalty interval: the refusal is answered from memory, so tokens
+//! naming an issuer without keys (say the updated issuer of a pool that does not use it) cost
+//! at most one fetch per interval.
+//!
 //! Whenever the key set changes, tokens signed by a key that disappeared or changed are dropped
 //! from the verified-token cache first, so no cached token outlives its key.
 
@@ -48,6 +53,10 @@ pub enum KeyRejected {
     /// No key with this `kid` in the JWKS, even after a refetch (or within the penalty interval).
     #[error("no key with this kid in the user pool's JWKS")]
     UnknownKid,
+    /// The issuer the token names publishes no JWKS (its endpoint refused): a made-up pool, or
+    /// an issuer type the pool does not use.
+    #[error("the token's issuer publishes no signing keys")]
+    NoKeys,
     /// The JWKS has this `kid`, but the entry is not an RSA signing key for RS256.
     #[error("the JWKS entry for this kid is not usable: {0}")]
     Unusable(&'static str),
@@ -99,8 +108,28 @@ pub(crate) struct Jwks {
     url: String,
     policy: JwksPolicy,
     keys: RwLock<Arc<Cache>>,
-    /// The last fetch attempt: when, and whether it failed.
-    fetch: tokio::sync::Mutex<(Option<Instant>, bool)>,
+    /// The last fetch attempt; held across a fetch.
+    fetch: tokio::sync::Mutex<LastFetch>,
+}
+
+/// When the last fetch was tried, and how it failed.
+#[derive(Default)]
+struct LastFetch {
+    at: Option<Instant>,
+    failed: bool,
+    /// The endpoint refused (4xx, not a JWKS): within the penalty interval a key cache that
+    /// never had keys answers this again instead of refetching.
+    refused: Option<String>,
+}
+
+impl LastFetch {
+    fn record(&mut self, result: &Result<Arc<Cache>, FetchError>) {
+        self.failed = result.is_err();
+        self.refused = match result {
+            Err(FetchError::Refused(message)) => Some(message.clone()),
+            _ => None,
+        };
+    }
 }
 
 impl std::fmt::Debug for Jwks {
@@ -184,7 +213,7 @@ impl Jwks {
             url,
             policy,
             keys: RwLock::new(Arc::default()),
-            fetch: tokio::sync::Mutex::new((None, false)),
+            fetch: tokio::sync::Mutex::new(LastFetch::default()),
         }
     }
 
@@ -240,6 +269,13 @@ impl Jwks {
         last_fetch.is_some_and(|at| at.elapsed() < self.policy.penalty)
     }
 
+    /// The key for `kid` if it is cached and fresh: no fetch, no wait.
+    pub(crate) fn cached(&self, kid: &str, now: u64) -> Option<Entry> {
+        let cache = self.snapshot();
+        let fresh = cache.age(now).is_none_or(|a| a < self.policy.max_age);
+        cache.keys.get(kid).filter(|_| fresh).cloned()
+    }
+
     /// The key for `kid` at `now` (epoch seconds): from the cache, or after one (deduplicated,
     /// rate-limited) fetch. See the module docs for what happens when the endpoint fails.
     pub(crate) async fn key(&self, kid: &str, now: u64) -> Result<Entry, FetchError> {
@@ -258,10 +294,10 @@ impl Jwks {
                         // Revalidated since we looked.
                         return Ok(lookup(&current, kid));
                     }
-                    if !self.penalized(last_fetch.0) {
-                        last_fetch.0 = Some(Instant::now());
+                    if !self.penalized(last_fetch.at) {
+                        last_fetch.at = Some(Instant::now());
                         let refetched = self.refetch(now).await;
-                        last_fetch.1 = refetched.is_err();
+                        last_fetch.record(&refetched);
                         match refetched {
                             Ok(keys) => return Ok(lookup(&keys, kid)),
                             Err(error) => tracing::warn!(
@@ -287,9 +323,9 @@ impl Jwks {
                 return Ok(entry.clone());
             }
         }
-        if self.penalized(last_fetch.0) {
+        if self.penalized(last_fetch.at) {
             // Keys too old to serve, and the endpoint failed moments ago: do not hammer it.
-            if expired && last_fetch.1 {
+            if expired && last_fetch.failed {
                 return Err(FetchError::Transient(
                     "the cached JWKS is older than its maximum age and refetching it failed".into(),
                 ));
@@ -297,10 +333,14 @@ impl Jwks {
             if !expired && !cache.keys.is_empty() {
                 return Ok(Err(KeyRejected::UnknownKid));
             }
+            // Never had keys, and the endpoint refused moments ago: the same answer, no fetch.
+            if let (true, Some(message)) = (cache.keys.is_empty(), &last_fetch.refused) {
+                return Err(FetchError::Refused(message.clone()));
+            }
         }
-        last_fetch.0 = Some(Instant::now());
+        last_fetch.at = Some(Instant::now());
         let refetched = self.refetch(now).await;
-        last_fetch.1 = refetched.is_err();
+        last_fetch.record(&refetched);
         let keys = refetched?;
         Ok(lookup(&keys, kid))
     }

@@ -1,9 +1,24 @@
 //! Token verification as a pipeline: parse → header checks → key (JWKS) → signature → claims.
 //!
-//! Each step has its own typed refusal, gathered in [`Rejected`]. No claim is trusted before the
-//! signature is checked; the one exception is `iss` in pool-learning mode (only the three seed
-//! variables configured), where it picks which Cognito JWKS to verify against, and only if it has
-//! the exact shape of a Cognito issuer.
+//! Each step has its own typed refusal, gathered in [`Rejected`]. The claims are parsed (and
+//! their types checked: a claim that is present must have its type, `null` included) before
+//! the key step, but no claim is trusted before the signature is checked. The unverified `iss`
+//! only picks which key cache to check the signature with:
+//!
+//! - **Configured** (`USER_POOL_ID`): the pool's issuers are the original type of its home
+//!   Region (`https://cognito-idp.<region>.amazonaws.com/<pool>`), the updated type
+//!   (`https://issuer-cognito-idp.<region>.amazonaws.com/<pool>`, always the primary Region),
+//!   and the original type of each `COGNITO_REPLICA_REGIONS` Region (multi-Region
+//!   replication: a replica writes its own Region into an original-type `iss`). Each has its
+//!   own key cache, created on the first token naming it, fetching
+//!   `<that issuer>/.well-known/jwks.json` (or `<emulator endpoint>/<pool>/.well-known/jwks.json`,
+//!   or `COGNITO_JWKS_URL`): the updated issuer's JWKS, which answers 403 for a pool that does
+//!   not use it, is fetched only when a token names it, and such a refusal is that token's 401,
+//!   not a configuration error. A token naming any other issuer is checked against the home
+//!   issuer's keys and refused by its claims. `COGNITO_ISSUER` makes its value the only issuer.
+//! - **Learned** (only the seed's three variables): `iss` must have the exact shape of a
+//!   Cognito issuer of either type; `Learner` (below) keeps made-up pools from
+//!   locking the genuine one out: see its docs.
 //!
 //! In front of the pipeline sits the verified-token cache (`cache.rs`): a token whose exact
 //! bytes passed the pipeline before, and which is still current, is answered from there without
@@ -13,8 +28,11 @@ mod cache;
 mod claims;
 mod jwks;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::ParsedPublicKey;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -29,6 +47,7 @@ pub(crate) use jwks::JwksPolicy;
 pub use jwks::KeyRejected;
 use jwks::{FetchError, Jwks};
 
+use crate::config::AcceptedIssuer;
 use crate::error::{Error, Service};
 
 /// Longest token accepted; Cognito access tokens are around 1 KiB.
@@ -194,44 +213,329 @@ fn check_header<'h>(header: &'h Header<'_>) -> Result<&'h str, HeaderRejected> {
         .ok_or(HeaderRejected::MissingKid)
 }
 
-/// Where the expected issuer and its keys come from.
+/// Where the expected issuers and their keys come from.
 pub(crate) enum Issuer {
     /// Configured (from `USER_POOL_ID` or `COGNITO_ISSUER`).
-    Fixed { issuer: Arc<str>, jwks: Arc<Jwks> },
+    Fixed(Issuers),
     /// Learned from the first token that verifies (only the seed's three variables set).
-    Learn(Learner),
+    Learn(Box<Learner>),
 }
 
+/// The issuers tokens may carry, each with its own key cache, created on the first token that
+/// names that issuer (so a pool's updated-issuer JWKS is never fetched unless a token names
+/// it). The first issuer is the one a token naming none of them is checked (and refused)
+/// against.
+pub(crate) struct Issuers {
+    entries: Box<[IssuerKeys]>,
+    policy: JwksPolicy,
+    tokens: Arc<TokenCache>,
+}
+
+struct IssuerKeys {
+    issuer: Arc<str>,
+    url: String,
+    /// A refused fetch is this configuration's fault (500), not the token's (401).
+    configured: bool,
+    jwks: OnceLock<Arc<Jwks>>,
+}
+
+impl Issuers {
+    fn new(accepted: Vec<AcceptedIssuer>, policy: JwksPolicy, tokens: Arc<TokenCache>) -> Self {
+        Issuers {
+            entries: accepted
+                .into_iter()
+                .map(|a| IssuerKeys {
+                    issuer: a.issuer.into(),
+                    url: a.jwks_url,
+                    configured: a.configured,
+                    jwks: OnceLock::new(),
+                })
+                .collect(),
+            policy,
+            tokens,
+        }
+    }
+
+    fn jwks(&self, entry: &IssuerKeys) -> Arc<Jwks> {
+        entry
+            .jwks
+            .get_or_init(|| {
+                Arc::new(Jwks::new(
+                    entry.url.clone(),
+                    self.policy,
+                    self.tokens.clone(),
+                ))
+            })
+            .clone()
+    }
+
+    /// The issuer to expect for a token whose (unverified) `iss` is `iss`, its key cache, and
+    /// whether a refused fetch is a configuration error.
+    fn select(&self, iss: &str) -> Option<(Arc<str>, Arc<Jwks>, bool)> {
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| *e.issuer == *iss)
+            .or_else(|| self.entries.first())?;
+        Some((entry.issuer.clone(), self.jwks(entry), entry.configured))
+    }
+}
+
+/// The two shapes of a Cognito issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IssuerType {
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool>`: `<region>` is the pool's home
+    /// Region, or with multi-Region replication the replica's that issued the token.
+    Original,
+    /// `https://issuer-cognito-idp.<region>.amazonaws.com/<pool>`: `<region>` is always the
+    /// pool's primary Region.
+    Updated,
+}
+
+/// A Cognito issuer taken apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CognitoIssuer<'a> {
+    pub kind: IssuerType,
+    /// The Region in the host name.
+    pub region: &'a str,
+    /// The pool id, `<home region>_<id>`.
+    pub pool: &'a str,
+    /// The pool's home Region (the pool id's prefix).
+    pub home: &'a str,
+}
+
+/// `iss` taken apart if it is exactly `https://cognito-idp.<region>.amazonaws.com/<pool>` or
+/// `https://issuer-cognito-idp.<region>.amazonaws.com/<pool>` with a pool id `<region>_<id>`.
+pub(crate) fn parse_cognito_issuer(iss: &str) -> Option<CognitoIssuer<'_>> {
+    let (kind, rest) = if let Some(rest) = iss.strip_prefix("https://cognito-idp.") {
+        (IssuerType::Original, rest)
+    } else {
+        (
+            IssuerType::Updated,
+            iss.strip_prefix("https://issuer-cognito-idp.")?,
+        )
+    };
+    let (region, pool) = rest.split_once(".amazonaws.com/")?;
+    let (home, id) = pool.split_once('_')?;
+    let region_ok = |r: &str| {
+        !r.is_empty()
+            && r.len() <= 32
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    (region_ok(region) && region_ok(home) && id_ok).then_some(CognitoIssuer {
+        kind,
+        region,
+        pool,
+        home,
+    })
+}
+
+/// The issuers of `pool` (home Region `home`): the original type of the home Region, the
+/// updated type, and the original type of each replica Region (the updated type always names
+/// the primary Region, so replicas add nothing to it).
+pub(crate) fn pool_issuers(pool: &str, home: &str, replicas: &[String]) -> Vec<String> {
+    let mut issuers = vec![
+        format!("https://cognito-idp.{home}.amazonaws.com/{pool}"),
+        format!("https://issuer-cognito-idp.{home}.amazonaws.com/{pool}"),
+    ];
+    issuers.extend(
+        replicas
+            .iter()
+            .filter(|r| *r != home)
+            .map(|r| format!("https://cognito-idp.{r}.amazonaws.com/{pool}")),
+    );
+    issuers
+}
+
+/// Pool learning (only the seed's three variables set): until a token verifies, tokens name
+/// the pool whose keys they are checked against, so an attacker can name any number of
+/// made-up (or real, foreign) pools. None of them may block the genuine pool:
+///
+/// - Only a pool whose JWKS fetch is under way is a *candidate*, at most [`MAX_IN_FLIGHT`] at
+///   once; concurrent tokens naming it share that fetch. When the fetch ends, the candidate is
+///   gone: a pool whose keys were fetched (a real pool, whatever its tokens then fail) joins
+///   the *known* pools (at most [`MAX_KNOWN`], the oldest giving way), whose cached keys
+///   answer later tokens naming it without a fetch; a pool whose JWKS was refused (4xx, not a
+///   JWKS: a made-up pool) joins the *failed* pools (at most [`MAX_FAILED`], for six refetch
+///   intervals, one minute by default), refused at once meanwhile; a transient failure
+///   leaves nothing behind.
+/// - Fetches for pools not yet known draw on a budget of [`LEARN_BURST`] fetches, refilled at
+///   that many per refetch interval (`jwks_refetch_interval`, 10 s by default). A token that
+///   would need a fetch beyond the budget, or beyond [`MAX_IN_FLIGHT`], is answered 503
+///   ([`Error::Unavailable`]): a retry moments later can succeed, and no cookie is cleared.
+/// - A token whose claims would be refused after the signature anyway (another app client,
+///   not an access token, expired beyond the refresh window) is refused before any fetch.
+/// - The first token whose signature and claims verify against its pool's keys (our app
+///   client, an access token, current) settles the pool for the life of the instance: both
+///   issuer types of that pool (and the original type in `COGNITO_REPLICA_REGIONS`) are
+///   accepted from then on, every other issuer refused without a fetch.
+///
+/// With `COGNITO_JWKS_URL` set, every candidate is checked against that one key cache, whose
+/// own rate limit bounds the fetches.
 pub(crate) struct Learner {
     /// `COGNITO_JWKS_URL`, used for whichever pool is learned.
     jwks_url: Option<String>,
     /// A loopback Cognito endpoint override (an emulator): serve JWKS from there.
     emulator: Option<String>,
-    /// Issuers seen but not yet confirmed, at most [`MAX_CANDIDATES`].
-    candidates: Mutex<HashMap<String, Arc<Jwks>>>,
-    learned: RwLock<Option<(Arc<str>, Arc<Jwks>)>>,
+    replicas: Vec<String>,
+    policy: JwksPolicy,
+    tokens: Arc<TokenCache>,
+    /// With `COGNITO_JWKS_URL`: the one key cache for every candidate.
+    shared: Option<Arc<Jwks>>,
+    learned: OnceLock<Issuers>,
+    candidates: Mutex<Candidates>,
 }
 
-const MAX_CANDIDATES: usize = 4;
+/// Pools whose JWKS fetches may run at once before the pool is learned.
+pub(crate) const MAX_IN_FLIGHT: usize = 4;
+/// Pools whose fetched keys are kept before the pool is learned.
+pub(crate) const MAX_KNOWN: usize = 16;
+/// Pools whose refused JWKS is remembered.
+pub(crate) const MAX_FAILED: usize = 256;
+/// Fetches for unknown pools allowed at once, refilled at this many per refetch interval.
+pub(crate) const LEARN_BURST: u32 = 32;
 
-/// Is `iss` exactly `https://cognito-idp.<region>.amazonaws.com/<region>_<id>`?
-pub(crate) fn is_cognito_issuer(iss: &str) -> bool {
-    let Some(rest) = iss.strip_prefix("https://cognito-idp.") else {
-        return false;
-    };
-    let Some((region, pool)) = rest.split_once(".amazonaws.com/") else {
-        return false;
-    };
-    let Some((pool_region, id)) = pool.split_once('_') else {
-        return false;
-    };
-    let region_ok = !region.is_empty()
-        && region.len() <= 32
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric());
-    region_ok && id_ok && pool_region == region
+#[derive(Default)]
+struct Candidates {
+    in_flight: Vec<(Box<str>, Arc<Jwks>)>,
+    known: VecDeque<(Box<str>, Arc<Jwks>)>,
+    failed: VecDeque<(Box<str>, Instant)>,
+    /// Fetches left in the budget, and when it was last refilled.
+    budget: f64,
+    refilled: Option<Instant>,
+}
+
+/// What a token naming an unknown pool gets.
+enum Step {
+    /// The pool's keys are cached: this one.
+    Cached(Arc<Jwks>, KeyEntry),
+    /// Another token's fetch of the pool's keys is under way: wait for it.
+    Wait(Arc<Jwks>),
+    /// Fetch (the pool is now a candidate).
+    Fetch(Arc<Jwks>),
+}
+
+type KeyEntry = Result<Arc<ParsedPublicKey>, KeyRejected>;
+
+impl Candidates {
+    /// Decides, under the lock, what a token naming the pool whose JWKS is at `url` gets; a
+    /// `Fetch` is registered in flight before the lock is released (`new` makes its key cache).
+    fn step(
+        &mut self,
+        url: &str,
+        kid: &str,
+        now: u64,
+        penalty: Duration,
+        new: impl FnOnce() -> Arc<Jwks>,
+    ) -> Result<Step, Error> {
+        let failed_for = penalty.max(Duration::from_secs(1)) * 6;
+        while self
+            .failed
+            .front()
+            .is_some_and(|(_, at)| at.elapsed() >= failed_for)
+        {
+            self.failed.pop_front();
+        }
+        if self.failed.iter().any(|(u, _)| **u == *url) {
+            return Err(Rejected::Key(KeyRejected::NoKeys).into());
+        }
+        if let Some((_, jwks)) = self.in_flight.iter().find(|(u, _)| **u == *url) {
+            return Ok(Step::Wait(jwks.clone()));
+        }
+        let known = self.known.iter().position(|(u, _)| **u == *url);
+        if let Some(i) = known {
+            let jwks = &self.known[i].1;
+            if let Some(entry) = jwks.cached(kid, now) {
+                return Ok(Step::Cached(jwks.clone(), entry));
+            }
+        }
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            return Err(busy("too many user pools are being fetched at once"));
+        }
+        self.refill(penalty);
+        if self.budget < 1.0 {
+            return Err(busy(
+                "too many tokens named user pools not seen before; retry in a moment",
+            ));
+        }
+        self.budget -= 1.0;
+        let jwks = match known.and_then(|i| self.known.remove(i)) {
+            Some((_, jwks)) => jwks,
+            None => new(),
+        };
+        self.in_flight.push((url.into(), jwks.clone()));
+        Ok(Step::Fetch(jwks))
+    }
+
+    fn refill(&mut self, interval: Duration) {
+        let burst = f64::from(LEARN_BURST);
+        let now = Instant::now();
+        self.budget = match self.refilled {
+            None => burst,
+            Some(_) if interval.is_zero() => burst,
+            Some(at) => (self.budget
+                + now.duration_since(at).as_secs_f64() / interval.as_secs_f64() * burst)
+                .min(burst),
+        };
+        self.refilled = Some(now);
+    }
+
+    /// The fetch for `url` ended with `outcome` (`None`: it was cancelled).
+    fn done(&mut self, url: &str, jwks: &Arc<Jwks>, outcome: Option<Outcome>) {
+        self.in_flight.retain(|(u, _)| **u != *url);
+        match outcome {
+            Some(Outcome::Fetched) => {
+                if self.known.len() >= MAX_KNOWN {
+                    self.known.pop_front();
+                }
+                self.known.push_back((url.into(), jwks.clone()));
+            }
+            Some(Outcome::Refused) => {
+                if self.failed.len() >= MAX_FAILED {
+                    self.failed.pop_front();
+                }
+                self.failed.push_back((url.into(), Instant::now()));
+            }
+            None => {}
+        }
+    }
+}
+
+fn busy(why: &'static str) -> Error {
+    Error::unavailable(
+        Service::Jwks,
+        "fetching the signing keys of a user pool not learned yet",
+        why,
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Fetched,
+    Refused,
+}
+
+/// Ends a candidate's fetch, also when the request is cancelled mid-fetch.
+struct InFlight<'a> {
+    learner: &'a Learner,
+    url: &'a str,
+    jwks: Arc<Jwks>,
+    outcome: Option<Outcome>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.learner.lock().done(self.url, &self.jwks, self.outcome);
+    }
+}
+
+/// Where a token's key came from.
+struct Keys {
+    issuer: Arc<str>,
+    jwks: Arc<Jwks>,
+    key: Arc<ParsedPublicKey>,
 }
 
 /// The verification settings that do not change per request.
@@ -246,31 +550,44 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    pub(crate) fn fixed_issuer(
-        issuer: String,
-        jwks_url: String,
+    /// Configured issuers (`accepted` is never empty).
+    pub(crate) fn fixed_issuers(
+        accepted: Vec<AcceptedIssuer>,
         policy: JwksPolicy,
         cache: &Arc<TokenCache>,
     ) -> Issuer {
-        Issuer::Fixed {
-            issuer: issuer.into(),
-            jwks: Arc::new(Jwks::new(jwks_url, policy, cache.clone())),
-        }
+        Issuer::Fixed(Issuers::new(accepted, policy, cache.clone()))
     }
 
-    pub(crate) fn learning_issuer(jwks_url: Option<String>, emulator: Option<String>) -> Issuer {
-        Issuer::Learn(Learner {
+    pub(crate) fn learning_issuer(
+        jwks_url: Option<String>,
+        emulator: Option<String>,
+        replicas: Vec<String>,
+        policy: JwksPolicy,
+        cache: &Arc<TokenCache>,
+    ) -> Issuer {
+        Issuer::Learn(Box::new(Learner {
+            shared: jwks_url
+                .as_ref()
+                .map(|url| Arc::new(Jwks::new(url.clone(), policy, cache.clone()))),
             jwks_url,
             emulator,
-            candidates: Mutex::new(HashMap::new()),
-            learned: RwLock::new(None),
-        })
+            replicas,
+            policy,
+            tokens: cache.clone(),
+            learned: OnceLock::new(),
+            candidates: Mutex::default(),
+        }))
     }
 
-    /// Seeds the key cache of a fixed issuer with a JWKS document.
+    /// Seeds the key cache of every configured issuer with a JWKS document (a pool's issuers
+    /// all serve the same keys).
     pub(crate) fn preload(&self, jwks: &[u8]) -> Result<(), String> {
         match &self.issuer {
-            Issuer::Fixed { jwks: cache, .. } => cache.preload(jwks),
+            Issuer::Fixed(issuers) => issuers
+                .entries
+                .iter()
+                .try_for_each(|entry| issuers.jwks(entry).preload(jwks)),
             Issuer::Learn(_) => Err("a preloaded JWKS needs USER_POOL_ID or COGNITO_ISSUER".into()),
         }
     }
@@ -329,16 +646,16 @@ impl Verifier {
         )
         .map_err(Rejected::from)?;
         let kid = check_header(&header).map_err(Rejected::from)?;
-        let (issuer, jwks) = self.issuer_for(&payload)?;
-        let key_entry = jwks
-            .key(kid, now)
-            .await
-            .map_err(|e| self.fetch_error(e, jwks.url()))?
-            .map_err(Rejected::from)?;
+        // Parsed (not trusted) before the signature check: its `iss` picks the key cache.
+        let claims = Claims::parse(payload).map_err(Rejected::from)?;
+        let Keys {
+            issuer,
+            jwks,
+            key: key_entry,
+        } = self.keys(&claims, kid, now).await?;
         key_entry
             .verify_sig(segments.signing_input, signature)
             .map_err(|_| Rejected::Signature)?;
-        let claims = Claims::parse(payload).map_err(Rejected::from)?;
         let freshness = claims
             .check(&claims::Expect {
                 issuer: &issuer,
@@ -357,78 +674,176 @@ impl Verifier {
         Ok((claims, freshness))
     }
 
-    fn fetch_error(&self, error: FetchError, url: &str) -> Error {
-        match (error, &self.issuer) {
-            (FetchError::Transient(source), _) => {
-                Error::unavailable(Service::Jwks, "fetching the signing keys", source)
-            }
-            // An unconfirmed issuer whose JWKS does not exist is an attacker's invention.
-            (FetchError::Refused(_), Issuer::Learn(_)) => {
-                Rejected::Key(KeyRejected::UnknownKid).into()
-            }
-            (FetchError::Refused(message), Issuer::Fixed { .. }) => Error::config(format!(
-                "the user pool's JWKS at {url} is not usable ({message}); check USER_POOL_ID, \
-                 COGNITO_ISSUER and COGNITO_JWKS_URL"
-            )),
-        }
+    /// The key for `kid` of the issuer the token names (its `iss`, unverified): a configured
+    /// or learned issuer's, else a candidate pool's while learning.
+    async fn keys(&self, claims: &Claims, kid: &str, now: u64) -> Result<Keys, Error> {
+        let iss = claims.issuer();
+        let issuers = match &self.issuer {
+            Issuer::Fixed(issuers) => issuers,
+            Issuer::Learn(learner) => match learner.learned.get() {
+                Some(issuers) => issuers,
+                None => {
+                    // Claims that would be refused after the signature anyway (another app
+                    // client, an ID token, expired beyond the window) cost no fetch.
+                    claims
+                        .check(&claims::Expect {
+                            issuer: iss,
+                            client_id: &self.client_id,
+                            now,
+                            leeway: self.leeway,
+                            refresh_window: self.refresh_window,
+                        })
+                        .map_err(Rejected::from)?;
+                    return learner.keys(iss, kid, now).await;
+                }
+            },
+        };
+        let (issuer, jwks, configured) = issuers
+            .select(iss)
+            .ok_or(Rejected::Claims(ClaimsRejected::Issuer))?;
+        let key = jwks
+            .key(kid, now)
+            .await
+            .map_err(|e| fetch_error(e, jwks.url(), configured))?
+            .map_err(Rejected::from)?;
+        Ok(Keys { issuer, jwks, key })
     }
+}
 
-    /// The issuer to expect and its key cache.
-    fn issuer_for(&self, payload: &[u8]) -> Result<(Arc<str>, Arc<Jwks>), Error> {
-        match &self.issuer {
-            Issuer::Fixed { issuer, jwks } => Ok((issuer.clone(), jwks.clone())),
-            Issuer::Learn(learner) => learner.issuer_for(payload, self),
+/// A failed JWKS fetch: 503 if transient; if refused, a configuration error when the URL is
+/// configuration's, else a 401 (the token names an issuer that publishes no keys).
+fn fetch_error(error: FetchError, url: &str, configured: bool) -> Error {
+    match error {
+        FetchError::Transient(source) => {
+            Error::unavailable(Service::Jwks, "fetching the signing keys", source)
         }
+        FetchError::Refused(message) if configured => Error::config(format!(
+            "the user pool's JWKS at {url} is not usable ({message}); check USER_POOL_ID, \
+             COGNITO_ISSUER and COGNITO_JWKS_URL"
+        )),
+        FetchError::Refused(_) => Rejected::Key(KeyRejected::NoKeys).into(),
     }
 }
 
 impl Learner {
-    fn issuer_for(&self, payload: &[u8], v: &Verifier) -> Result<(Arc<str>, Arc<Jwks>), Error> {
-        if let Some((issuer, jwks)) = &*self.learned.read().unwrap_or_else(|p| p.into_inner()) {
-            return Ok((issuer.clone(), jwks.clone()));
-        }
-        #[derive(Deserialize)]
-        struct Iss {
-            iss: Option<String>,
-        }
-        let iss = serde_json::from_slice::<Iss>(payload)
-            .ok()
-            .and_then(|i| i.iss)
-            .filter(|iss| is_cognito_issuer(iss))
-            .ok_or(Rejected::Claims(ClaimsRejected::Issuer))?;
-        let mut candidates = self.candidates.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(jwks) = candidates.get(&iss) {
-            return Ok((iss.into(), jwks.clone()));
-        }
-        if candidates.len() >= MAX_CANDIDATES {
-            return Err(Rejected::Claims(ClaimsRejected::Issuer).into());
-        }
-        let pool = iss.rsplit('/').next().unwrap_or_default();
-        let url = match (&self.jwks_url, &self.emulator) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Candidates> {
+        self.candidates.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `iss` if it is an issuer a pool could be learned from: either type for its home Region,
+    /// or the original type in a replica Region.
+    fn acceptable<'i>(&self, iss: &'i str) -> Option<CognitoIssuer<'i>> {
+        parse_cognito_issuer(iss).filter(|i| {
+            i.region == i.home
+                || (i.kind == IssuerType::Original && self.replicas.iter().any(|r| r == i.region))
+        })
+    }
+
+    fn url_for(&self, iss: &str, pool: &str) -> String {
+        match (&self.jwks_url, &self.emulator) {
             (Some(url), _) => url.clone(),
             (None, Some(endpoint)) => format!(
                 "{}/{pool}/.well-known/jwks.json",
                 endpoint.trim_end_matches('/')
             ),
             (None, None) => format!("{iss}/.well-known/jwks.json"),
-        };
-        let jwks = Arc::new(Jwks::new(url, v.jwks, v.cache.clone()));
-        candidates.insert(iss.clone(), jwks.clone());
-        Ok((iss.into(), jwks))
+        }
     }
 
+    /// The key for `kid` of the pool `iss` names, before any pool is learned (see the type's
+    /// docs for the bounds).
+    async fn keys(&self, iss: &str, kid: &str, now: u64) -> Result<Keys, Error> {
+        let parsed = self
+            .acceptable(iss)
+            .ok_or(Rejected::Claims(ClaimsRejected::Issuer))?;
+        if let Some(shared) = &self.shared {
+            let key = shared
+                .key(kid, now)
+                .await
+                .map_err(|e| fetch_error(e, shared.url(), true))?
+                .map_err(Rejected::from)?;
+            return Ok(Keys {
+                issuer: iss.into(),
+                jwks: shared.clone(),
+                key,
+            });
+        }
+        let url = self.url_for(iss, parsed.pool);
+        let step = self.lock().step(&url, kid, now, self.policy.penalty, || {
+            Arc::new(Jwks::new(url.clone(), self.policy, self.tokens.clone()))
+        })?;
+        let (jwks, entry) = match step {
+            Step::Cached(jwks, entry) => (jwks, Ok(entry)),
+            Step::Wait(jwks) => {
+                let entry = jwks.key(kid, now).await;
+                (jwks, entry)
+            }
+            Step::Fetch(jwks) => {
+                // Registered in flight by `step`; this guard ends it, also if the request is
+                // dropped during the fetch.
+                let mut in_flight = InFlight {
+                    learner: self,
+                    url: &url,
+                    jwks: jwks.clone(),
+                    outcome: None,
+                };
+                let entry = jwks.key(kid, now).await;
+                in_flight.outcome = match &entry {
+                    Ok(_) => Some(Outcome::Fetched),
+                    Err(FetchError::Refused(_)) => Some(Outcome::Refused),
+                    Err(FetchError::Transient(_)) => None,
+                };
+                drop(in_flight);
+                (jwks, entry)
+            }
+        };
+        let key = entry
+            .map_err(|e| fetch_error(e, &url, false))?
+            .map_err(Rejected::from)?;
+        Ok(Keys {
+            issuer: iss.into(),
+            jwks,
+            key,
+        })
+    }
+
+    /// A token of `issuer` verified with `jwks`: that pool is the pool from now on.
     fn confirm(&self, issuer: &Arc<str>, jwks: &Arc<Jwks>) {
-        let mut learned = self.learned.write().unwrap_or_else(|p| p.into_inner());
-        if learned.is_none() {
+        if self.learned.get().is_some() {
+            return;
+        }
+        let Some(parsed) = parse_cognito_issuer(issuer) else {
+            return;
+        };
+        let accepted = pool_issuers(parsed.pool, parsed.home, &self.replicas)
+            .into_iter()
+            .map(|issuer| AcceptedIssuer {
+                jwks_url: self.url_for(&issuer, parsed.pool),
+                issuer,
+                configured: self.jwks_url.is_some(),
+            })
+            .collect();
+        let issuers = Issuers::new(accepted, self.policy, self.tokens.clone());
+        // The verified issuer first (tokens naming other issuers are refused against it), and
+        // with the key cache that verified it: no refetch.
+        let mut entries = issuers.entries.into_vec();
+        if let Some(i) = entries.iter().position(|e| e.issuer == *issuer) {
+            let entry = entries.remove(i);
+            let _ = entry.jwks.set(jwks.clone());
+            entries.insert(0, entry);
+        }
+        let issuers = Issuers {
+            entries: entries.into(),
+            ..issuers
+        };
+        if self.learned.set(issuers).is_ok() {
             tracing::info!(
                 issuer = &**issuer,
                 "learned the user pool from the first verified token"
             );
-            *learned = Some((issuer.clone(), jwks.clone()));
-            self.candidates
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
+            let mut candidates = self.lock();
+            candidates.known.clear();
+            candidates.failed.clear();
         }
     }
 }
@@ -515,11 +930,32 @@ mod tests {
         ));
     }
 
+    fn is_cognito_issuer(iss: &str) -> bool {
+        parse_cognito_issuer(iss).is_some_and(|i| i.region == i.home)
+    }
+
     #[test]
     fn cognito_issuer_shape() {
         assert!(is_cognito_issuer(
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
         ));
+        assert_eq!(
+            parse_cognito_issuer(
+                "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC"
+            ),
+            Some(CognitoIssuer {
+                kind: IssuerType::Updated,
+                region: "us-east-1",
+                pool: "us-east-1_AbC",
+                home: "us-east-1"
+            })
+        );
+        assert_eq!(
+            parse_cognito_issuer("https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC")
+                .map(|i| (i.kind, i.region, i.home)),
+            Some((IssuerType::Original, "eu-west-1", "us-east-1")),
+            "a replica Region's original-type issuer"
+        );
         for bad in [
             "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
             "https://cognito-idp.us-east-1.amazonaws.com.evil.com/us-east-1_AbC",
@@ -528,6 +964,8 @@ mod tests {
             "https://issuer.cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_",
             "https://cognito-idp.evil/x.amazonaws.com/evil_AbC",
+            "https://issuer-cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbC",
+            "http://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
         ] {
             assert!(!is_cognito_issuer(bad), "{bad}");
         }
