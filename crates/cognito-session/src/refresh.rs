@@ -42,9 +42,11 @@
 //! With rotation, Cognito's answer carries a new refresh token and the old one dies after the
 //! app client's grace period (at once with a grace period of 0), so the new one must not be
 //! lost between Cognito's answer and the row:
+//! - from Cognito's answer until the commit, the new refresh token is kept in this process's
+//!   memory ("pending", for the row's old token value), so no early return loses it (a token
+//!   that does not verify during a JWKS outage, say);
 //! - a transient failure of the commit is retried within the request's time; if it still
-//!   fails, the lease is released, the new refresh token is kept in this process's memory
-//!   ("pending", for the row's old token value), and the request answers 503. The next request
+//!   fails, the lease is released and the request answers 503. The next request
 //!   for that row in this process refreshes with the pending token instead of the dead one
 //!   (another process falls back on the old token, which works within the grace period);
 //! - a conflict (our lease was lost while Cognito answered and another request took it) while
@@ -76,7 +78,8 @@ const JOIN_WINDOW_MS: i64 = 60_000;
 /// is not one, and is never sent.
 const MAX_REFRESH_TOKEN: usize = 16 * 1024;
 
-/// Rotated refresh tokens kept in memory at most (one per row whose commit failed).
+/// Rotated refresh tokens kept in memory at most (one per row whose commit failed); past it the
+/// list starts over, and the rows concerned fall back on the grace period.
 const MAX_PENDING: usize = 1024;
 
 /// What the refresh protocol remembers in one process (one cold start): the configuration
@@ -372,6 +375,11 @@ impl Refresher<'_> {
                 return Err(error);
             }
         };
+        // From here on the row's refresh token may be dead: until the new one is stored, this
+        // process keeps it (every early return below would otherwise lose it).
+        if let Some(new) = &tokens.refresh_token {
+            self.memory.remember(&row, new);
+        }
 
         let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
         let verified = self
@@ -508,11 +516,8 @@ impl Refresher<'_> {
                 error => match retries.next() {
                     Some(pause) => tokio::time::sleep(pause).await,
                     None => {
-                        // The old refresh token may be dead already: keep the new one for the
-                        // next request, and let it take the lease at once.
-                        if let Some(token) = refreshed.refresh_token {
-                            self.memory.remember(row, token);
-                        }
+                        // The old refresh token may be dead already: the new one stays in
+                        // memory for the next request, which may take the lease at once.
                         tracing::warn!(sub, %error, "could not store the rotated refresh token; it is kept in memory for the next request");
                         self.release(row, lease).await;
                         return Err(store_error(error, "storing the rotated refresh token"));
