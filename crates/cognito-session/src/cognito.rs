@@ -1,6 +1,44 @@
 //! The identity provider: Cognito calls (refresh with `InitiateAuth`), and `SECRET_HASH`.
 //!
 //! Knows no DynamoDB and checks no token: it turns a refresh token into new tokens, or says why not.
+//!
+//! # Refusals: a dead refresh token, or our misconfiguration
+//!
+//! Only a refusal that Cognito documents (or is seen to send) for a refresh token or user that
+//! can never work again ends a session; the row is then deleted. The list is an allow-list:
+//! every other answer of Cognito to a refresh is either transient (503, row kept) or points at
+//! this function's configuration ([`Error::Config`], 500, row kept, logged at error level once
+//! per cold start and cause). Messages are compared after trimming, case-insensitively, exactly
+//! (a trailing period matters for `Invalid Refresh Token`, and is optional elsewhere).
+//!
+//! | Cognito answers (code: message) | means | we |
+//! |---|---|---|
+//! | `NotAuthorizedException`: `Refresh Token has been revoked` | `RevokeToken`, a logout, `GlobalSignOut`/`AdminUserGlobalSignOut` (moto's answer too) | dead: 401, row deleted |
+//! | `NotAuthorizedException`: `Refresh Token has expired` | past the app client's refresh token validity | dead: 401, row deleted |
+//! | `NotAuthorizedException`: `Invalid Refresh Token` (no period) | not a refresh token of this app client | dead: 401, row deleted |
+//! | `NotAuthorizedException`: `User is disabled.` | `AdminDisableUser` | dead: 401, row deleted |
+//! | `NotAuthorizedException`: `The user has been deleted for the associated refresh token` | the user was deleted | dead: 401, row deleted |
+//! | `UserNotFoundException` (any message, e.g. `User does not exist.`) | the user was deleted | dead: 401, row deleted |
+//! | `RefreshTokenReuseException` (any message) | with rotation: a rotated-out refresh token was used after the grace period (a copy was used twice: possible theft) | dead: 401, row deleted, warning naming possible theft |
+//! | `NotAuthorizedException`: `Invalid Refresh Token.` (with the period) | the refresh token is bound to a remembered device that was not sent (`DEVICE_KEY`), never confirmed (`ConfirmDevice`), or forgotten | config (device tracking): 500 |
+//! | `NotAuthorizedException`: `Client … is configured for secret but secret was not received` | `CLIENT_SECRET` missing for an app client with a secret | config: 500 naming `CLIENT_SECRET` |
+//! | `NotAuthorizedException`: `Unable to verify secret hash for client …` / `SecretHash does not match for the client: …` | `CLIENT_SECRET` is not the app client's secret | config: 500 naming `CLIENT_SECRET` |
+//! | `NotAuthorizedException` with no message | moto's answer to a missing or wrong `SECRET_HASH` | config: 500 naming `CLIENT_SECRET` |
+//! | `InvalidParameterException`: `Refresh Token flow not enabled for this client` (or any other) | the app client lacks `ALLOW_REFRESH_TOKEN_AUTH` (or has rotation: use `REFRESH_TOKEN_ROTATION`) | config: 500 naming the auth flows |
+//! | `ResourceNotFoundException` | no such app client (`CLIENT_ID`, Region) | config: 500 naming `CLIENT_ID` |
+//! | any other `NotAuthorizedException` message, any other 4xx code | not positively a dead token | config: 500, row kept |
+//! | `TooManyRequestsException`, `LimitExceededException`, `ThrottlingException`, `InternalErrorException`, `UnexpectedLambdaException`, any HTTP 5xx, timeouts, resets | transient | 503, row kept |
+//!
+//! Sources: the `GetTokensFromRefreshToken` / `InitiateAuth` API reference (error codes),
+//! AWS's knowledge-center article on "Invalid Refresh Token" (other app client, device key
+//! missing or device unconfirmed), Amplify Android's refresh-failure classification (the
+//! messages Cognito returned for each case, including the trailing period of a device-binding
+//! failure), and users' reports of the secret messages. Two consequences worth knowing: a
+//! refresh token of *another* app client also reads `Invalid Refresh Token`, but that cannot be
+//! our misconfiguration here: the expired access token presented with the cookie was verified
+//! to carry our `CLIENT_ID`, and the row's refresh token belongs to the same login (family). And
+//! a message without a single space is never repeated in an error (moto echoes the values it
+//! was sent, a `SECRET_HASH` or a token, as its message).
 
 use std::fmt;
 
@@ -163,9 +201,181 @@ pub fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> Stri
 #[derive(Debug)]
 pub(crate) enum RefreshFailed {
     /// Cognito definitively refused the refresh token: the session is over.
-    Rejected(String),
-    /// Anything else, already mapped to a 503 or 500.
+    Dead(Dead),
+    /// Cognito refused because of this function's configuration: `cause` names it (for logging
+    /// once per cause), `error` is the 500 to answer.
+    Misconfigured { cause: String, error: Error },
+    /// Anything else, already mapped to a 503 (or a 500 for a request that could not be built).
     Other(Error),
+}
+
+/// Why a refresh token is dead (see the table in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dead {
+    /// `Refresh Token has been revoked`.
+    Revoked,
+    /// `Refresh Token has expired`.
+    Expired,
+    /// `Invalid Refresh Token`.
+    Invalid,
+    /// `User is disabled.`
+    UserDisabled,
+    /// `UserNotFoundException`, or `The user has been deleted for the associated refresh token`.
+    UserDeleted,
+    /// `RefreshTokenReuseException`: a rotated-out refresh token was used again.
+    Reused,
+}
+
+impl fmt::Display for Dead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dead::Revoked => "the refresh token was revoked",
+            Dead::Expired => "the refresh token expired",
+            Dead::Invalid => "the refresh token is invalid",
+            Dead::UserDisabled => "the user is disabled",
+            Dead::UserDeleted => "the user was deleted",
+            Dead::Reused => "a rotated-out refresh token was used again (possible token theft)",
+        })
+    }
+}
+
+/// How a refusal of a refresh sorts, from its error code and message alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Dead(Dead),
+    /// This function's configuration: a cause key and what to fix.
+    Config {
+        cause: String,
+        fix: String,
+    },
+    Transient,
+}
+
+/// Error codes that are transient whatever their HTTP status.
+const TRANSIENT_CODES: [&str; 9] = [
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "LimitExceededException",
+    "TooManyFailedAttemptsException",
+    "InternalErrorException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "UnexpectedLambdaException",
+];
+
+/// The message, lowercased and trimmed, without one trailing period.
+fn plain(message: &str) -> String {
+    let message = message.trim().to_ascii_lowercase();
+    message.strip_suffix('.').unwrap_or(&message).to_owned()
+}
+
+/// Cognito's message, fit to repeat in an error: sentences only (moto echoes the values it was
+/// sent, such as a `SECRET_HASH`, as its message).
+fn shown(message: &str) -> &str {
+    if message.trim().contains(' ') {
+        message.trim()
+    } else {
+        "no message"
+    }
+}
+
+/// Sorts Cognito's refusal of a refresh (HTTP `status`, error `code`, `message`), following the
+/// table in the module docs. `client_id` is named in the fixes.
+pub(crate) fn refusal(status: u16, code: &str, message: &str, client_id: &str) -> Refusal {
+    let config = |cause: &str, fix: String| Refusal::Config {
+        cause: cause.to_owned(),
+        fix,
+    };
+    if status >= 500 || TRANSIENT_CODES.contains(&code) {
+        return Refusal::Transient;
+    }
+    let text = plain(message);
+    match code {
+        "RefreshTokenReuseException" => Refusal::Dead(Dead::Reused),
+        "UserNotFoundException" => Refusal::Dead(Dead::UserDeleted),
+        "NotAuthorizedException" => match text.as_str() {
+            "refresh token has been revoked" => Refusal::Dead(Dead::Revoked),
+            "refresh token has expired" => Refusal::Dead(Dead::Expired),
+            "user is disabled" => Refusal::Dead(Dead::UserDisabled),
+            "the user has been deleted for the associated refresh token" => {
+                Refusal::Dead(Dead::UserDeleted)
+            }
+            // Without the period only: with it, Cognito means a device-binding failure.
+            "invalid refresh token" if !message.trim().ends_with('.') => {
+                Refusal::Dead(Dead::Invalid)
+            }
+            "invalid refresh token" => config(
+                "device tracking",
+                "Cognito refused the refresh token as bound to a remembered device it could not \
+                 validate (\"Invalid Refresh Token.\"): the user pool tracks devices, so each \
+                 refresh must send the device key (DEVICE_KEY) of a device confirmed with \
+                 ConfirmDevice; check the user pool's device tracking (a user who forgot the \
+                 device must log in again)"
+                    .to_owned(),
+            ),
+            t if t.contains("configured for secret but secret was not received") => config(
+                "missing CLIENT_SECRET",
+                format!(
+                    "the app client {client_id} has a client secret, but CLIENT_SECRET is not \
+                     set: set CLIENT_SECRET to the app client's secret ({})",
+                    shown(message)
+                ),
+            ),
+            t if t.contains("secret hash") || t.contains("secrethash") => config(
+                "wrong CLIENT_SECRET",
+                format!(
+                    "Cognito could not verify the SECRET_HASH: CLIENT_SECRET is not the secret \
+                     of app client {client_id}; set it to the app client's secret ({})",
+                    shown(message)
+                ),
+            ),
+            "" => config(
+                "NotAuthorizedException without a message",
+                format!(
+                    "Cognito refused the refresh without a reason (NotAuthorizedException with \
+                     no message, which is how moto answers a missing or wrong SECRET_HASH): \
+                     check that CLIENT_SECRET is set to the secret of app client {client_id}, \
+                     or unset for an app client without one"
+                ),
+            ),
+            _ => config(
+                "NotAuthorizedException",
+                format!(
+                    "Cognito refused the refresh: NotAuthorizedException ({}), which is not a \
+                     refusal known to mean the refresh token is dead, so the session was kept: \
+                     check CLIENT_ID, CLIENT_SECRET and the app client's settings",
+                    shown(message)
+                ),
+            ),
+        },
+        "InvalidParameterException" => config(
+            "auth flow",
+            format!(
+                "Cognito refused the refresh request: InvalidParameterException ({}); the app \
+                 client {client_id} must allow ALLOW_REFRESH_TOKEN_AUTH (an app client with \
+                 refresh-token rotation needs REFRESH_TOKEN_ROTATION=true instead)",
+                shown(message)
+            ),
+        ),
+        "ResourceNotFoundException" => config(
+            "unknown app client",
+            format!(
+                "Cognito does not know the app client {client_id} ({}): check CLIENT_ID and the \
+                 function's Region",
+                shown(message)
+            ),
+        ),
+        _ => config(
+            code,
+            format!(
+                "Cognito refused the refresh: {code} ({}), which is not a refusal known to mean \
+                 the refresh token is dead, so the session was kept: check CLIENT_ID, \
+                 CLIENT_SECRET, the app client's auth flows and the user pool's settings",
+                shown(message)
+            ),
+        ),
+    }
 }
 
 /// The app client and its Cognito API client.
@@ -213,7 +423,7 @@ impl Cognito {
                 .set_device_key(device_key.map(str::to_owned))
                 .send()
                 .await
-                .map_err(|e| refresh_failure(&e, e.to_string()))?;
+                .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id))?;
             return tokens_of(output.authentication_result.as_ref());
         }
         let mut request = self
@@ -234,7 +444,7 @@ impl Cognito {
         let output = request
             .send()
             .await
-            .map_err(|e| refresh_failure(&e, e.to_string()))?;
+            .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id))?;
         tokens_of(output.authentication_result.as_ref())
     }
 
@@ -369,24 +579,169 @@ fn tokens_of(result: Option<&AuthenticationResultType>) -> Result<Tokens, Refres
 fn refresh_failure<E>(
     error: &aws_sdk_cognitoidentityprovider::error::SdkError<E>,
     text: String,
+    client_id: &str,
 ) -> RefreshFailed
 where
     E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata,
 {
+    let transient = |text: String| {
+        RefreshFailed::Other(Error::unavailable(
+            Service::Cognito,
+            "refreshing the session",
+            text,
+        ))
+    };
     match classify(error) {
-        Failure::Service { code, message }
-            if code == "NotAuthorizedException" && message.to_ascii_lowercase().contains("secret hash") =>
-        {
-            RefreshFailed::Other(Error::config(format!(
-                "Cognito refused the SECRET_HASH: CLIENT_SECRET does not belong to CLIENT_ID ({code})"
-            )))
+        Failure::Service { code, message } => {
+            let status = match error {
+                aws_sdk_cognitoidentityprovider::error::SdkError::ServiceError(answer) => {
+                    answer.raw().status().as_u16()
+                }
+                _ => 0,
+            };
+            match refusal(status, &code, &message, client_id) {
+                Refusal::Dead(dead) => RefreshFailed::Dead(dead),
+                Refusal::Config { cause, fix } => RefreshFailed::Misconfigured {
+                    cause,
+                    error: Error::config(fix),
+                },
+                Refusal::Transient => transient(text),
+            }
         }
-        Failure::Service { code, message } if code == "NotAuthorizedException" || code == "UserNotFoundException" => {
-            RefreshFailed::Rejected(format!("{code}: {message}"))
-        }
-        Failure::Service { code, message } if is_config_code(&code) => RefreshFailed::Other(Error::config(format!(
-            "Cognito refused the refresh request: {code} ({message}); check CLIENT_ID, CLIENT_SECRET and the app client's auth flows"
+        Failure::Construction => RefreshFailed::Other(Error::config(format!(
+            "the Cognito refresh request could not be built ({text}); check CLIENT_ID and the \
+             SDK configuration"
         ))),
-        _ => RefreshFailed::Other(Error::unavailable(Service::Cognito, "refreshing the session", text)),
+        Failure::Transient => transient(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sort(code: &str, message: &str) -> Refusal {
+        refusal(400, code, message, "client1")
+    }
+
+    #[test]
+    fn only_the_known_dead_refusals_are_dead() {
+        let dead = [
+            (
+                "NotAuthorizedException",
+                "Refresh Token has been revoked",
+                Dead::Revoked,
+            ),
+            (
+                "NotAuthorizedException",
+                "Refresh Token has expired",
+                Dead::Expired,
+            ),
+            (
+                "NotAuthorizedException",
+                "Invalid Refresh Token",
+                Dead::Invalid,
+            ),
+            (
+                "NotAuthorizedException",
+                "User is disabled.",
+                Dead::UserDisabled,
+            ),
+            (
+                "NotAuthorizedException",
+                "The user has been deleted for the associated refresh token",
+                Dead::UserDeleted,
+            ),
+            (
+                "UserNotFoundException",
+                "User does not exist.",
+                Dead::UserDeleted,
+            ),
+            (
+                "RefreshTokenReuseException",
+                "Refresh token reuse detected",
+                Dead::Reused,
+            ),
+        ];
+        for (code, message, why) in dead {
+            assert_eq!(sort(code, message), Refusal::Dead(why), "{code}: {message}");
+        }
+    }
+
+    #[test]
+    fn misconfigurations_name_what_to_fix() {
+        let config = [
+            (
+                "NotAuthorizedException",
+                "Client client1 is configured for secret but secret was not received",
+                "CLIENT_SECRET is not set",
+            ),
+            (
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client client1",
+                "CLIENT_SECRET is not the secret",
+            ),
+            (
+                "NotAuthorizedException",
+                "SecretHash does not match for the client: client1",
+                "CLIENT_SECRET is not the secret",
+            ),
+            ("NotAuthorizedException", "", "CLIENT_SECRET"),
+            (
+                "NotAuthorizedException",
+                "Invalid Refresh Token.",
+                "DEVICE_KEY",
+            ),
+            (
+                "NotAuthorizedException",
+                "Something new",
+                "session was kept",
+            ),
+            (
+                "InvalidParameterException",
+                "Refresh Token flow not enabled for this client",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ),
+            (
+                "ResourceNotFoundException",
+                "User pool client client1 does not exist.",
+                "CLIENT_ID",
+            ),
+            (
+                "UserNotConfirmedException",
+                "User is not confirmed.",
+                "session was kept",
+            ),
+        ];
+        for (code, message, names) in config {
+            match sort(code, message) {
+                Refusal::Config { fix, .. } => assert!(fix.contains(names), "{code}: {fix}"),
+                other => panic!("{code}: {message}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for code in [
+            "TooManyRequestsException",
+            "ThrottlingException",
+            "InternalErrorException",
+        ] {
+            assert_eq!(sort(code, "slow down"), Refusal::Transient);
+        }
+        assert_eq!(
+            refusal(503, "NotAuthorizedException", "", "c"),
+            Refusal::Transient
+        );
+    }
+
+    #[test]
+    fn an_echoed_value_is_never_repeated() {
+        // moto answers a wrong SECRET_HASH with the hash it was sent as the message.
+        let Refusal::Config { fix, .. } = sort("NotAuthorizedException", "c2VjcmV0aGFzaA==") else {
+            panic!("not a configuration error");
+        };
+        assert!(!fix.contains("c2VjcmV0aGFzaA=="), "{fix}");
     }
 }

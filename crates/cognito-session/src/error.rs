@@ -116,6 +116,10 @@ pub enum Unauthorized {
     /// the session row was deleted.
     #[error("Cognito refused the refresh token; the session was ended")]
     Revoked,
+    /// The session row's stored refresh token is empty, not a string or absurdly long: it was
+    /// not sent to Cognito, and the row was kept for the operator to inspect.
+    #[error("the session row holds no usable refresh token; log in again")]
+    UnusableRefreshToken,
 }
 
 impl Error {

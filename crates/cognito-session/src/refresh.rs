@@ -62,14 +62,44 @@
 //! whoever asked. When the presented token is of another (older) login, the request is refused
 //! (`FamilyMismatch`), gets no token, and nobody may join that refresh; but the row is bound, so
 //! that login's tokens are refused from then on without a Cognito call.
+//!
+//! # Which refusals end a session
+//! See the table in the `cognito` module: only the refusals listed there as dead delete the
+//! row; a refusal that points at this function's configuration is a 500 that keeps the row
+//! (logged at error level the first time per cause in this process, at debug level after that).
+//! A row whose refresh token is empty, not a string or longer than 16 KiB is refused with 401
+//! before any Cognito call, and kept for the operator to inspect.
+//!
+//! # Refresh-token rotation
+//! With rotation, Cognito's answer carries a new refresh token and the old one dies after the
+//! app client's grace period (at once with a grace period of 0), so the new one must not be
+//! lost between Cognito's answer and the row:
+//! - from Cognito's answer until the commit, the new refresh token is kept in this process's
+//!   memory ("pending", for the row's old token value), so no early return loses it (a token
+//!   that does not verify during a JWKS outage, say);
+//! - a transient failure of the commit is retried within the request's time; if it still
+//!   fails, the lease is released and the request answers 503. The next request
+//!   for that row in this process refreshes with the pending token instead of the dead one
+//!   (another process falls back on the old token, which works within the grace period);
+//! - a conflict (our lease was lost while Cognito answered and another request took it) while
+//!   the row still holds the old refresh token writes the new one anyway, whoever holds the
+//!   lease now (the row's token value is the condition);
+//! - a conflict because the row now holds another refresh token of the same login (a
+//!   concurrent refresh within the grace period) leaves it: the session stands, and this
+//!   request answers with its tokens;
+//! - Cognito's `RefreshTokenReuseException` (an old refresh token used after the grace period:
+//!   a copy was used twice) ends the session with a warning naming possible token theft.
 
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::budget::Budget;
-use crate::cognito::{Cognito, RefreshFailed, Tokens};
+use crate::cognito::{Cognito, Dead, RefreshFailed, Tokens};
 use crate::error::{Error, Unauthorized};
 use crate::store::{Lease, Refreshed, SealError, SessionKey, SessionRow, SessionStore, StoreError};
 use crate::verify::{Claims, Freshness, TokenCache, Verifier};
@@ -82,6 +112,94 @@ const JOIN_WINDOW_MS: i64 = 60_000;
 /// How a refresh records the token it replaced (`refreshed_from`): base64url of its SHA-256.
 fn token_id(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(TokenCache::hash(token))
+}
+
+/// The longest refresh token a row may hold: Cognito's are about 1.8 KB; anything far longer
+/// is not one, and is never sent.
+const MAX_REFRESH_TOKEN: usize = 16 * 1024;
+
+/// Rotated refresh tokens kept in memory at most (one per row whose commit failed); past it the
+/// list starts over, and the rows concerned fall back on the grace period.
+const MAX_PENDING: usize = 1024;
+
+/// What the refresh protocol remembers in one process (one cold start): the configuration
+/// errors already logged at error level, and rotated refresh tokens not yet stored.
+#[derive(Default)]
+pub(crate) struct Memory {
+    reported: Mutex<HashSet<String>>,
+    pending: Mutex<HashMap<(String, Option<String>), Pending>>,
+}
+
+impl fmt::Debug for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memory").finish_non_exhaustive()
+    }
+}
+
+/// A rotated refresh token that Cognito issued for a row holding `replaces` (the stored value),
+/// which could not be written to the row.
+struct Pending {
+    replaces: String,
+    token: String,
+}
+
+impl Memory {
+    /// Whether `cause` is reported for the first time in this process.
+    fn first_report(&self, cause: &str) -> bool {
+        let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        reported.insert(cause.to_owned())
+    }
+
+    /// The pending rotated refresh token for `row`, if it still holds the token it replaces.
+    fn pending(&self, row: &SessionRow) -> Option<String> {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending
+            .get(&owned(row))
+            .filter(|p| row.stored.as_deref() == Some(p.replaces.as_str()))
+            .map(|p| p.token.clone())
+    }
+
+    fn remember(&self, row: &SessionRow, token: &str) {
+        let Some(replaces) = row.stored.clone() else {
+            return;
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() >= MAX_PENDING {
+            pending.clear();
+        }
+        pending.insert(
+            owned(row),
+            Pending {
+                replaces,
+                token: token.to_owned(),
+            },
+        );
+    }
+
+    fn forget(&self, row: &SessionRow) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.remove(&owned(row));
+    }
+}
+
+fn owned(row: &SessionRow) -> (String, Option<String>) {
+    (row.sub.clone(), row.session_id.clone())
+}
+
+/// Why the row's (decrypted) refresh token cannot be sent to Cognito, if it cannot, and the 401
+/// to answer. (A missing or non-string `token` attribute never gets here: [`reveal`] refuses it.)
+fn unusable_refresh_token(token: &str) -> Option<(&'static str, Unauthorized)> {
+    match Some(token) {
+        Some("") => Some((
+            "the session row's refresh token is empty",
+            Unauthorized::UnusableRefreshToken,
+        )),
+        Some(token) if token.len() > MAX_REFRESH_TOKEN => Some((
+            "the session row's refresh token is longer than 16 KiB",
+            Unauthorized::UnusableRefreshToken,
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Does the row belong to the login that produced `claims`? Rows written by the seed carry no
@@ -190,6 +308,8 @@ pub(crate) struct Refresher<'a> {
     pub deadline: Option<SystemTime>,
     /// Every store and Cognito call is bounded by it.
     pub budget: Budget,
+    /// What this process remembers between requests.
+    pub memory: &'a Memory,
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -248,6 +368,15 @@ impl Refresher<'_> {
             }
             // Decrypted before any write: a row this function cannot read stays untouched.
             let refresh_token = reveal(self.store, &row)?;
+            // Never sent to Cognito, never deleted: the operator may want to see it.
+            if let Some((why, reason)) = unusable_refresh_token(&refresh_token) {
+                tracing::warn!(
+                    sub = row.sub.as_str(),
+                    why,
+                    "refusing without calling Cognito; the row is kept"
+                );
+                return Err(reason.into());
+            }
             if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
                 if held.id == mine.id && held.held_at(now) {
                     let lease = held.clone();
@@ -350,6 +479,10 @@ impl Refresher<'_> {
         claims: &Claims,
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
+        // A rotated refresh token that this process could not store replaces the row's (which
+        // Cognito may already have invalidated).
+        let pending = self.memory.pending(&row);
+        let refresh_token = pending.as_deref().unwrap_or(refresh_token);
         let refreshing = Box::pin(self.cognito.refresh(
             refresh_token,
             claims.username(),
@@ -357,19 +490,26 @@ impl Refresher<'_> {
         ));
         let tokens = match self.budget.cognito(refreshing).await {
             Ok(tokens) => tokens,
-            Err(RefreshFailed::Rejected(reason)) => {
-                tracing::info!(sub, %reason, "Cognito refused the refresh token; ending the session");
-                let delete = self.store.delete(row.key(), Some(&row));
-                if let Err(error) = self.budget.cleanup().store(delete).await {
-                    tracing::warn!(sub, %error, "could not delete the refused session row");
+            Err(RefreshFailed::Dead(dead)) => return Err(self.end(&row, claims, dead).await),
+            Err(RefreshFailed::Misconfigured { cause, error }) => {
+                if self.memory.first_report(&cause) {
+                    tracing::error!(sub, %cause, %error, "Cognito refused the refresh because of this function's configuration; the session was kept");
+                } else {
+                    tracing::debug!(sub, %cause, "Cognito refused the refresh (configuration, already reported)");
                 }
-                return Err(Unauthorized::Revoked.into());
+                self.release(&row, lease).await;
+                return Err(error);
             }
             Err(RefreshFailed::Other(error)) => {
                 self.release(&row, lease).await;
                 return Err(error);
             }
         };
+        // From here on the row's refresh token may be dead: until the new one is stored, this
+        // process keeps it (every early return below would otherwise lose it).
+        if let Some(new) = &tokens.refresh_token {
+            self.memory.remember(&row, new);
+        }
 
         let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
         let verified = self
@@ -408,35 +548,15 @@ impl Refresher<'_> {
             timestamp: now_ms / 1000,
             refreshed_at_ms: now_ms,
             origin_jti: new_claims.origin_jti(),
-            refresh_token: tokens.refresh_token.as_deref(),
+            // A pending token that worked must reach the row even if Cognito did not rotate it.
+            refresh_token: tokens.refresh_token.as_deref().or(pending.as_deref()),
             access_token: Some(&tokens.access_token),
             replaced: Some(presented),
         };
-        let rotated = tokens.refresh_token.is_some();
-        let commit = self.store.commit_refresh(&row, &lease.id, refreshed);
-        match self.budget.cleanup().store(commit).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => {
-                // Our lease lapsed or the row changed while Cognito answered. The session
-                // stands if the row still holds this login's refresh token.
-                // If the row cannot be read now, we cannot tell: 503, not 401.
-                let current = self.budget.cleanup().store(self.store.get(row.key()));
-                let current = current
-                    .await
-                    .map_err(|e| store_error(e, "checking the session after a refresh"))?;
-                let intact = current
-                    .is_some_and(|r| r.stored == row.stored && same_family(&r, claims).is_ok());
-                if !intact || rotated {
-                    return Err(Unauthorized::SessionEnded.into());
-                }
-            }
-            // Without rotation the stored refresh token is unchanged: the session is intact.
-            Err(error) if !rotated => {
-                tracing::warn!(sub, %error, "refreshed, but could not record the refresh");
-            }
-            // With rotation, the new refresh token must be stored or the session is lost once
-            // the old one's grace period ends: report the outage; a retry refreshes again.
-            Err(error) => return Err(store_error(error, "storing the rotated refresh token")),
+        let rotated = refreshed.refresh_token.is_some();
+        self.commit(&row, lease, claims, refreshed, rotated).await?;
+        if pending.is_some() || rotated {
+            self.memory.forget(&row);
         }
         let mut tokens = tokens;
         // The refresh token stays server-side.
@@ -462,6 +582,99 @@ impl Refresher<'_> {
         if let Err(error) = self.budget.cleanup().store(commit).await {
             tracing::warn!(sub = row.sub.as_str(), %error, "could not bind the seed's session row to its login");
             self.release(row, lease).await;
+
+    /// Cognito said the refresh token is dead: delete the row (if it still holds that token).
+    async fn end(&self, row: &SessionRow, claims: &Claims, dead: Dead) -> Error {
+        let sub = claims.sub();
+        if dead == Dead::Reused {
+            tracing::warn!(sub, reason = %dead, "Cognito reports reuse of a rotated-out refresh token: possible token theft; ending the session");
+        } else {
+            tracing::info!(sub, reason = %dead, "Cognito refused the refresh token; ending the session");
+        }
+        self.memory.forget(row);
+        let delete = self.store.delete(row.key(), Some(row));
+        match self.budget.cleanup().store(delete).await {
+            Ok(()) => {}
+            // The row holds another refresh token now (a concurrent refresh stored it, or a new
+            // login): whether the session stands is for the retry to find out.
+            Err(StoreError::Conflict) => {
+                return Error::unavailable(
+                    Service::DynamoDb,
+                    "ending a refused session",
+                    "the session row changed while Cognito answered",
+                )
+            }
+            Err(error) => {
+                tracing::warn!(sub, %error, "could not delete the refused session row");
+            }
+        }
+        Unauthorized::Revoked.into()
+    }
+
+    /// Records the refresh in the row (see "Refresh-token rotation" in the module docs).
+    async fn commit(
+        &self,
+        row: &SessionRow,
+        lease: &Lease,
+        claims: &Claims,
+        refreshed: Refreshed<'_>,
+        rotated: bool,
+    ) -> Result<(), Error> {
+        let sub = claims.sub();
+        let mut lease_id = Some(lease.id.as_str());
+        let mut retries = [Duration::from_millis(50), Duration::from_millis(150)].into_iter();
+        loop {
+            let commit = self.store.commit_refresh(row, lease_id, refreshed);
+            let error = match self.budget.cleanup().store(commit).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            match error {
+                StoreError::Conflict => {
+                    // Our lease lapsed or the row changed while Cognito answered (or our own
+                    // commit happened and its answer was lost). If the row cannot be read now,
+                    // we cannot tell: 503, not 401.
+                    let current = self.budget.cleanup().store(self.store.get(row.key()));
+                    let current = current
+                        .await
+                        .map_err(|e| store_error(e, "checking the session after a refresh"))?;
+                    match current {
+                        Some(current) if same_family(&current, claims).is_ok() => {
+                            if !rotated || current.stored != row.stored {
+                                // Unchanged refresh token (no rotation), or another refresh of
+                                // this login stored its own: the session stands.
+                                return Ok(());
+                            }
+                            if lease_id.is_none() {
+                                return Err(Error::unavailable(
+                                    Service::DynamoDb,
+                                    "storing the rotated refresh token",
+                                    "the session row keeps changing",
+                                ));
+                            }
+                            // Still the refresh token Cognito just rotated out: store the new
+                            // one whoever holds the lease now.
+                            lease_id = None;
+                        }
+                        _ => return Err(Unauthorized::SessionEnded.into()),
+                    }
+                }
+                // Without rotation the stored refresh token is unchanged: the session is intact.
+                error if !rotated => {
+                    tracing::warn!(sub, %error, "refreshed, but could not record the refresh");
+                    return Ok(());
+                }
+                error => match retries.next() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        // The old refresh token may be dead already: the new one stays in
+                        // memory for the next request, which may take the lease at once.
+                        tracing::warn!(sub, %error, "could not store the rotated refresh token; it is kept in memory for the next request");
+                        self.release(row, lease).await;
+                        return Err(store_error(error, "storing the rotated refresh token"));
+                    }
+                },
+            }
         }
     }
 

@@ -83,6 +83,8 @@ struct Inner {
     per_device: bool,
     pool_id: Option<String>,
     allowed_origins: Vec<String>,
+    /// Reported configuration errors and unstored rotated refresh tokens, for this process.
+    memory: crate::refresh::Memory,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -352,6 +354,7 @@ impl Sessions {
                         per_device: inner.per_device,
                         deadline,
                         budget,
+                        memory: &inner.memory,
                     };
                     // Boxed: the refresh future is large and rare; inline, every valid
                     // token's check would carry (and copy) its space.
@@ -1142,6 +1145,7 @@ impl SessionsBuilder {
                 per_device: s.sort_key.is_some(),
                 pool_id: s.user_pool_id.clone(),
                 allowed_origins,
+                memory: Default::default(),
             }),
         })
     }

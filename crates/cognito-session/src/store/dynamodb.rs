@@ -384,7 +384,7 @@ impl SessionStore for DynamoDbStore {
     fn commit_refresh<'a>(
         &'a self,
         row: &'a SessionRow,
-        lease_id: &'a str,
+        lease_id: Option<&'a str>,
         refreshed: Refreshed<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
@@ -395,14 +395,16 @@ impl SessionStore for DynamoDbStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(row.key())?))
-                .condition_expression("#li = :id AND #t = :stored")
+                .condition_expression(match lease_id {
+                    Some(_) => "#li = :id AND #t = :stored",
+                    None => "#t = :stored",
+                })
                 .expression_attribute_names("#t", TOKEN)
                 .expression_attribute_names("#ts", TIMESTAMP)
                 .expression_attribute_names("#ra", REFRESHED_AT)
                 .expression_attribute_names("#li", LEASE_ID)
                 .expression_attribute_names("#lu", LEASE_UNTIL)
                 .expression_attribute_values(":stored", AttributeValue::S(stored))
-                .expression_attribute_values(":id", AttributeValue::S(lease_id.to_owned()))
                 .expression_attribute_values(
                     ":ts",
                     AttributeValue::N(refreshed.timestamp.to_string()),
@@ -411,6 +413,10 @@ impl SessionStore for DynamoDbStore {
                     ":ra",
                     AttributeValue::N(refreshed.refreshed_at_ms.to_string()),
                 );
+            if let Some(id) = lease_id {
+                update =
+                    update.expression_attribute_values(":id", AttributeValue::S(id.to_owned()));
+            }
             if let Some(family) = refreshed.origin_jti {
                 set.push("#f = :f");
                 update = update

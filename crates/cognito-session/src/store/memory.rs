@@ -80,14 +80,15 @@ impl SessionStore for MemoryStore {
     fn commit_refresh<'a>(
         &'a self,
         expected: &'a SessionRow,
-        lease_id: &'a str,
+        lease_id: Option<&'a str>,
         refreshed: Refreshed<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.with(|rows| match rows.get_mut(&owned(expected.key())) {
                 Some(row)
                     if row.refresh_token == expected.refresh_token
-                        && row.lease.as_ref().is_some_and(|l| l.id == lease_id) =>
+                        && lease_id
+                            .is_none_or(|id| row.lease.as_ref().is_some_and(|l| l.id == id)) =>
                 {
                     row.timestamp = refreshed.timestamp;
                     row.refreshed_at_ms = Some(refreshed.refreshed_at_ms);

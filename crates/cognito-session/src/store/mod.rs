@@ -321,10 +321,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Records the refresh done under lease `lease_id` and releases the lease, only if the lease
     /// is still ours and the row still holds the refresh token of `row`.
+    ///
+    /// With `lease_id` `None`, only if the row still holds the refresh token of `row`, whoever
+    /// holds the lease now (which is removed): a refresh whose lease was lost while Cognito
+    /// rotated the refresh token must still store the new one, the old one being dead.
     fn commit_refresh<'a>(
         &'a self,
         row: &'a SessionRow,
-        lease_id: &'a str,
+        lease_id: Option<&'a str>,
         refreshed: Refreshed<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
