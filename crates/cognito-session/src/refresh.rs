@@ -189,16 +189,18 @@ fn owned(row: &SessionRow) -> (String, Option<String>) {
 /// Why the row's (decrypted) refresh token cannot be sent to Cognito, if it cannot, and the 401
 /// to answer. (A missing or non-string `token` attribute never gets here: [`reveal`] refuses it.)
 fn unusable_refresh_token(token: &str) -> Option<(&'static str, Unauthorized)> {
-    match Some(token) {
-        Some("") => Some((
+    if token.is_empty() {
+        Some((
             "the session row's refresh token is empty",
             Unauthorized::UnusableRefreshToken,
-        )),
-        Some(token) if token.len() > MAX_REFRESH_TOKEN => Some((
+        ))
+    } else if token.len() > MAX_REFRESH_TOKEN {
+        Some((
             "the session row's refresh token is longer than 16 KiB",
             Unauthorized::UnusableRefreshToken,
-        )),
-        Some(_) => None,
+        ))
+    } else {
+        None
     }
 }
 
@@ -578,10 +580,12 @@ impl Refresher<'_> {
             access_token: None,
             replaced: None,
         };
-        let commit = self.store.commit_refresh(row, &lease.id, binding);
+        let commit = self.store.commit_refresh(row, Some(&lease.id), binding);
         if let Err(error) = self.budget.cleanup().store(commit).await {
             tracing::warn!(sub = row.sub.as_str(), %error, "could not bind the seed's session row to its login");
             self.release(row, lease).await;
+        }
+    }
 
     /// Cognito said the refresh token is dead: delete the row (if it still holds that token).
     async fn end(&self, row: &SessionRow, claims: &Claims, dead: Dead) -> Error {

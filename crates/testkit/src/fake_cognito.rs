@@ -405,6 +405,59 @@ impl FakeCognito {
 }
 
 impl FakeCognito {
+    /// `ConfirmDevice` (with device tracking on), checking its inputs as Cognito does.
+    fn confirm_device(&self, body: &Value) -> Option<(u16, String)> {
+        let remember = (*self.remember.lock().unwrap())?;
+        let claims = body["AccessToken"]
+            .as_str()
+            .and_then(|token| token.split('.').nth(1))
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()
+            })
+            .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+            .filter(|c| {
+                c["iss"].as_str() == Some(self.issuer.as_str())
+                    && c["token_use"].as_str() == Some("access")
+                    && c["exp"].as_u64().is_some_and(|exp| exp > crate::now())
+            });
+        let Some(claims) = claims else {
+            return error("NotAuthorizedException", "Invalid Access Token");
+        };
+        let key = body["DeviceKey"].as_str().unwrap_or_default();
+        let mut devices = self.devices.lock().unwrap();
+        let Some(device) = devices
+            .get_mut(key)
+            .filter(|d| claims["sub"].as_str() == Some(d.sub.as_str()))
+        else {
+            return error("InvalidParameterException", "Invalid device key given.");
+        };
+        // A verifier of base64 salt and password verifier, as the SDKs compute them.
+        let config = &body["DeviceSecretVerifierConfig"];
+        let decoded = |name: &str| {
+            config[name]
+                .as_str()
+                .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                .filter(|bytes| !bytes.is_empty())
+        };
+        let well_formed = matches!(
+            (decoded("Salt"), decoded("PasswordVerifier")),
+            (Some(salt), Some(verifier)) if salt.len() <= 17 && verifier.len() <= 385
+        );
+        if !well_formed || device.group.is_empty() {
+            return error("InvalidParameterException", "Invalid device key given.");
+        }
+        if device.confirmed {
+            return error("DeviceKeyExistsException", "Device key already exists.");
+        }
+        device.confirmed = true;
+        Some((
+            200,
+            json!({"UserConfirmationNecessary": remember == RememberDevices::UserOptIn})
+                .to_string(),
+        ))
+    }
 }
 
 impl Fake for FakeCognito {
