@@ -4,7 +4,7 @@
 //! without a device key gets a new one (`NewDeviceMetadata`). The refresh token is bound to that
 //! device: until the device is confirmed with `ConfirmDevice`, and whenever a refresh does not
 //! send its key as `DEVICE_KEY`, Cognito refuses the refresh with `NotAuthorizedException`
-//! "Invalid Refresh Token". `ConfirmDevice` takes an SRP verifier of a device password, computed
+//! "Invalid Refresh Token." (with the period: see the refusal table in [`crate::cognito`]). `ConfirmDevice` takes an SRP verifier of a device password, computed
 //! exactly as the AWS SDKs do (amazon-cognito-identity-js' `generateHashDevice`):
 //!
 //! ```text

@@ -269,7 +269,10 @@ pub(crate) fn reveal(store: &dyn SessionStore, row: &SessionRow) -> Result<Strin
     match store.reveal(row) {
         Ok(Some(opened)) => Ok(opened.token),
         Ok(None) => {
-            tracing::warn!(sub, "the session row has no usable refresh token; refusing");
+            tracing::warn!(
+                sub,
+                "the session row has no refresh token (missing or not a string); refusing without calling Cognito; the row is kept"
+            );
             Err(Unauthorized::SessionEnded.into())
         }
         Err(SealError::UnknownKey(id) | SealError::NoKey(id)) => {

@@ -2,7 +2,7 @@
 //!
 //! moto does not track devices, so Cognito's part runs in `testkit::FakeCognito` (device
 //! tracking on): it answers `ConfirmDevice`, and refuses a refresh whose `DEVICE_KEY` is missing,
-//! unknown or unconfirmed with real Cognito's `NotAuthorizedException` "Invalid Refresh Token".
+//! unknown or unconfirmed with real Cognito's `NotAuthorizedException` "Invalid Refresh Token." (with the period).
 //! The logins are real moto logins, given the device metadata the fake issued.
 
 use std::sync::Arc;
