@@ -395,7 +395,7 @@ pub(crate) const MAX_KNOWN: usize = 16;
 /// Pools whose refused JWKS is remembered.
 pub(crate) const MAX_FAILED: usize = 256;
 /// Fetches for unknown pools allowed at once, refilled at this many per refetch interval.
-pub(crate) const LEARN_BURST: u32 = 32;
+pub(crate) const LEARN_BURST: u32 = 128;
 
 #[derive(Default)]
 struct Candidates {
