@@ -4,29 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use cognito_session::{Sessions, Unauthorized};
+use cognito_session::Unauthorized;
 use serde_json::{json, Value};
 use testkit::{FakeCognito, Function, Outcome, Proxy, RuntimeApi};
 
-use crate::{cookies, dead_endpoint, example, setup, Setup};
-
-/// `Sessions` for the setup's pool whose AWS calls all go through `endpoint`.
-async fn sessions_via(
-    s: &Setup,
-    endpoint: &str,
-    customize: impl FnOnce(cognito_session::SessionsBuilder) -> cognito_session::SessionsBuilder,
-) -> Sessions {
-    let sdk = testkit::sdk_config(endpoint).await;
-    let builder = Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&s.pool.client_id)
-        .user_pool_id(&s.pool.pool_id)
-        .jwks_url(s.pool.jwks_url())
-        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(&sdk))
-        .dynamodb_client(aws_sdk_dynamodb::Client::new(&sdk));
-    customize(builder).build().await.unwrap()
-}
+use crate::{cookies, dead_endpoint, example, sessions_via, setup, Setup};
 
 fn rest_event(token: &str) -> Value {
     let mut event = testkit::fixture("apigw_proxy_request.json");

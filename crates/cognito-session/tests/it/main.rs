@@ -145,6 +145,24 @@ impl Setup {
     }
 }
 
+/// `Sessions` for the setup's pool whose AWS calls all go through `endpoint` (a proxy, say).
+pub async fn sessions_via(
+    s: &Setup,
+    endpoint: &str,
+    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
+) -> Sessions {
+    let sdk = testkit::sdk_config(endpoint).await;
+    let builder = Sessions::builder()
+        .table(&s.pool.table)
+        .partition_key(&s.pool.partition_key)
+        .client_id(&s.pool.client_id)
+        .user_pool_id(&s.pool.pool_id)
+        .jwks_url(s.pool.jwks_url())
+        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(&sdk))
+        .dynamodb_client(aws_sdk_dynamodb::Client::new(&sdk));
+    customize(builder).build().await.unwrap()
+}
+
 /// The binary of example `name`, built if needed (off the runtime's threads).
 pub async fn example(name: &'static str) -> std::path::PathBuf {
     tokio::task::spawn_blocking(move || testkit::example_binary(name))

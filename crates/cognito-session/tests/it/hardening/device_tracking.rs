@@ -10,28 +10,10 @@ use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider::types::{AuthenticationResultType, NewDeviceMetadataType};
 use aws_sdk_dynamodb::types::AttributeValue;
-use cognito_session::{Error, Sessions, SessionsBuilder, Tokens};
+use cognito_session::{Error, Sessions, Tokens};
 use testkit::{FakeCognito, Fault, Proxy, RememberDevices, Rule};
 
-use crate::{cookies, setup, Setup};
-
-/// `Sessions` for `s`'s pool whose AWS calls go through `endpoint` (a proxy).
-async fn sessions_via(
-    s: &Setup,
-    endpoint: &str,
-    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
-) -> Sessions {
-    let sdk = testkit::sdk_config(endpoint).await;
-    let builder = Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&s.pool.client_id)
-        .user_pool_id(&s.pool.pool_id)
-        .jwks_url(s.pool.jwks_url())
-        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(&sdk))
-        .dynamodb_client(aws_sdk_dynamodb::Client::new(&sdk));
-    customize(builder).build().await.unwrap()
-}
+use crate::{cookies, sessions_via, setup, Setup};
 
 /// A pool on moto whose Cognito calls go through a fake that tracks devices.
 async fn tracking(remember: RememberDevices) -> (Setup, Arc<FakeCognito>, Proxy) {

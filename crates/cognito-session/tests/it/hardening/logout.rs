@@ -8,25 +8,7 @@ use base64::Engine;
 use cognito_session::{Sessions, SessionsBuilder};
 use testkit::{FakeCognito, Fault, Proxy, Rule};
 
-use crate::{cookies, setup_with, Setup};
-
-/// `Sessions` for the setup's pool whose AWS calls all go through `endpoint`.
-async fn sessions_via(
-    s: &Setup,
-    endpoint: &str,
-    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
-) -> Sessions {
-    let sdk = testkit::sdk_config(endpoint).await;
-    let builder = Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&s.pool.client_id)
-        .user_pool_id(&s.pool.pool_id)
-        .jwks_url(s.pool.jwks_url())
-        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(&sdk))
-        .dynamodb_client(aws_sdk_dynamodb::Client::new(&sdk));
-    customize(builder).build().await.unwrap()
-}
+use crate::{cookies, sessions_via, setup_with, Setup};
 
 async fn stored_token(s: &Setup, sub: &str) -> Option<String> {
     let row = s.pool.row(sub).await?;
