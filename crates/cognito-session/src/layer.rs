@@ -142,7 +142,11 @@ impl SessionLayer {
         self.with(|c| c.cookie = name.into())
     }
 
-    /// Lets requests for exactly `path` through without a session. A valid session is still
+    /// Lets requests for exactly `path` through without a session. Behind API Gateway, `path`
+    /// may leave out the stage that `lambda_http` puts in front of the request path (REST
+    /// APIs, HTTP API stages other than `$default`): `.public("/health")` matches `/prod/health`
+    /// in stage `prod` (and so does `.public("/prod/health")`). The same holds for
+    /// [`public_prefix`](Self::public_prefix). A valid session is still
     /// resolved and put in the extensions when the request carries one (and a dead cookie is
     /// cleared); a failure to check it is not an error there.
     #[must_use]
@@ -283,7 +287,9 @@ where
             request.extensions_mut().insert(Checked);
             return Box::pin(inner.call(request));
         }
-        let public = config.is_public(request.uri().path());
+        let path = request.uri().path();
+        let public = config.is_public(path)
+            || without_stage(path, request.extensions()).is_some_and(|p| config.is_public(p));
         // Owned, so the future does not hold the request (whose body need not be `Sync`).
         let token = config
             .sessions
@@ -325,6 +331,25 @@ fn is_preflight<B>(request: &Request<B>) -> bool {
         && request
             .headers()
             .contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// `path` without the API Gateway stage that `lambda_http` puts in front of it (REST APIs, and
+/// HTTP APIs on a stage other than `$default`): `/prod/health` in stage `prod` is `/health`.
+/// `None` when the request has no stage or the path does not start with it.
+fn without_stage<'p>(path: &'p str, extensions: &http::Extensions) -> Option<&'p str> {
+    use lambda_http::request::RequestContext;
+    let stage = match extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
+        RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
+        _ => None,
+    }
+    .filter(|stage| !stage.is_empty() && *stage != "$default")?;
+    let rest = path.strip_prefix('/')?.strip_prefix(stage)?;
+    match rest {
+        "" => Some("/"),
+        rest if rest.starts_with('/') => Some(rest),
+        _ => None,
+    }
 }
 
 fn json_response<B: From<String>>(status: StatusCode, message: &str) -> Response<B> {
@@ -393,6 +418,21 @@ mod tests {
         add_set_cookie(&mut headers, "token", "token=new; HttpOnly");
         let all: Vec<_> = headers.get_all(SET_COOKIE).iter().collect();
         assert_eq!(all, ["token=; Max-Age=0"]);
+    }
+
+    #[test]
+    fn the_api_gateway_stage_is_left_out_of_public_paths() {
+        use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+        use lambda_http::request::RequestContext;
+        let mut extensions = http::Extensions::new();
+        assert_eq!(without_stage("/prod/health", &extensions), None);
+        let mut context = ApiGatewayProxyRequestContext::default();
+        context.stage = Some("prod".into());
+        extensions.insert(RequestContext::ApiGatewayV1(context));
+        assert_eq!(without_stage("/prod/health", &extensions), Some("/health"));
+        assert_eq!(without_stage("/prod", &extensions), Some("/"));
+        assert_eq!(without_stage("/production/x", &extensions), None);
+        assert_eq!(without_stage("/health", &extensions), None);
     }
 
     #[test]

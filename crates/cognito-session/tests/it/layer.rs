@@ -311,6 +311,31 @@ async fn public_routes_pass_without_a_session_and_keep_one_when_present() {
 }
 
 #[tokio::test]
+async fn a_public_route_matches_without_the_api_gateway_stage() {
+    let s = setup().await;
+    // (fixture, its path without the stage lambda_http puts in front, a stage-less path that
+    // must stay closed): REST fixtures carry a stage, the others none (or `$default`).
+    let cases = [
+        ("apigw_proxy_request.json", "/hello"),
+        ("apigw_multi_value_proxy_request.json", "/hello/world"),
+        ("apigw_v2_proxy_request.json", "/my/path"),
+        ("lambda_function_url_request.json", "/my/path"),
+        ("alb_request.json", "/"),
+    ];
+    for (fixture, path) in cases {
+        let seen = Seen::default();
+        let response = lambda_json(layer(&s.sessions).public(path), &seen, bare(fixture)).await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+        let prefix = layer(&s.sessions).public_prefix(path);
+        let response = lambda_json(prefix, &seen, bare(fixture)).await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+        let closed = layer(&s.sessions).public("/hello/elsewhere");
+        let response = lambda_json(closed, &seen, bare(fixture)).await;
+        assert_eq!(response["statusCode"], 401, "{fixture}: {response}");
+    }
+}
+
+#[tokio::test]
 async fn csrf_origin_check_on_unsafe_methods() {
     let s = setup_with(Default::default(), |b| {
         b.allowed_origins(["https://app.example.com"])
