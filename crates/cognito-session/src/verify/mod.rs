@@ -27,6 +27,7 @@
 mod cache;
 mod claims;
 mod jwks;
+mod misconfig;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -664,7 +665,18 @@ impl Verifier {
                 leeway: self.leeway,
                 refresh_window: self.refresh_window,
             })
-            .map_err(Rejected::from)?;
+            .map_err(|rejected| {
+                // The signature verified against the pool's keys: a refusal for another
+                // client or issuer points at this function's configuration.
+                misconfig::signed_but_refused(
+                    &rejected,
+                    &issuer,
+                    &self.client_id,
+                    claims.issuer(),
+                    claims.client_id(),
+                );
+                Rejected::from(rejected)
+            })?;
         if let Issuer::Learn(learner) = &self.issuer {
             learner.confirm(&issuer, &jwks);
         }

@@ -13,6 +13,7 @@ mod hardening;
 mod layer;
 mod lifecycle;
 mod logs;
+mod misconfiguration;
 mod outages;
 mod round_trips;
 mod token_cache;

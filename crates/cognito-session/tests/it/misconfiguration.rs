@@ -1,0 +1,164 @@
+//! A misconfiguration never fails silently: it is logged, or answered as a configuration error.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+use cognito_session::verify::{ClaimsRejected, Rejected};
+use cognito_session::{Error, Unauthorized};
+use tracing::Level;
+
+use crate::{minter, setup, Setup};
+
+/// Log lines at INFO and above, captured for the current thread.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::INFO)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// The WARN lines.
+    fn warnings(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(" WARN "))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn assert_refused(error: &Error, expected: &Rejected) {
+    match error {
+        Error::Unauthorized(Unauthorized::InvalidToken(reason)) => assert_eq!(reason, expected),
+        other => panic!("expected a 401 for {expected}, got {other}"),
+    }
+    assert_eq!(error.status(), 401);
+}
+
+/// An access token of a second app client of `s`'s pool (signed by the pool's keys).
+async fn other_clients_token(s: &Setup, username: &str) -> (String, String) {
+    s.pool.user(username).await;
+    let other = s
+        .pool
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(&s.pool.pool_id)
+        .client_name("second-app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let other_id = other.client_id().unwrap().to_owned();
+    let login = s
+        .pool
+        .cognito
+        .initiate_auth()
+        .client_id(&other_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", testkit::PASSWORD)
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap();
+    (other_id, login.access_token().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_token_of_another_app_client_logs_one_warning_naming_client_id() {
+    let s = setup().await;
+    let (other_id, token) = other_clients_token(&s, "wrong-client").await;
+    let capture = Capture::default();
+    let _guard = capture.install();
+    for _ in 0..20 {
+        assert_refused(
+            &s.refused(&token).await,
+            &Rejected::Claims(ClaimsRejected::Client),
+        );
+    }
+    let warnings = capture.warnings();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one line for many requests: {warnings:#?}"
+    );
+    let line = &warnings[0];
+    assert!(line.contains(&other_id), "names the token's client: {line}");
+    assert!(
+        line.contains(&s.pool.client_id),
+        "names the configured client: {line}"
+    );
+    assert!(line.contains("CLIENT_ID"), "says what to check: {line}");
+    assert!(
+        !line.contains(&token[token.len() / 2..][..24]),
+        "never the token"
+    );
+}
+
+#[tokio::test]
+async fn a_token_of_another_issuer_signed_by_the_pools_keys_logs_one_warning_naming_both_issuers() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("wrong-region").await;
+    let mut claims = testkit::peek(login.access_token().unwrap());
+    let home = claims["iss"].as_str().unwrap().to_owned();
+    // The same pool named in another Region (a Region mismatch), signed with the pool's key.
+    let other = format!(
+        "https://cognito-idp.ap-south-2.amazonaws.com/{}",
+        s.pool.pool_id
+    );
+    claims["iss"] = other.clone().into();
+    let token = minter().access(&claims);
+    let capture = Capture::default();
+    let _guard = capture.install();
+    for _ in 0..20 {
+        assert_refused(
+            &s.refused(&token).await,
+            &Rejected::Claims(ClaimsRejected::Issuer),
+        );
+    }
+    let warnings = capture.warnings();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one line for many requests: {warnings:#?}"
+    );
+    let line = &warnings[0];
+    assert!(line.contains(&other) && line.contains(&home), "{line}");
+    assert!(line.contains("USER_POOL_ID"), "says what to check: {line}");
+}
+
+#[tokio::test]
+async fn a_forged_token_naming_another_client_logs_no_warning() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("forged-client").await;
+    let mut claims = testkit::peek(login.access_token().unwrap());
+    claims["client_id"] = "someone-elses-client".into();
+    // Signed by another key: nothing says the configuration is wrong.
+    let token = testkit::Minter::random().access(&claims);
+    let capture = Capture::default();
+    let _guard = capture.install();
+    assert_refused(&s.refused(&token).await, &Rejected::Signature);
+    assert_eq!(capture.warnings(), Vec::<String>::new());
+}
