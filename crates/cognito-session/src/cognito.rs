@@ -612,6 +612,14 @@ where
             "the Cognito refresh request could not be built ({text}); check CLIENT_ID and the \
              SDK configuration"
         ))),
+        Failure::Credentials(problem) => RefreshFailed::Misconfigured {
+            cause: "no usable AWS credentials".into(),
+            error: Error::config(crate::sdk::credentials_message(
+                Service::Cognito,
+                "refreshing the session",
+                &problem,
+            )),
+        },
         Failure::Transient => transient(text),
     }
 }

@@ -241,15 +241,24 @@ impl Error {
         }
     }
 
+    /// A transient failure of `service`, unless `source` says the request could not be signed
+    /// for want of AWS credentials: no retry fixes that, so it is a configuration error.
     pub(crate) fn unavailable(
         service: Service,
         action: &'static str,
         source: impl Into<BoxError>,
     ) -> Self {
+        let source = source.into();
+        if let Some(problem) = crate::sdk::credentials_problem(&*source) {
+            return Error::Config {
+                message: crate::sdk::credentials_message(service, action, &problem),
+                source: Some(source),
+            };
+        }
         Error::Unavailable {
             service,
             action,
-            source: source.into(),
+            source,
         }
     }
 }

@@ -3,12 +3,15 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
 use cognito_session::verify::{ClaimsRejected, Rejected};
 use cognito_session::{Error, Unauthorized};
 use tracing::Level;
 
-use crate::{minter, setup, Setup};
+use testkit::{Fault, Proxy, Rule};
+
+use crate::{cookies, minter, setup, Setup};
 
 /// Log lines at INFO and above, captured for the current thread.
 #[derive(Clone, Default)]
@@ -161,4 +164,102 @@ async fn a_forged_token_naming_another_client_logs_no_warning() {
     let _guard = capture.install();
     assert_refused(&s.refused(&token).await, &Rejected::Signature);
     assert_eq!(capture.warnings(), Vec::<String>::new());
+}
+
+/// `Sessions` for `s`'s pool whose clients talk to `endpoint` with `sdk` (and its credentials).
+async fn sessions_with(s: &Setup, sdk: &aws_config::SdkConfig) -> cognito_session::Sessions {
+    cognito_session::Sessions::builder()
+        .table(&s.pool.table)
+        .partition_key(&s.pool.partition_key)
+        .client_id(&s.pool.client_id)
+        .user_pool_id(&s.pool.pool_id)
+        .jwks_url(s.pool.jwks_url())
+        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(sdk))
+        .dynamodb_client(aws_sdk_dynamodb::Client::new(sdk))
+        .build()
+        .await
+        .unwrap()
+}
+
+fn assert_credentials_error(error: &Error, case: &str) {
+    assert!(
+        matches!(error, Error::Config { .. }),
+        "{case}: a configuration error, not {error:?}"
+    );
+    assert_eq!(error.status(), 500, "{case}: {error}");
+    assert!(
+        error.to_string().contains("credentials"),
+        "{case}: the message names the credentials: {error}"
+    );
+}
+
+#[tokio::test]
+async fn missing_aws_credentials_are_a_configuration_error() {
+    let s = setup().await;
+    let (sub, login) = s.logged_in("no-credentials").await;
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&s.pool.moto.url)
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let sessions = sessions_with(&s, &sdk).await;
+    let token = login.access_token().unwrap();
+    let error = sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
+    assert_credentials_error(&error, "reading the row");
+    let error = sessions
+        .session("token", &cookies(&s.expired_copy(token)))
+        .await
+        .unwrap_err();
+    assert_credentials_error(&error, "refreshing");
+    assert!(s.pool.row(&sub).await.is_some(), "the row is kept");
+
+    // A credentials provider that finds none (the environment without AWS_ACCESS_KEY_ID).
+    let sdk = sdk
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(FindsNone))
+        .build();
+    let sessions = sessions_with(&s, &sdk).await;
+    let error = sessions
+        .session("token", &cookies(token))
+        .await
+        .unwrap_err();
+    assert_credentials_error(&error, "a provider that finds none");
+    assert!(error.to_string().contains("AWS_ACCESS_KEY_ID"), "{error}");
+}
+
+/// Like the SDK's environment provider in an environment without `AWS_ACCESS_KEY_ID`.
+#[derive(Debug)]
+struct FindsNone;
+
+impl ProvideCredentials for FindsNone {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::ready(Err(
+            provider::error::CredentialsError::not_loaded("AWS_ACCESS_KEY_ID is not set"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn aws_credentials_the_service_refuses_are_a_configuration_error() {
+    let s = setup().await;
+    let (sub, login) = s.logged_in("refused-credentials").await;
+    let proxy = Proxy::start(&s.pool.moto.url).await;
+    let sdk = testkit::sdk_config(&proxy.url).await;
+    let sessions = sessions_with(&s, &sdk).await;
+    proxy.inject(Rule::on(
+        "GetItem",
+        Fault::Aws("UnrecognizedClientException"),
+    ));
+    let error = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
+    assert_credentials_error(&error, "UnrecognizedClientException");
+    assert!(s.pool.row(&sub).await.is_some(), "the row is kept");
 }
