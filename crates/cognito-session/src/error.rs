@@ -36,8 +36,20 @@ pub enum Error {
     #[error("unauthorized: {0}")]
     Unauthorized(#[from] Unauthorized),
 
-    /// A dependency failed transiently; the session was kept. Answer 503 and let the client retry.
-    #[error("{service} is unavailable ({action}); the session was kept, retry the request")]
+    /// A dependency failed transiently. Answer 503 and let the client retry. (A session check
+    /// that answers this kept the session; the message says only what is true wherever it is
+    /// used: a logout, a token check, a login.)
+    ///
+    /// ```
+    /// use cognito_session::{Error, Service};
+    /// let error = Error::Unavailable {
+    ///     service: Service::Jwks,
+    ///     action: "fetching the signing keys",
+    ///     source: "timed out".into(),
+    /// };
+    /// assert_eq!(error.to_string(), "the JWKS endpoint is unavailable (fetching the signing keys); retry");
+    /// ```
+    #[error("{service} is unavailable ({action}); retry")]
     Unavailable {
         /// The service that failed.
         service: Service,

@@ -379,7 +379,16 @@ impl Sessions {
         if let Err(error) = &result {
             match error {
                 Error::Unauthorized(reason) => tracing::debug!(%reason, "request refused"),
-                other => tracing::warn!(error = %other, "session check failed"),
+                // True here (no session row is deleted but for a definitive 401), not in
+                // every use of these errors: so said here, not in their messages.
+                Error::Unavailable { .. } => tracing::warn!(
+                    error = %error,
+                    "session check failed; the session (if any) was kept, retry the request"
+                ),
+                other => tracing::warn!(
+                    error = %other,
+                    "session check failed; the session (if any) was kept"
+                ),
             }
         }
         result

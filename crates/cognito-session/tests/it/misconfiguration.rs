@@ -263,3 +263,57 @@ async fn aws_credentials_the_service_refuses_are_a_configuration_error() {
     assert_credentials_error(&error, "UnrecognizedClientException");
     assert!(s.pool.row(&sub).await.is_some(), "the row is kept");
 }
+
+fn assert_unavailable_without_claiming_a_kept_session(error: &Error, case: &str) {
+    assert!(
+        matches!(error, Error::Unavailable { .. }),
+        "{case}: {error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("retry"), "{case}: {message}");
+    assert!(
+        !message.contains("kept"),
+        "{case}: says only what is true where it is used: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_or_a_token_check_that_fails_transiently_does_not_say_the_session_was_kept() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("not-kept").await;
+    let token = login.access_token().unwrap();
+    // Logout with DynamoDB down.
+    let sessions = crate::sessions_via(&s, &crate::dead_endpoint(), |b| b).await;
+    let error = sessions.end("token", &cookies(token)).await.unwrap_err();
+    assert_unavailable_without_claiming_a_kept_session(&error, "logout");
+    // `token verify` (no session involved) with the JWKS endpoint down.
+    let sessions = crate::builder(&s.pool)
+        .0
+        .jwks_url(format!("{}/jwks.json", crate::dead_endpoint()))
+        .build()
+        .await
+        .unwrap();
+    let error = sessions.verify(token).await.unwrap_err();
+    assert_unavailable_without_claiming_a_kept_session(&error, "token verify");
+}
+
+#[tokio::test]
+async fn a_session_check_that_fails_transiently_logs_that_the_session_was_kept() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("kept").await;
+    let sessions = crate::sessions_via(&s, &crate::dead_endpoint(), |b| b).await;
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let error = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+    let warnings = capture.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("session check failed; the session (if any) was kept, retry")),
+        "{warnings:#?}"
+    );
+}
