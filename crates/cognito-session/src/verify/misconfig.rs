@@ -49,36 +49,36 @@ pub(crate) fn signed_but_refused(
     actual_client: &str,
 ) {
     match rejected {
-        ClaimsRejected::Client => {
+        ClaimsRejected::Client
             if due(
                 ("client", expected_client.into(), actual_client.into()),
                 Instant::now(),
-            ) {
-                tracing::warn!(
-                    expected_client_id = expected_client,
-                    actual_client_id = actual_client,
-                    "a token signed by the user pool's keys was refused: it was issued to app \
-                     client {actual_client}, not to the configured {expected_client}; check \
-                     CLIENT_ID (every such request is a 401 that logs its user out; at most one \
-                     line per minute per cause)"
-                );
-            }
+            ) =>
+        {
+            tracing::warn!(
+                expected_client_id = expected_client,
+                actual_client_id = actual_client,
+                "a token signed by the user pool's keys was refused: it was issued to app \
+                 client {actual_client}, not to the configured {expected_client}; check \
+                 CLIENT_ID (every such request is a 401 that logs its user out; at most one \
+                 line per minute per cause)"
+            );
         }
-        ClaimsRejected::Issuer => {
+        ClaimsRejected::Issuer
             if due(
                 ("issuer", expected_issuer.into(), actual_issuer.into()),
                 Instant::now(),
-            ) {
-                tracing::warn!(
-                    expected_issuer,
-                    actual_issuer,
-                    "a token signed by the user pool's keys was refused: its issuer is \
-                     {actual_issuer}, not the configured {expected_issuer}; check USER_POOL_ID \
-                     (its Region prefix), COGNITO_ISSUER and COGNITO_REPLICA_REGIONS (every such \
-                     request is a 401 that logs its user out; at most one line per minute per \
-                     cause)"
-                );
-            }
+            ) =>
+        {
+            tracing::warn!(
+                expected_issuer,
+                actual_issuer,
+                "a token signed by the user pool's keys was refused: its issuer is \
+                 {actual_issuer}, not the configured {expected_issuer}; check USER_POOL_ID \
+                 (its Region prefix), COGNITO_ISSUER and COGNITO_REPLICA_REGIONS (every such \
+                 request is a 401 that logs its user out; at most one line per minute per \
+                 cause)"
+            );
         }
         _ => {}
     }
