@@ -1,5 +1,5 @@
-//! `cognito-session`, the operator CLI: creates the session table, verifies tokens, shows and
-//! ends sessions. Settings come from flags or the library's environment variables.
+//! `cognito-session`, the operator CLI: creates the session table, verifies tokens, lists, shows
+//! and ends sessions. Settings come from flags or the library's environment variables.
 #![forbid(unsafe_code)]
 
 mod output;
@@ -113,6 +113,41 @@ mod tests {
                 "t",
                 "--partition-key",
                 "pk",
+                "--client-id",
+                "c",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "end",
+                "sub-1",
+                "--all",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+                "--client-id",
+                "c",
+                "--user-pool-id",
+                "us-east-1_AbC",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "list",
+                "sub-1",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+            ],
+            &[
+                "cognito-session",
+                "token",
+                "verify",
+                "-",
+                "--client-id",
+                "c",
             ],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
