@@ -39,6 +39,13 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The library's warnings and errors (such as "revocation pending") go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .with_target(false)
+        .without_time()
+        .init();
     let result = match cli.command {
         Command::Table(command) => table::run(command).await,
         Command::Token(command) => token::run(command).await,

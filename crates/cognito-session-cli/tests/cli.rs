@@ -236,6 +236,11 @@ async fn session_show_and_end() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(json["ended"], true);
     assert!(pool.row(&sub).await.is_none());
+    assert!(
+        stderr(&output).contains("revocation pending"),
+        "{}",
+        stderr(&output)
+    );
 
     let (output, _) = run("show", sub.clone()).await;
     assert_eq!(code(&output), 1);
