@@ -1,5 +1,5 @@
-//! `cognito-session`, the operator CLI: creates the session table, verifies tokens, shows and
-//! ends sessions. Settings come from flags or the library's environment variables.
+//! `cognito-session`, the operator CLI: creates the session table, verifies tokens, lists, shows
+//! and ends sessions. Settings come from flags or the library's environment variables.
 #![forbid(unsafe_code)]
 
 mod output;
@@ -39,6 +39,13 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The library's warnings and errors (such as "revocation pending") go to stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .with_target(false)
+        .without_time()
+        .init();
     let result = match cli.command {
         Command::Table(command) => table::run(command).await,
         Command::Token(command) => token::run(command).await,
@@ -113,6 +120,41 @@ mod tests {
                 "t",
                 "--partition-key",
                 "pk",
+                "--client-id",
+                "c",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "end",
+                "sub-1",
+                "--all",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+                "--client-id",
+                "c",
+                "--user-pool-id",
+                "us-east-1_AbC",
+            ],
+            &[
+                "cognito-session",
+                "session",
+                "list",
+                "sub-1",
+                "--table",
+                "t",
+                "--partition-key",
+                "pk",
+            ],
+            &[
+                "cognito-session",
+                "token",
+                "verify",
+                "-",
+                "--client-id",
+                "c",
             ],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));

@@ -31,8 +31,8 @@ pub struct CreateArgs {
     /// The partition key attribute (holds the user's `sub`).
     #[arg(long, env = "PARTITION_KEY")]
     pub partition_key: String,
-    /// An optional sort key attribute (String).
-    #[arg(long)]
+    /// An optional sort key attribute (String): one session per device.
+    #[arg(long, env = "SORT_KEY")]
     pub sort_key: Option<String>,
     /// How long to wait for the table to become ACTIVE, in seconds.
     #[arg(long, default_value_t = 120)]
@@ -46,7 +46,7 @@ pub async fn run(command: TableCommand) -> Result<(), Failure> {
     }
 }
 
-fn sdk_failure<E>(action: &str, error: SdkError<E>) -> Failure
+pub(crate) fn sdk_failure<E>(action: &str, error: SdkError<E>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

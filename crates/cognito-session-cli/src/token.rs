@@ -19,7 +19,8 @@ pub enum TokenCommand {
 /// `token verify` arguments.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The access token (a JWT).
+    /// The access token (a JWT), or `-` to read it from stdin (keeps it out of the shell history
+    /// and the process list).
     pub token: String,
     /// The app client the token must be issued to.
     #[arg(long, env = "CLIENT_ID")]
@@ -57,8 +58,13 @@ async fn verify(args: VerifyArgs) -> Result<(), Failure> {
     if let Some(issuer) = &args.issuer {
         builder = builder.issuer(issuer);
     }
+    let token = if args.token == "-" {
+        read_stdin()?
+    } else {
+        args.token
+    };
     let sessions = builder.build().await?;
-    match sessions.verify(args.token.trim()).await {
+    match sessions.verify(token.trim()).await {
         Ok(verified) => {
             let claims = verified.claims();
             print(&json!({
@@ -92,4 +98,19 @@ async fn verify(args: VerifyArgs) -> Result<(), Failure> {
             ..Failure::from(other)
         }),
     }
+}
+
+/// The token piped on stdin (surrounding whitespace is trimmed by the caller).
+fn read_stdin() -> Result<String, Failure> {
+    use std::io::Read;
+    let mut token = String::new();
+    std::io::stdin()
+        .read_to_string(&mut token)
+        .map_err(|e| Failure::config(format!("cannot read the token from stdin: {e}")))?;
+    if token.trim().is_empty() {
+        return Err(Failure::config(
+            "`token verify -` reads the token from stdin, which was empty",
+        ));
+    }
+    Ok(token)
 }

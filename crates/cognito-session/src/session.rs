@@ -15,7 +15,7 @@ use crate::error::{Error, Unauthorized};
 use crate::refresh::{key_of, last_active, reveal, same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
-use crate::store::{parse_key, DynamoDbStore, Sealer, SessionRow, SessionStore};
+use crate::store::{parse_key, DynamoDbStore, Sealer, SessionKey, SessionRow, SessionStore};
 use crate::verify::{Claims, Freshness, JwksPolicy, TokenCache, Verifier};
 use crate::{store_error, Service};
 
@@ -511,17 +511,58 @@ impl Sessions {
         name: &str,
         request: &S,
     ) -> Result<(), Error> {
-        /// Reads and conditional deletes before giving up on a row that keeps changing.
-        const ATTEMPTS: usize = 4;
         let token = self
             .token_in(name, request)
             .ok_or(Unauthorized::MissingCookie)?;
         let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
-        let store = &*self.inner.store;
         let key = key_of(&claims, self.inner.per_device);
+        self.remove(key, |row| same_family(row, &claims)).await?;
+        Ok(())
+    }
+
+    /// Ends one session of user `sub` without a token, for operators (the CLI's `session end`):
+    /// the row keyed by `sub` and, on a table with `SORT_KEY`, `session_id` (the row's
+    /// [`session_id`](crate::store::SessionRow::session_id), as [`Sessions::list`] shows it) is
+    /// deleted, then its refresh token is revoked at Cognito (`RevokeToken`), exactly as
+    /// [`Sessions::end`] does once it has found the row: the delete is conditioned on what the
+    /// row held when read (a row changed by a concurrent refresh is read and deleted again, and
+    /// every refresh token seen is revoked), and a failed revocation is logged ("revocation
+    /// pending") without failing. Returns whether a session was there.
+    ///
+    /// A row encrypted with a key this function does not have is left untouched and answers 500
+    /// [`Error::Config`] naming the key id (nothing is sent to Cognito). To end every session of
+    /// the user and revoke all their refresh tokens, use [`Sessions::end_all`].
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::Error> {
+    /// for row in sessions.list("user-sub").await? {
+    ///     sessions.end_session(&row.sub, row.session_id.as_deref()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn end_session(&self, sub: &str, session_id: Option<&str>) -> Result<bool, Error> {
+        let key = SessionKey {
+            sub,
+            session: session_id,
+        };
+        self.remove(key, |_| Ok(())).await
+    }
+
+    /// Deletes the row at `key` (when `belongs` accepts it; the first refusal is returned)
+    /// conditioned on what it holds, then revokes every refresh token it held. Returns whether
+    /// there was a row to delete.
+    async fn remove(
+        &self,
+        key: SessionKey<'_>,
+        belongs: impl Fn(&SessionRow) -> Result<(), Unauthorized>,
+    ) -> Result<bool, Error> {
+        /// Reads and conditional deletes before giving up on a row that keeps changing.
+        const ATTEMPTS: usize = 4;
+        let store = &*self.inner.store;
         // The refresh tokens seen in this login's row, revoked once it is gone.
         let mut seen: Vec<String> = Vec::new();
         let mut ended = false;
+        let mut found = false;
         for attempt in 0..ATTEMPTS {
             let Some(row) = store
                 .get(key)
@@ -531,7 +572,7 @@ impl Sessions {
                 ended = true;
                 break;
             };
-            if let Err(reason) = same_family(&row, &claims) {
+            if let Err(reason) = belongs(&row) {
                 // At first, a token of another login: refused. After a conflict, a newer
                 // login replaced this one's row, which is then gone (and that one stays).
                 if attempt == 0 {
@@ -540,6 +581,7 @@ impl Sessions {
                 ended = true;
                 break;
             }
+            found = true;
             match reveal(store, &row) {
                 Ok(refresh_token) if !seen.contains(&refresh_token) => seen.push(refresh_token),
                 Ok(_) => {}
@@ -558,12 +600,12 @@ impl Sessions {
                 Err(error) => return Err(store_error(error, "deleting the session")),
             }
         }
-        if ended {
-            tracing::info!(sub = claims.sub(), "session ended");
+        if ended && found {
+            tracing::info!(sub = key.sub, "session ended");
         }
         for refresh_token in &seen {
             if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
-                tracing::warn!(sub = claims.sub(), %error, "session row deleted, revocation pending");
+                tracing::warn!(sub = key.sub, %error, "session row deleted, revocation pending");
             }
         }
         if !ended {
@@ -573,7 +615,7 @@ impl Sessions {
                 "the session row kept changing while it was being deleted; retry the logout",
             ));
         }
-        Ok(())
+        Ok(found)
     }
 
     /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without), for
