@@ -22,7 +22,11 @@ async fn fifty_concurrent_requests_from_tasks_and_processes_refresh_once() {
     let (sub, login) = s.logged_in("crowd").await;
     let before = s.pool.row(&sub).await.unwrap();
     let proxy = Proxy::start(&s.pool.moto.url).await;
-    let sessions = Arc::new(sessions_via(&s, &proxy.url, |b| b).await);
+    // A longer lease than the processes' (3 s): 49 waiters polling one moto make its answers
+    // slow on a loaded machine, and a holder whose lease lapses is rightly taken over (a second
+    // refresh). The processes keep the default lease.
+    let sessions =
+        Arc::new(sessions_via(&s, &proxy.url, |b| b.refresh_lease(Duration::from_secs(10))).await);
 
     // Two Lambda processes (the handler example) behind one Runtime API, through the same proxy.
     let binary = example("handler").await;
