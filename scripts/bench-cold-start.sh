@@ -10,14 +10,14 @@ runs=${1:-20}
 target=${CARGO_TARGET_DIR:-target}
 out=bench/out/cold-start
 mkdir -p "$out"
-cargo build --quiet --release -p cognito-session --example handler --example cold_start
+cargo build --quiet --release -p cognito-session --example handler && cargo build --quiet --release -p cognito-session-tools --bin cold_start
 cp "$target/release/examples/handler" "$out/handler"
 strip "$out/handler"
 size=$(stat -c %s "$out/handler")
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) vCPU, $(rustc --version)"
 echo "handler (release, stripped): $size bytes ($(python3 -c "print(f'{$size/2**20:.1f}')") MiB)"
-"$target/release/examples/cold_start" "$out/handler" "$runs" > "$out/runs.jsonl"
-for i in 1 2 3 4 5; do "$target/release/examples/cold_start" phases; done > "$out/phases.jsonl"
+"$target/release/cold_start" "$out/handler" "$runs" > "$out/runs.jsonl"
+for i in 1 2 3 4 5; do "$target/release/cold_start" phases; done > "$out/phases.jsonl"
 python3 - "$out" <<'PY'
 import json, statistics, sys, collections
 out = sys.argv[1]

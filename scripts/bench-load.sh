@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throughput under load: the axum_app example (release build) on 127.0.0.1 with moto behind it,
-# driven by examples/load_gen.rs on GET /me, bounded in requests and time. Token mode and
+# driven by tools/src/bin/load_gen.rs on GET /me, bounded in requests and time. Token mode and
 # session mode, verified-token cache on and off: four runs of the same app, configured by its
-# environment like any deployment. examples/load_fixture.rs provides moto, the pool, a logged-in
+# environment like any deployment. tools/src/bin/load_fixture.rs provides moto, the pool, a logged-in
 # user and the session table.
 #
 #   scripts/bench-load.sh [REQUESTS=20000] [SECONDS=20] [CONNECTIONS=16]
@@ -15,10 +15,10 @@ target=${CARGO_TARGET_DIR:-target}
 out=bench/out/load
 mkdir -p "$out"
 scripts/setup.sh
-cargo build --quiet --release -p cognito-session --example axum_app --example load_fixture --example load_gen
+cargo build --quiet --release -p cognito-session --example axum_app && cargo build --quiet --release -p cognito-session-tools --bin load_fixture --bin load_gen
 
 # The fixture (and moto with it) lives until its standard input closes: keep a pipe open.
-coproc FIXTURE { "$target/release/examples/load_fixture"; }
+coproc FIXTURE { "$target/release/load_fixture"; }
 app=
 cleanup() {
   [ -n "$app" ] && kill "$app" 2>/dev/null || true
@@ -41,8 +41,8 @@ for mode in "token 4096" "token 0" "session 4096" "session 0"; do
   url=$(sed -n 's/^listening on //p' "$log")
   [ -n "$url" ] || { cat "$log"; exit 1; }
   # A short warm-up (connections, JWKS, cache), then the measured run.
-  "$target/release/examples/load_gen" "$url/me" "$cookie" 200 5 4 > /dev/null
-  "$target/release/examples/load_gen" "$url/me" "$cookie" "$requests" "$seconds" "$connections" |
+  "$target/release/load_gen" "$url/me" "$cookie" 200 5 4 > /dev/null
+  "$target/release/load_gen" "$url/me" "$cookie" "$requests" "$seconds" "$connections" |
     python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["mode"]=sys.argv[1]; print(json.dumps(r))' "$validation, cache $cache" |
     tee -a "$out/results.jsonl"
   kill "$app"; wait "$app" 2>/dev/null || true; app=

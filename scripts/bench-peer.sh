@@ -15,8 +15,8 @@ pin() { if command -v taskset >/dev/null; then taskset -c "$core" "$@"; else "$@
 if [ ! -d bench/peer/node_modules/aws-jwt-verify ]; then
   (cd bench/peer && npm ci --no-audit --no-fund --silent)
 fi
-cargo build --quiet --release -p cognito-session --example verify_bench
-bin=${CARGO_TARGET_DIR:-target}/release/examples/verify_bench
+cargo build --quiet --release -p cognito-session-tools --bin verify_bench
+bin=${CARGO_TARGET_DIR:-target}/release/verify_bench
 
 "$bin" mint "$out" "$tokens"
 {

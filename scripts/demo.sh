@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec cargo run --quiet -p cognito-session --example demo
+exec cargo run --quiet -p cognito-session-tools --bin demo

@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 requests="${1:-10000}"
-cargo build --quiet -p cognito-session --example soak
-exec timeout 1500 cargo run --quiet -p cognito-session --example soak -- "$requests"
+cargo build --quiet -p cognito-session-tools --bin soak
+exec timeout 1500 cargo run --quiet -p cognito-session-tools --bin soak -- "$requests"

@@ -1,6 +1,6 @@
 //! Round trips per request, counted by an SDK interceptor on the very clients the library uses,
 //! beside the seed's design (GetUser on every request; GetItem + InitiateAuth on expiry). The
-//! latency of both is measured by `examples/round_trips.rs` (figures in BENCHMARKS.md).
+//! latency of both is measured by `tools/src/bin/round_trips.rs` (figures in BENCHMARKS.md).
 
 use cognito_session::SessionValidation;
 use testkit::{PoolOptions, SeedDesign, SeedOutcome};

@@ -13,7 +13,7 @@
 //! a session was wrongly deleted, a request wrongly authorized, or a request that met no fault
 //! wrongly refused.
 //!
-//! Run it with `cargo run --example soak -- 1000` (moto from `scripts/setup.sh`).
+//! Run it with `cargo run -p cognito-session-tools --bin soak -- 1000` (moto from `scripts/setup.sh`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
