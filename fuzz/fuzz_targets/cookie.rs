@@ -1,7 +1,7 @@
 //! Cookie extraction on arbitrary bytes: as `Cookie` headers, as a raw JSON event.
 #![no_main]
 
-use cognito_session::cookie::find;
+use cognito_session::CookieSource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,10 +11,10 @@ fuzz_target!(|data: &[u8]| {
             headers.append(http::header::COOKIE, value);
         }
     }
-    if let Some(value) = find("token", &headers) {
+    if let Some(value) = headers.cookie("token") {
         assert!(!value.is_empty());
     }
     if let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) {
-        let _ = find("token", &event);
+        let _ = event.cookie("token");
     }
 });

@@ -34,7 +34,7 @@ use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::layer::Checked;
+use crate::http::layer::Checked;
 use crate::Session;
 
 /// Why the `Session` extractor refused a request.

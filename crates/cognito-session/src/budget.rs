@@ -108,7 +108,7 @@ impl Budget {
     }
 }
 
-fn out_of_time(service: &str) -> crate::BoxError {
+fn out_of_time(service: &str) -> crate::error::BoxError {
     format!("{service} did not answer before the request's deadline").into()
 }
 

@@ -175,21 +175,12 @@ impl From<&AuthenticationResultType> for Tokens {
 }
 
 /// The `DeviceName` of the devices [`Sessions::start`](crate::Sessions::start) confirms, as
-/// `ListDevices` / `AdminListDevices` show it (`device_name` attribute).
-///
-/// ```
-/// assert_eq!(cognito_session::cognito::DEVICE_NAME, "cognito-session");
-/// ```
-pub const DEVICE_NAME: &str = "cognito-session";
+/// `ListDevices` / `AdminListDevices` show it (`device_name` attribute): `cognito-session`.
+pub(crate) const DEVICE_NAME: &str = "cognito-session";
 
 /// `SECRET_HASH` for an app client with a secret:
 /// `base64(HMAC-SHA256(client_secret, username + client_id))`.
-///
-/// ```
-/// let hash = cognito_session::cognito::secret_hash("secret", "alice", "client");
-/// assert_eq!(hash.len(), 44);
-/// ```
-pub fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> String {
+pub(crate) fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, client_secret.as_bytes());
     let mut ctx = hmac::Context::with_key(&key);
     ctx.update(username.as_bytes());
@@ -626,6 +617,15 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secret_hash_is_base64_hmac_sha256_of_username_and_client_id() {
+        // Computed independently: Python's hmac.new(b"secret", b"aliceclient", sha256).
+        assert_eq!(
+            super::secret_hash("secret", "alice", "client"),
+            "RTsve+FQ659UKyESgvLg9GYmZEL+QjzQsW/OjL77/b0="
+        );
+    }
+
     use super::*;
 
     fn sort(code: &str, message: &str) -> Refusal {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::cookie::{CookieOptions, CookiePrefix, SameSite};
-use crate::csrf::origin_of;
 use crate::error::Error;
+use crate::http::cookie::{CookieOptions, CookiePrefix, SameSite};
+use crate::http::csrf::origin_of;
 use crate::store::parse_key;
 
 /// How a request with a valid (unexpired) access token is checked.

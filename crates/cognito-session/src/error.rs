@@ -5,7 +5,7 @@ use std::fmt;
 use crate::verify::Rejected;
 
 /// A boxed error from a dependency (the AWS SDK, the HTTP client, ...), kept as the cause.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything [`Sessions`](crate::Sessions) can answer instead of a session.
 ///
@@ -236,7 +236,7 @@ impl Error {
     )]
     pub fn clear_cookie(&self, name: &str) -> Option<String> {
         self.clears_cookie()
-            .then(|| crate::cookie::CookieOptions::default().clear(name))
+            .then(|| crate::CookieOptions::default().clear(name))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {

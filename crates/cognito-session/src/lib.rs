@@ -32,7 +32,7 @@
 //! ```
 //!
 //! # What happens per request
-//! 1. [`cookie`] finds the named cookie in whatever the Lambda received (REST and HTTP API
+//! 1. [`CookieSource`] finds the named cookie in whatever the Lambda received (REST and HTTP API
 //!    events, ALB, function URLs, `lambda_http`, raw JSON).
 //! 2. [`verify`] checks the token locally: RS256 signature against the user pool's JWKS (cached),
 //!    issuer, `token_use = access`, `client_id`, and the time claims. A valid token costs no call
@@ -49,7 +49,7 @@
 //! # With `lambda_http`, axum or any `tower` stack
 //! [`SessionLayer`] does all of the above per request, answers 401/503 itself, puts the
 //! [`Session`] in the request extensions and adds the refreshed cookie to the response; see
-//! [`layer`]. With feature `axum`, `Session` and `Option<Session>` are axum extractors (module
+//! [`SessionLayer`]. With feature `axum`, `Session` and `Option<Session>` are axum extractors (module
 //! `cognito_session::axum`).
 //! The responses keep their `Set-Cookie` for every trigger after `lambda_http`'s conversion: the
 //! `cookies` array for HTTP API (v2) and function URLs, `multiValueHeaders` for REST (v1) and ALB.
@@ -76,7 +76,7 @@
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
-//! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one ([`csrf`]) |
+//! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one (CSRF) |
 //!
 //! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
 //! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
@@ -87,13 +87,12 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod budget;
-pub mod cognito;
+mod cognito;
 mod config;
-pub mod cookie;
-pub mod csrf;
 mod device;
 mod error;
-pub mod layer;
+mod http;
+mod lambda;
 mod refresh;
 mod sdk;
 mod session;
@@ -102,8 +101,9 @@ pub mod verify;
 
 pub use cognito::{NewDevice, Tokens};
 pub use config::SessionValidation;
-pub use error::{BoxError, Error, Service, Unauthorized};
-pub use layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use error::{Error, Service, Unauthorized};
+pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
+pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
 pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
 pub use verify::Claims;
 

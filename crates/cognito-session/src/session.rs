@@ -10,8 +10,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use crate::budget::Budget;
 use crate::cognito::{Cognito, Tokens};
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
-use crate::cookie::{find, CookieOptions, CookieSource};
 use crate::error::{Error, Unauthorized};
+use crate::http::cookie::{find, CookieOptions, CookieSource};
 use crate::refresh::{key_of, last_active, reveal, same_family, usable, Outcome, Refresher};
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
@@ -142,7 +142,7 @@ impl Session {
     /// new one: `HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<session lifetime>` by default,
     /// with the configured name prefix, `Domain` and `Path`.
     ///
-    /// A cookie over [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) bytes, which the browser
+    /// A cookie over 4096 bytes, which the browser
     /// would drop, is not handed out: this returns `None` and logs the cause at error level. Use
     /// [`try_set_cookie`](Self::try_set_cookie) to answer that with a 500 instead.
     ///
@@ -422,7 +422,7 @@ impl Sessions {
     ///
     /// In a user pool that tracks devices, the login result carries `NewDeviceMetadata`
     /// ([`Tokens::new_device_metadata`]): `start` then confirms the device with Cognito's
-    /// `ConfirmDevice` (named [`DEVICE_NAME`](crate::cognito::DEVICE_NAME)) and stores its key in
+    /// `ConfirmDevice` (named `cognito-session`) and stores its key in
     /// the row, and every refresh sends it as `DEVICE_KEY`. If Cognito cannot confirm the device,
     /// nothing is stored: [`Error::Unavailable`] (503) when transient, else [`Error::Config`].
     /// Pass the login result unchanged (`(&result).into()`), and do not confirm the device
@@ -669,7 +669,7 @@ impl Sessions {
 
     /// A `Set-Cookie` value that stores `tokens.access_token` in cookie `name`, with the
     /// configured name prefix, `Domain` and `Path`. A cookie over
-    /// [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) bytes is logged at error level (the
+    /// 4096 bytes is logged at error level (the
     /// browser will drop it); [`Session::try_set_cookie`] refuses it instead.
     ///
     /// ```no_run

@@ -287,7 +287,7 @@ async fn the_wait_for_a_lease_ends_before_the_lambda_deadline() {
     let mut context = lambda_http::Context::default();
     context.deadline = 1_800_000_000_000;
     request.extensions_mut().insert(context);
-    use cognito_session::cookie::CookieSource;
+    use cognito_session::CookieSource;
     assert_eq!(
         request.deadline(),
         Some(std::time::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000))

@@ -4,7 +4,7 @@
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
-use cognito_session::cookie::CookieSource;
+use cognito_session::CookieSource;
 use cognito_session::{Sessions, Unauthorized};
 use serde_json::{json, Value};
 

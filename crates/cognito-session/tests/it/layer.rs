@@ -432,8 +432,8 @@ async fn a_handlers_own_session_cookie_wins_over_the_refresh() {
 #[tokio::test]
 async fn host_prefixed_cookies_are_read_and_written_with_the_prefix() {
     let s = setup_with(Default::default(), |b| {
-        b.cookie_options(cognito_session::cookie::CookieOptions {
-            prefix: cognito_session::cookie::CookiePrefix::Host,
+        b.cookie_options(cognito_session::CookieOptions {
+            prefix: cognito_session::CookiePrefix::Host,
             ..Default::default()
         })
     })

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
-use cognito_session::cookie::{CookieOptions, CookiePrefix};
+use cognito_session::{CookieOptions, CookiePrefix};
 use cognito_session::{Error, RequestSessionExt, SessionLayer, Sessions, SessionsBuilder, Tokens};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::{ServiceBuilder, ServiceExt};

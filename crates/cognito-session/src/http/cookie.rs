@@ -1,34 +1,19 @@
 //! Cookie extraction from every request shape a Lambda sees, and `Set-Cookie` building.
 //!
-//! This module knows nothing about JWTs: it finds the raw value of one named cookie.
-//!
-//! ```
-//! use cognito_session::cookie::{find, CookieSource};
-//!
-//! let mut headers = http::HeaderMap::new();
-//! headers.append("cookie", "xtoken=nope; token=abc".parse().unwrap());
-//! assert_eq!(find("token", &headers), Some("abc"));
-//! assert_eq!(find("oken", &headers), None);
-//! ```
+//! This module knows nothing about JWTs: it finds the raw value of one named cookie. The
+//! Lambda event shapes are read in `crate::lambda`.
 
-use aws_lambda_events::alb::AlbTargetGroupRequest;
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
-use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use http::header::COOKIE;
 use http::HeaderMap;
 
 /// Longest `Cookie` string we look into; anything longer is ignored as hostile.
 /// API Gateway and ALB cap whole headers well below this.
-pub const MAX_COOKIE_STRING: usize = 16 * 1024;
+pub(crate) const MAX_COOKIE_STRING: usize = 16 * 1024;
 
 /// The largest `Set-Cookie` value the library hands out, in bytes: name, value and attributes
 /// together. RFC 6265 (section 6.1) only requires browsers to keep cookies up to this size, and
 /// they drop larger ones without a word, which would leave the user with the old cookie.
-///
-/// ```
-/// assert_eq!(cognito_session::cookie::MAX_SET_COOKIE, 4096);
-/// ```
-pub const MAX_SET_COOKIE: usize = 4096;
+pub(crate) const MAX_SET_COOKIE: usize = 4096;
 
 /// Anything a session cookie can be read from.
 ///
@@ -37,24 +22,41 @@ pub const MAX_SET_COOKIE: usize = 4096;
 /// ALB and Lambda function URLs, and a raw `serde_json::Value` event of any of those shapes.
 ///
 /// ```
-/// use cognito_session::cookie::{find, CookieSource};
+/// use cognito_session::CookieSource;
 /// let event = serde_json::json!({
 ///     "version": "2.0",
 ///     "cookies": ["theme=dark", "token=abc"],
 ///     "headers": {}
 /// });
-/// assert_eq!(find("token", &event), Some("abc"));
+/// assert_eq!(event.cookie("token"), Some("abc"));
 /// ```
 pub trait CookieSource {
     /// Every raw cookie string in the request: `Cookie` header values (`a=1; b=2`) and entries
     /// of a `cookies` array (`a=1`), in the order the request carries them.
     fn cookie_strings(&self) -> Vec<&str>;
 
+    /// The value of the first cookie named exactly `name` (case-sensitive, as cookie names
+    /// are), with surrounding double quotes removed; an empty value is no cookie. Cookie strings
+    /// longer than 16 KiB are ignored as hostile (API Gateway and ALB cap whole headers well
+    /// below that).
+    ///
+    /// ```
+    /// use cognito_session::CookieSource;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.append("Cookie", "xtoken=nope; a=1".parse().unwrap());
+    /// headers.append("COOKIE", "token=\"v\"".parse().unwrap());
+    /// assert_eq!(headers.cookie("token"), Some("v"));
+    /// assert_eq!(headers.cookie("oken"), None);
+    /// ```
+    fn cookie(&self, name: &str) -> Option<&str> {
+        find(name, self)
+    }
+
     /// When the Lambda invocation handling this request times out, if the request knows
     /// (a `lambda_http::Request` carries its Lambda context). A deadline of 0 means unknown.
     ///
     /// ```
-    /// use cognito_session::cookie::CookieSource;
+    /// use cognito_session::CookieSource;
     /// use std::time::{Duration, UNIX_EPOCH};
     ///
     /// let mut context = lambda_http::Context::default(); // deadline 0: unknown
@@ -72,15 +74,7 @@ pub trait CookieSource {
 /// The value of the first cookie named exactly `name` (case-sensitive, as cookie names are),
 /// with surrounding double quotes removed. Cookie strings longer than [`MAX_COOKIE_STRING`]
 /// are ignored.
-///
-/// ```
-/// use cognito_session::cookie::find;
-/// let mut headers = http::HeaderMap::new();
-/// headers.append("Cookie", "a=1".parse().unwrap());
-/// headers.append("COOKIE", "token=\"v\"".parse().unwrap());
-/// assert_eq!(find("token", &headers), Some("v"));
-/// ```
-pub fn find<'a, S: CookieSource + ?Sized>(name: &str, source: &'a S) -> Option<&'a str> {
+pub(crate) fn find<'a, S: CookieSource + ?Sized>(name: &str, source: &'a S) -> Option<&'a str> {
     source
         .cookie_strings()
         .into_iter()
@@ -103,7 +97,7 @@ fn find_in<'a>(name: &str, header: &'a str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn header_strs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+pub(crate) fn header_strs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .into_iter()
@@ -127,80 +121,6 @@ impl<B> CookieSource for http::Request<B> {
         self.extensions()
             .get::<lambda_http::Context>()
             .and_then(|c| crate::budget::known(c.deadline()))
-    }
-}
-
-/// Headers first, then multi-value headers, skipping values already seen (API Gateway and ALB
-/// may send the same value in both).
-fn single_and_multi<'a>(single: &'a HeaderMap, multi: &'a HeaderMap) -> Vec<&'a str> {
-    let mut out: Vec<&str> = header_strs(single).collect();
-    for value in header_strs(multi) {
-        if !out.contains(&value) {
-            out.push(value);
-        }
-    }
-    out
-}
-
-impl CookieSource for ApiGatewayProxyRequest {
-    fn cookie_strings(&self) -> Vec<&str> {
-        single_and_multi(&self.headers, &self.multi_value_headers)
-    }
-}
-
-impl CookieSource for AlbTargetGroupRequest {
-    fn cookie_strings(&self) -> Vec<&str> {
-        single_and_multi(&self.headers, &self.multi_value_headers)
-    }
-}
-
-impl CookieSource for ApiGatewayV2httpRequest {
-    fn cookie_strings(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.cookies.iter().flatten().map(String::as_str).collect();
-        out.extend(header_strs(&self.headers));
-        out
-    }
-}
-
-impl CookieSource for LambdaFunctionUrlRequest {
-    fn cookie_strings(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.cookies.iter().flatten().map(String::as_str).collect();
-        out.extend(header_strs(&self.headers));
-        out
-    }
-}
-
-/// A raw Lambda event: the `cookies` array (HTTP API v2, function URLs), then `headers` and
-/// `multiValueHeaders` (REST v1, ALB), with header names matched case-insensitively.
-impl CookieSource for serde_json::Value {
-    fn cookie_strings(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        if let Some(cookies) = self.get("cookies").and_then(|c| c.as_array()) {
-            out.extend(cookies.iter().filter_map(|c| c.as_str()));
-        }
-        for field in ["headers", "multiValueHeaders"] {
-            let Some(headers) = self.get(field).and_then(|h| h.as_object()) else {
-                continue;
-            };
-            for (key, value) in headers {
-                if !key.eq_ignore_ascii_case("cookie") {
-                    continue;
-                }
-                let values: Vec<&str> = match value {
-                    serde_json::Value::String(s) => vec![s.as_str()],
-                    serde_json::Value::Array(items) => {
-                        items.iter().filter_map(|v| v.as_str()).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                for v in values {
-                    if !out.contains(&v) {
-                        out.push(v);
-                    }
-                }
-            }
-        }
-        out
     }
 }
 
@@ -232,7 +152,7 @@ pub enum SameSite {
 /// reads and writes `__Host-token`.
 ///
 /// ```
-/// use cognito_session::cookie::CookiePrefix;
+/// use cognito_session::CookiePrefix;
 /// assert_eq!(CookiePrefix::Host.apply("token"), "__Host-token");
 /// assert_eq!(CookiePrefix::Host.apply("__Host-token"), "__Host-token");
 /// assert_eq!(CookiePrefix::None.apply("token"), "token");
@@ -253,7 +173,7 @@ impl CookiePrefix {
     /// The prefix as written in the cookie name (`""`, `"__Host-"` or `"__Secure-"`).
     ///
     /// ```
-    /// assert_eq!(cognito_session::cookie::CookiePrefix::Secure.as_str(), "__Secure-");
+    /// assert_eq!(cognito_session::CookiePrefix::Secure.as_str(), "__Secure-");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -278,7 +198,7 @@ impl CookiePrefix {
 /// `Max-Age` of the session lifetime by default.
 ///
 /// ```
-/// use cognito_session::cookie::CookieOptions;
+/// use cognito_session::CookieOptions;
 /// let options = CookieOptions::default();
 /// assert_eq!(
 ///     options.set("token", "eyJ..."),
@@ -319,7 +239,7 @@ impl CookieOptions {
     /// The full name of cookie `name`: with the configured [`CookiePrefix`].
     ///
     /// ```
-    /// use cognito_session::cookie::{CookieOptions, CookiePrefix};
+    /// use cognito_session::{CookieOptions, CookiePrefix};
     /// let options = CookieOptions { prefix: CookiePrefix::Host, ..Default::default() };
     /// assert_eq!(options.name("token"), "__Host-token");
     /// ```
@@ -332,7 +252,7 @@ impl CookieOptions {
     /// these rules, so a mistake here would log every user out silently.
     ///
     /// ```
-    /// use cognito_session::cookie::{CookieOptions, CookiePrefix};
+    /// use cognito_session::{CookieOptions, CookiePrefix};
     /// let host = CookieOptions { prefix: CookiePrefix::Host, ..Default::default() };
     /// assert!(host.check().is_ok());
     /// let bad = CookieOptions { domain: Some("example.com".into()), ..host };
@@ -373,7 +293,7 @@ impl CookieOptions {
     /// A `Set-Cookie` value that stores `value` in cookie `name`.
     ///
     /// ```
-    /// use cognito_session::cookie::{CookieOptions, SameSite};
+    /// use cognito_session::{CookieOptions, SameSite};
     /// let options = CookieOptions { same_site: SameSite::Strict, max_age_secs: 60, ..Default::default() };
     /// assert_eq!(options.set("s", "v"), "s=v; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=60");
     /// ```
@@ -386,13 +306,13 @@ impl CookieOptions {
             .to_string()
     }
 
-    /// Like [`set`](Self::set), refusing a cookie over [`MAX_SET_COOKIE`] bytes, which browsers
+    /// Like [`set`](Self::set), refusing a cookie over 4096 bytes, which browsers
     /// would drop silently: [`Error::Config`](crate::Error::Config) naming its size and the cure,
     /// logged at error level. The access token is what grows (groups and custom claims that a
     /// pre-token-generation trigger adds); the value never appears in the message.
     ///
     /// ```
-    /// use cognito_session::cookie::CookieOptions;
+    /// use cognito_session::CookieOptions;
     /// let options = CookieOptions::default();
     /// assert!(options.try_set("token", "eyJ...").is_ok());
     /// let error = options.try_set("token", &"x".repeat(4096)).unwrap_err();
@@ -422,7 +342,7 @@ impl CookieOptions {
     /// A `Set-Cookie` value that deletes cookie `name` (same attributes, `Max-Age=0`).
     ///
     /// ```
-    /// use cognito_session::cookie::CookieOptions;
+    /// use cognito_session::CookieOptions;
     /// assert!(CookieOptions::default().clear("token").starts_with("token=; HttpOnly"));
     /// ```
     pub fn clear(&self, name: &str) -> String {

@@ -1,49 +1,4 @@
 //! A `tower` layer that resolves the session of every request, for `lambda_http` and axum.
-//!
-//! [`SessionLayer`] wraps any `tower` service of `http` requests and responses:
-//! - it checks the origin of unsafe requests when origins are configured (CSRF, 403);
-//! - it resolves the session from the cookie and puts the [`Session`] in the request's
-//!   extensions (read it with [`RequestSessionExt::session`] or the axum extractor);
-//! - it answers 401 (JSON, with a `Set-Cookie` that clears a dead cookie) and 503 (with
-//!   `Retry-After`) itself, so the handler only ever sees requests with a session;
-//! - it appends the refreshed cookie to the handler's response;
-//! - it lets chosen routes through without a session ([`SessionLayer::public`]).
-//!
-//! Every call to DynamoDB, Cognito and the JWKS endpoint is bounded by the Lambda invocation's
-//! deadline, read from the `lambda_http::Context` that `lambda_http` puts in the request's
-//! extensions: a slow dependency gets a 503 with `Retry-After` 300 ms before the deadline instead
-//! of a function timeout. A deadline of 0 (no context, or `Context::default()`) means unknown:
-//! no bound but the SDK's own timeouts.
-//!
-//! Every `Set-Cookie` it writes, the refreshed cookie and the one clearing a dead cookie, uses
-//! the configured name prefix, `Domain` and `Path` (`COOKIE_PREFIX`, `COOKIE_DOMAIN`,
-//! `COOKIE_PATH`): a browser deletes a cookie only when all three match. A refreshed token whose
-//! `Set-Cookie` would exceed [`MAX_SET_COOKIE`](crate::cookie::MAX_SET_COOKIE) (4096 bytes),
-//! which browsers drop silently, is answered with 500 and logged at error level, naming the
-//! cause ([`Session::try_set_cookie`]).
-//!
-//! CORS: a preflight (`OPTIONS` with `Access-Control-Request-Method`) carries no cookie, so it
-//! passes through to the handler without a session, on every route and without the CSRF check;
-//! the handler or a CORS layer answers it. Put a CORS layer (such as `tower-http`'s) *outside*
-//! this one, so that the 401 and 503 answers carry its headers too. Any other `OPTIONS` request
-//! needs a session like every request.
-//!
-//! ```no_run
-//! use cognito_session::{RequestSessionExt, SessionLayer, Sessions};
-//! use lambda_http::tower::ServiceBuilder;
-//! use lambda_http::{service_fn, Body, Error, Request, Response};
-//!
-//! async fn hello(request: Request) -> Result<Response<Body>, Error> {
-//!     let name = request.session().map_or("stranger", |s| s.username());
-//!     Ok(Response::new(Body::from(format!("hello {name}"))))
-//! }
-//!
-//! # async fn f() -> Result<(), Error> {
-//! let sessions = Sessions::from_env().await?;
-//! let layer = SessionLayer::new(sessions).public("/health");
-//! lambda_http::run(ServiceBuilder::new().layer(layer).service(service_fn(hello))).await
-//! # }
-//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,19 +12,43 @@ use http::{Method, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::cookie::CookieSource;
-use crate::csrf;
 use crate::error::{Error, Unauthorized};
+use crate::http::csrf;
 use crate::session::{Session, Sessions};
+use crate::CookieSource;
 
 /// The cookie the layer reads unless told otherwise ([`SessionLayer::cookie_name`]).
-///
-/// ```
-/// assert_eq!(cognito_session::layer::DEFAULT_COOKIE, "token");
-/// ```
-pub const DEFAULT_COOKIE: &str = "token";
+pub(crate) const DEFAULT_COOKIE: &str = "token";
 
-/// Puts the request's [`Session`] in its extensions; see the [module docs](self).
+/// Resolves the session of every request and puts the [`Session`] in its extensions.
+///
+/// [`SessionLayer`] wraps any `tower` service of `http` requests and responses:
+/// - it checks the origin of unsafe requests when origins are configured (CSRF, 403);
+/// - it resolves the session from the cookie and puts the [`Session`] in the request's
+///   extensions (read it with [`RequestSessionExt::session`] or the axum extractor);
+/// - it answers 401 (JSON, with a `Set-Cookie` that clears a dead cookie) and 503 (with
+///   `Retry-After`) itself, so the handler only ever sees requests with a session;
+/// - it appends the refreshed cookie to the handler's response;
+/// - it lets chosen routes through without a session ([`SessionLayer::public`]).
+///
+/// Every call to DynamoDB, Cognito and the JWKS endpoint is bounded by the Lambda invocation's
+/// deadline, read from the `lambda_http::Context` that `lambda_http` puts in the request's
+/// extensions: a slow dependency gets a 503 with `Retry-After` 300 ms before the deadline instead
+/// of a function timeout. A deadline of 0 (no context, or `Context::default()`) means unknown:
+/// no bound but the SDK's own timeouts.
+///
+/// Every `Set-Cookie` it writes, the refreshed cookie and the one clearing a dead cookie, uses
+/// the configured name prefix, `Domain` and `Path` (`COOKIE_PREFIX`, `COOKIE_DOMAIN`,
+/// `COOKIE_PATH`): a browser deletes a cookie only when all three match. A refreshed token whose
+/// `Set-Cookie` would exceed 4096 bytes,
+/// which browsers drop silently, is answered with 500 and logged at error level, naming the
+/// cause ([`Session::try_set_cookie`]).
+///
+/// CORS: a preflight (`OPTIONS` with `Access-Control-Request-Method`) carries no cookie, so it
+/// passes through to the handler without a session, on every route and without the CSRF check;
+/// the handler or a CORS layer answers it. Put a CORS layer (such as `tower-http`'s) *outside*
+/// this one, so that the 401 and 503 answers carry its headers too. Any other `OPTIONS` request
+/// needs a session like every request.
 ///
 /// ```no_run
 /// # async fn f(sessions: cognito_session::Sessions) {
@@ -245,12 +224,7 @@ impl RequestSessionExt for http::request::Parts {
 }
 
 /// The future [`SessionService`] returns: boxed, `Send`, `'static`.
-///
-/// ```
-/// fn is_send<T: Send>() {}
-/// is_send::<cognito_session::layer::ResponseFuture<http::Response<String>, std::io::Error>>();
-/// ```
-pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+pub(crate) type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
