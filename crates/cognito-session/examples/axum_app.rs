@@ -70,9 +70,12 @@ async fn logout(State(sessions): State<Sessions>, headers: HeaderMap) -> Respons
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sessions = Sessions::from_env().await.inspect_err(|error| {
+    let Ok(sessions) = Sessions::from_env().await.inspect_err(|error| {
         lambda_runtime::tracing::error!(%error, "cannot start");
-    })?;
+    }) else {
+        // Logged above as the sentence a person reads (not the error's `Debug`).
+        std::process::exit(1);
+    };
     let app = app(sessions);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda_http::run(app).await;

@@ -20,9 +20,12 @@ const COOKIE: &str = "token";
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Once per cold start. A configuration mistake stops here, naming the variable to fix.
-    let sessions = Sessions::from_env().await.inspect_err(|error| {
+    let Ok(sessions) = Sessions::from_env().await.inspect_err(|error| {
         lambda_runtime::tracing::error!(%error, "cannot start");
-    })?;
+    }) else {
+        // Logged above as the sentence a person reads (not the error's `Debug`).
+        std::process::exit(1);
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| {
         let sessions = &sessions;
         let deadline = event.context.deadline();

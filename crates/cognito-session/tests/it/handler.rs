@@ -96,3 +96,31 @@ async fn the_example_answers_503_when_dynamodb_is_down() {
     assert_eq!(response["statusCode"], 503, "{response}");
     assert_eq!(response["headers"]["retry-after"], "1", "{response}");
 }
+
+#[tokio::test]
+async fn a_misconfigured_example_stops_with_a_sentence_naming_the_variable_not_debug_text() {
+    for name in ["handler", "http_api", "axum_app"] {
+        let binary = example(name).await;
+        let output = tokio::process::Command::new(&binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_REGION", "us-east-1")
+            .env("PARTITION_KEY", "id")
+            .env("CLIENT_ID", "client")
+            .output()
+            .await
+            .expect("run the example");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let all = format!("{stdout}{stderr}");
+        assert!(!output.status.success(), "{name}: {all}");
+        assert!(
+            all.contains("SESSION_TABLE"),
+            "{name} names the variable: {all}"
+        );
+        assert!(
+            !all.contains("Config {") && !all.contains("source: None"),
+            "{name} prints Debug text: {all}"
+        );
+    }
+}
