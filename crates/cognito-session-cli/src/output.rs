@@ -48,13 +48,17 @@ impl From<Error> for Failure {
     }
 }
 
-/// The error and its causes, `: `-separated.
+/// The error and its causes, `: `-separated, each text once: the AWS SDK's errors often repeat
+/// their cause's message in their own, and a cause already said is skipped.
 pub fn full_message(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = cause.source();
     }
     message
@@ -73,4 +77,39 @@ pub async fn aws() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_message;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let error = Layer(
+            "service error: ResourceNotFoundException: no such table",
+            Some(Box::new(Layer(
+                "ResourceNotFoundException: no such table",
+                Some(Box::new(Layer("connection reset", None))),
+            ))),
+        );
+        assert_eq!(
+            full_message(&error),
+            "service error: ResourceNotFoundException: no such table: connection reset"
+        );
+    }
 }

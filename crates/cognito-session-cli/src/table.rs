@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TableDescription, TableStatus, TimeToLiveDescription, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -97,10 +98,15 @@ async fn create(args: CreateArgs) -> Result<(), Failure> {
             .attribute_definitions(attribute(sort_key)?)
             .key_schema(key(sort_key, KeyType::Range)?);
     }
-    request
-        .send()
-        .await
-        .map_err(|e| sdk_failure(&format!("creating table {:?}", args.table), e))?;
+    match request.send().await {
+        Ok(_) => {}
+        Err(SdkError::ServiceError(service))
+            if service.err().code() == Some("ResourceInUseException") =>
+        {
+            return existing(&client, &args).await;
+        }
+        Err(e) => return Err(sdk_failure(&format!("creating table {:?}", args.table), e)),
+    }
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
     loop {
@@ -146,4 +152,129 @@ async fn create(args: CreateArgs) -> Result<(), Failure> {
         "ttl_attribute": TTL_ATTRIBUTE,
     }));
     Ok(())
+}
+
+/// `table create` on a table that already exists: nothing to do when it has the schema the
+/// library needs (exit 0), else every difference, each with its fix (exit 2). Nothing is changed.
+async fn existing(client: &aws_sdk_dynamodb::Client, args: &CreateArgs) -> Result<(), Failure> {
+    let described = client
+        .describe_table()
+        .table_name(&args.table)
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_failure(
+                &format!("describing the existing table {:?}", args.table),
+                e,
+            )
+        })?;
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&args.table)
+        .send()
+        .await
+        .map_err(|e| sdk_failure(&format!("reading the TTL of table {:?}", args.table), e))?;
+    let differences = match described.table() {
+        Some(table) => schema_differences(
+            table,
+            ttl.time_to_live_description(),
+            &args.partition_key,
+            args.sort_key.as_deref(),
+        ),
+        None => vec!["DynamoDB described no table".to_owned()],
+    };
+    print(&json!({
+        "table": args.table,
+        "status": "exists",
+        "created": false,
+        "differences": differences,
+    }));
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::config(format!(
+        "table {:?} already exists and differs from what was asked: {}",
+        args.table,
+        differences.join("; ")
+    )))
+}
+
+/// How an existing table differs from the session table the library needs: partition key
+/// `partition_key` and sort key `sort_key` (both strings), TTL on `expires_at`. Each entry says
+/// what was found and what to do.
+pub(crate) fn schema_differences(
+    table: &TableDescription,
+    ttl: Option<&TimeToLiveDescription>,
+    partition_key: &str,
+    sort_key: Option<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let key_of = |kind: KeyType| {
+        table
+            .key_schema()
+            .iter()
+            .find(|k| *k.key_type() == kind)
+            .map(|k| k.attribute_name().to_owned())
+    };
+    let type_of = |name: &str| {
+        table
+            .attribute_definitions()
+            .iter()
+            .find(|a| a.attribute_name() == name)
+            .map(|a| a.attribute_type().as_str().to_owned())
+    };
+    let mut check = |role: &str, found: Option<String>, wanted: Option<&str>, hint: &str| match (
+        found.as_deref(),
+        wanted,
+    ) {
+        (Some(found), Some(wanted)) if found == wanted => {
+            if let Some(kind) = type_of(found).filter(|t| t != "S") {
+                out.push(format!(
+                    "its {role} {found:?} has type {kind}, the library writes strings (S): \
+                         the table must be recreated"
+                ));
+            }
+        }
+        (Some(found), Some(wanted)) => out.push(format!(
+            "its {role} is {found:?}, not {wanted:?}: set {hint}={found} if this is the \
+                 table to use"
+        )),
+        (None, Some(wanted)) => out.push(format!(
+            "it has no {role} ({wanted:?} was asked): unset {hint} if this is the table to use"
+        )),
+        (Some(found), None) => out.push(format!(
+            "it has the {role} {found:?}: set {hint}={found} (one session per device)"
+        )),
+        (None, None) => {}
+    };
+    check(
+        "partition key",
+        key_of(KeyType::Hash),
+        Some(partition_key),
+        "PARTITION_KEY (--partition-key)",
+    );
+    check(
+        "sort key",
+        key_of(KeyType::Range),
+        sort_key,
+        "SORT_KEY (--sort-key)",
+    );
+    let ttl_on = ttl.is_some_and(|t| {
+        t.attribute_name() == Some(TTL_ATTRIBUTE)
+            && matches!(
+                t.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
+    if !ttl_on {
+        let found = match ttl.and_then(|t| t.attribute_name()) {
+            Some(name) => format!("TTL is on {name:?}"),
+            None => "TTL is off".to_owned(),
+        };
+        out.push(format!(
+            "{found}: expired sessions are never removed; turn TTL on for attribute \
+             {TTL_ATTRIBUTE:?} (aws dynamodb update-time-to-live)"
+        ));
+    }
+    out
 }

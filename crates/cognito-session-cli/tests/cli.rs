@@ -103,24 +103,77 @@ async fn table_create_makes_an_on_demand_table_with_ttl_and_optional_sort_key() 
         assert_eq!(ttl.attribute_name(), Some("expires_at"));
         assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
     }
-    // Creating it again is refused (exit 1), naming the problem.
-    let (output, _) = cli(
-        &pool,
-        &[
-            "table",
-            "create",
-            "--table",
-            "cli-sessions",
-            "--partition-key",
-            "pk",
-        ],
-    )
-    .await;
-    assert_eq!(code(&output), 1, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("ResourceInUse"),
-        "{}",
-        stderr(&output)
+    // Creating it again with the same schema is nothing to do (exit 0).
+    let args = [
+        "table",
+        "create",
+        "--table",
+        "cli-sessions",
+        "--partition-key",
+        "pk",
+    ];
+    let (output, json) = cli(&pool, &args).await;
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(json["status"], "exists");
+    assert_eq!(json["differences"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn table_create_on_an_existing_table_says_what_differs() {
+    let pool = Pool::new(PoolOptions::default()).await;
+    // A table made by hand: key "id", no sort key, no TTL.
+    pool.dynamodb
+        .create_table()
+        .table_name("by-hand")
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let base = ["table", "create", "--table", "by-hand", "--partition-key"];
+    let cases: [(&[&str], &[&str]); 3] = [
+        (&["id"], &["TTL is off", "expires_at"]),
+        (
+            &["pk"],
+            &["partition key is \"id\", not \"pk\"", "PARTITION_KEY"],
+        ),
+        (&["id", "--sort-key", "sk"], &["no sort key", "SORT_KEY"]),
+    ];
+    for (rest, expected) in cases {
+        let args: Vec<&str> = base.iter().chain(rest).copied().collect();
+        let (output, json) = cli(&pool, &args).await;
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        let text = stderr(&output);
+        for part in expected {
+            assert!(text.contains(part), "{args:?}: {part:?} missing in {text}");
+        }
+        assert!(!json["differences"].as_array().unwrap().is_empty());
+    }
+    // Nothing was changed: TTL is still off.
+    let ttl = pool
+        .dynamodb
+        .describe_time_to_live()
+        .table_name("by-hand")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        ttl.time_to_live_description()
+            .and_then(|t| t.time_to_live_status()),
+        Some(&TimeToLiveStatus::Enabled)
     );
 }
 
