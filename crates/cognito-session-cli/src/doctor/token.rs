@@ -1,0 +1,273 @@
+//! `--token`: decodes a token (printing no secret), compares its issuer, app client,
+//! `token_use` and expiry with the configuration, and checks its `kid` and RS256 signature
+//! against the keys found.
+
+use aws_lc_rs::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+use super::jwks::Keys;
+use super::report::Report;
+use super::setup::Setup;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn decode(part: &str) -> Option<Value> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The issuers the function accepts: `COGNITO_ISSUER`, else the pool's two issuer types.
+fn expected_issuers(setup: &Setup) -> Vec<String> {
+    if let Some(issuer) = &setup.issuer {
+        return vec![issuer.value.trim_end_matches('/').to_owned()];
+    }
+    match (setup.pool(), &setup.pool_region) {
+        (Some(pool), Some(region)) => vec![
+            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
+            format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// `token.*`.
+pub fn check(setup: &Setup, keys: Option<&Keys>, report: &mut Report) {
+    let Some(token) = &setup.token else {
+        return;
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    let (header, claims) = match parts.as_slice() {
+        [h, c, _] => match (decode(h), decode(c)) {
+            (Some(header), Some(claims)) if claims.is_object() => (header, claims),
+            _ => {
+                report.fail(
+                    "token.decode",
+                    "the token's header or claims are not base64url JSON",
+                    "pass the access token (or ID token) itself, three base64url parts",
+                );
+                return;
+            }
+        },
+        _ => {
+            report.fail(
+                "token.decode",
+                format!(
+                    "the token has {} part(s), not the three of a signed JWT",
+                    parts.len()
+                ),
+                "pass the access token (or ID token), not the refresh token (an encrypted JWE)",
+            );
+            return;
+        }
+    };
+    let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+    let token_use = text(&claims, "token_use");
+    // An access token names its client in `client_id`, an ID token in `aud`.
+    let client = match token_use.as_deref() {
+        Some("id") => text(&claims, "aud"),
+        _ => text(&claims, "client_id"),
+    };
+    let issuer = text(&claims, "iss");
+    let exp = claims.get("exp").and_then(Value::as_i64);
+    let kid = text(&header, "kid");
+    report.info(
+        "token.decode",
+        format!(
+            "header alg {}, kid {}; claims: token_use {}, sub {}, username {}, client {}, iss {}, \
+             exp {}, origin_jti {}",
+            text(&header, "alg").unwrap_or_else(|| "missing".into()),
+            kid.as_deref().unwrap_or("missing"),
+            token_use.as_deref().unwrap_or("missing"),
+            text(&claims, "sub").unwrap_or_else(|| "missing".into()),
+            text(&claims, "username")
+                .or_else(|| text(&claims, "cognito:username"))
+                .unwrap_or_else(|| "missing".into()),
+            client.as_deref().unwrap_or("missing"),
+            issuer.as_deref().unwrap_or("missing"),
+            exp.map_or("missing".into(), |e| e.to_string()),
+            if claims.get("origin_jti").is_some() {
+                "present"
+            } else {
+                "absent"
+            },
+        ),
+    );
+    // Issuer.
+    let expected = expected_issuers(setup);
+    match (&issuer, expected.is_empty()) {
+        (_, true) => report.warn(
+            "token.issuer",
+            format!(
+                "the token's issuer is {}; none is configured to compare it with",
+                issuer.as_deref().unwrap_or("missing")
+            ),
+            "set USER_POOL_ID (or COGNITO_ISSUER)",
+        ),
+        (Some(iss), false) if expected.contains(iss) => {
+            report.ok("token.issuer", format!("issuer {iss}, as expected"));
+        }
+        (actual, false) => report.fail(
+            "token.issuer",
+            format!(
+                "the token's issuer is {}, expected {}: another pool or Region",
+                actual.as_deref().unwrap_or("missing"),
+                expected.join(" or ")
+            ),
+            format!(
+                "fix {} (or COGNITO_ISSUER), or use a token of this pool",
+                setup.pool_name()
+            ),
+        ),
+    }
+    // App client.
+    match (&setup.client_id, &client) {
+        (Some(expected), Some(actual)) if expected.value == *actual => {
+            report.ok(
+                "token.client_id",
+                format!("app client {actual}, as expected"),
+            );
+        }
+        (Some(expected), actual) => report.fail(
+            "token.client_id",
+            format!(
+                "the token is for app client {}, but {} is {}: the function refuses it",
+                actual.as_deref().unwrap_or("(none)"),
+                expected.name,
+                expected.value
+            ),
+            format!(
+                "fix {} (the app client the login uses), or use a token of this app client",
+                expected.name
+            ),
+        ),
+        (None, _) => {}
+    }
+    // Use.
+    match token_use.as_deref() {
+        Some("access") => report.ok("token.token_use", "token_use access"),
+        Some("id") => report.info(
+            "token.token_use",
+            "token_use id: an ID token (the session cookie carries the access token)",
+        ),
+        other => report.fail(
+            "token.token_use",
+            format!(
+                "token_use is {}, not access or id",
+                other.unwrap_or("missing")
+            ),
+            "pass a Cognito access token",
+        ),
+    }
+    // Expiry.
+    match exp {
+        Some(exp) if exp > now() => {
+            report.ok("token.expiry", format!("expires in {} s", exp - now()))
+        }
+        Some(exp) => report.info(
+            "token.expiry",
+            format!(
+                "expired {} s ago: the function refreshes it if its session row exists",
+                now() - exp
+            ),
+        ),
+        None => report.fail(
+            "token.expiry",
+            "the token has no exp claim",
+            "pass a Cognito token",
+        ),
+    }
+    if claims.get("origin_jti").is_none() {
+        report.warn(
+            "token.origin_jti",
+            "the token carries no origin_jti: the session is not bound to its refresh-token \
+             family",
+            "enable token revocation on the app client (EnableTokenRevocation)",
+        );
+    }
+    signature(token, &header, kid.as_deref(), keys, report);
+}
+
+fn signature(
+    token: &str,
+    header: &Value,
+    kid: Option<&str>,
+    keys: Option<&Keys>,
+    report: &mut Report,
+) {
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        report.fail(
+            "token.signature",
+            "the token is not signed with RS256",
+            "pass a token issued by Cognito",
+        );
+        return;
+    }
+    let Some(keys) = keys else {
+        report.warn(
+            "token.signature",
+            "no JWKS was available to check the signature",
+            "fix the jwks.* findings above",
+        );
+        return;
+    };
+    let Some(kid) = kid else {
+        report.fail(
+            "token.kid",
+            "the token names no kid",
+            "pass a token issued by Cognito",
+        );
+        return;
+    };
+    let key = match keys.get(kid) {
+        None => {
+            report.fail(
+                "token.kid",
+                format!(
+                    "kid {kid} is not in the JWKS ({}): another pool, or a token not from Cognito",
+                    keys.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                "check USER_POOL_ID / COGNITO_JWKS_URL, or use a token of this pool",
+            );
+            return;
+        }
+        Some(Err(why)) => {
+            report.fail(
+                "token.kid",
+                format!("kid {kid} is in the JWKS but not usable: {why}"),
+                "check that the JWKS is the pool's",
+            );
+            return;
+        }
+        Some(Ok(key)) => {
+            report.ok("token.kid", format!("kid {kid} is in the JWKS"));
+            key
+        }
+    };
+    let Some((signed, signature)) = token.rsplit_once('.') else {
+        return;
+    };
+    let verified = URL_SAFE_NO_PAD.decode(signature).ok().is_some_and(|sig| {
+        RsaPublicKeyComponents {
+            n: &key.n,
+            e: &key.e,
+        }
+        .verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &sig)
+        .is_ok()
+    });
+    if verified {
+        report.ok("token.signature", "the RS256 signature verifies");
+    } else {
+        report.fail(
+            "token.signature",
+            "the RS256 signature does not verify with the JWKS key of this kid: the token was \
+             altered, or is not from this pool",
+            "use an unaltered token of this pool",
+        );
+    }
+}
