@@ -365,6 +365,77 @@ async fn doctor_names_each_broken_table_setting() {
     .await;
     assert_eq!(code(&output), 1, "{}", text(&output));
     assert_eq!(line(&json, "table.key_ids")["status"], "ok", "{json:#}");
+
+    // The key from KMS (SESSION_KMS_CIPHERTEXT), as the function's cold start gets it.
+    let kms = aws_sdk_kms::Client::new(&pool.sdk);
+    let kms_key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let data_key = kms
+        .generate_data_key()
+        .key_id(&kms_key)
+        .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+        .send()
+        .await
+        .unwrap();
+    let plaintext: [u8; 32] = data_key.plaintext.unwrap().into_inner().try_into().unwrap();
+    let ciphertext = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .encode(data_key.ciphertext_blob.unwrap().into_inner())
+    };
+    put_sealed_row(&pool, plaintext, "kms-user").await;
+    let with_kms = [
+        ("SESSION_KMS_CIPHERTEXT", ciphertext.as_str()),
+        ("SESSION_ENCRYPTION_OLD_KEYS", old.as_str()),
+    ];
+    let (output, json) = run(&pool, &with_kms, &[]).await;
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    assert_eq!(line(&json, "iam.kms_decrypt")["status"], "ok", "{json:#}");
+    assert_eq!(line(&json, "table.key_ids")["status"], "ok", "{json:#}");
+    // A sealed value copied into another row does not decrypt there (bound to its row).
+    let sealed = pool.row("kms-user").await.unwrap()["token"].clone();
+    pool.dynamodb
+        .put_item()
+        .table_name(&pool.table)
+        .item("sub", AttributeValue::S("copied-user".into()))
+        .item("token", sealed)
+        .item("timestamp", AttributeValue::N(testkit::now().to_string()))
+        .send()
+        .await
+        .unwrap();
+    let (output, json) = run(&pool, &with_kms, &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert!(line(&json, "table.key_ids")["message"]
+        .as_str()
+        .unwrap()
+        .contains("do not decrypt"));
+    let (output, json) = run(&pool, &[("SESSION_KMS_CIPHERTEXT", "AAAAAAAA")], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert_eq!(line(&json, "iam.kms_decrypt")["status"], "fail", "{json:#}");
+
+    // One session per device: the sort key checked, and Query tried.
+    let sorted = Pool::new(PoolOptions {
+        sort_key: Some("sid".into()),
+        ..PoolOptions::default()
+    })
+    .await;
+    enable_ttl(&sorted).await;
+    let (output, json) = run(&sorted, &[("SORT_KEY", "sid")], &[]).await;
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    assert_eq!(line(&json, "table.key_schema")["status"], "ok", "{json:#}");
+    assert_eq!(line(&json, "iam.query")["status"], "ok", "{json:#}");
+    let (output, json) = run(&sorted, &[], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert!(line(&json, "table.key_schema")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("SORT_KEY"));
 }
 
 fn base64_of(key: [u8; 32]) -> String {

@@ -1,22 +1,13 @@
 //! The user pool and the app client as the function needs them (refresh flow, secret,
-//! revocation, validity, rotation, device tracking), and the Cognito calls it makes, tried with
-//! a refresh token that cannot exist.
+//! revocation, validity, rotation, device tracking, issuers).
 
-use aws_lc_rs::hmac;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, ExplicitAuthFlowsType, FeatureType, TimeUnitsType, UserPoolClientType,
+    ExplicitAuthFlowsType, FeatureType, TimeUnitsType, UserPoolClientType,
 };
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
-use super::aws::{answer, is_access_denied, Answer, Aws};
+use super::aws::{answer, Answer, Aws};
 use super::report::Report;
 use super::setup::Setup;
-
-/// A refresh token no Cognito issued (theirs are JWEs, `eyJ…`).
-const PROBE_REFRESH_TOKEN: &str = "cognito-session-doctor-not-a-refresh-token";
-/// The username the probe's `SECRET_HASH` is computed for.
-const PROBE_USERNAME: &str = "cognito-session-doctor";
 
 /// What the pool and client checks learned, for the probes.
 #[derive(Debug, Default)]
@@ -82,6 +73,22 @@ pub async fn check(aws: &Aws, setup: &Setup, report: &mut Report) -> ClientFacts
                 }
                 _ => report.ok("pool.devices", "device tracking is off"),
             }
+            let region = setup.pool_region.as_deref().unwrap_or_default();
+            report.info(
+                "pool.issuer",
+                match &setup.issuer {
+                    Some(issuer) => format!(
+                        "only iss {} ({}) is accepted, with its JWKS",
+                        issuer.value, issuer.name
+                    ),
+                    None => format!(
+                        "tokens may carry iss https://cognito-idp.{region}.amazonaws.com/{pool} \
+                         (original issuer type) or \
+                         https://issuer-cognito-idp.{region}.amazonaws.com/{pool} (updated type): \
+                         the verifier accepts both, each with its own JWKS"
+                    ),
+                },
+            );
         }
         Err(error) => match answer(report, "cognito-idp:DescribeUserPool", &error) {
             Answer::Down => return facts,
@@ -347,190 +354,5 @@ fn rotation(client: &UserPoolClientType, setup: &Setup, report: &mut Report) {
                 );
             }
         }
-    }
-}
-
-/// `SECRET_HASH` = base64(HMAC-SHA256(secret, username + client id)).
-fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = hmac::sign(&key, format!("{username}{client_id}").as_bytes());
-    STANDARD.encode(tag.as_ref())
-}
-
-/// `iam.refresh` and `iam.revoke_token`: the refresh call and `RevokeToken`, with a refresh
-/// token that cannot exist. Cognito refusing the token (NotAuthorized) means the call is
-/// allowed and reached the app client.
-pub async fn probe(aws: &Aws, setup: &Setup, facts: &ClientFacts, report: &mut Report) {
-    let Some(client_id) = &setup.client_id else {
-        return;
-    };
-    if report.aws_down || facts.missing {
-        return;
-    }
-    let id = &client_id.value;
-    let (code, action) = if setup.rotation {
-        ("iam.refresh", "cognito-idp:GetTokensFromRefreshToken")
-    } else {
-        (
-            "iam.refresh",
-            "cognito-idp:InitiateAuth (REFRESH_TOKEN_AUTH)",
-        )
-    };
-    let refreshed = if setup.rotation {
-        aws.cognito
-            .get_tokens_from_refresh_token()
-            .refresh_token(PROBE_REFRESH_TOKEN)
-            .client_id(id)
-            .set_client_secret(setup.client_secret.clone())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| answer(report, action, &e))
-    } else {
-        let mut request = aws
-            .cognito
-            .initiate_auth()
-            .auth_flow(AuthFlowType::RefreshTokenAuth)
-            .client_id(id)
-            .auth_parameters("REFRESH_TOKEN", PROBE_REFRESH_TOKEN);
-        if let Some(secret) = &setup.client_secret {
-            request =
-                request.auth_parameters("SECRET_HASH", secret_hash(secret, PROBE_USERNAME, id));
-        }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| answer(report, action, &e))
-    };
-    judge(report, code, action, setup, refreshed);
-    if facts.revocation == Some(false) {
-        return;
-    }
-    let revoked = aws
-        .cognito
-        .revoke_token()
-        .token(PROBE_REFRESH_TOKEN)
-        .client_id(id)
-        .set_client_secret(setup.client_secret.clone())
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| answer(report, "cognito-idp:RevokeToken", &e));
-    judge(
-        report,
-        "iam.revoke_token",
-        "cognito-idp:RevokeToken",
-        setup,
-        revoked,
-    );
-}
-
-fn judge(
-    report: &mut Report,
-    code: &'static str,
-    action: &str,
-    setup: &Setup,
-    result: Result<(), Answer>,
-) {
-    let client = setup.client_name();
-    match result {
-        Ok(()) => report.warn(
-            code,
-            format!("{action} accepted a made-up refresh token"),
-            "check that CLIENT_ID is a Cognito app client",
-        ),
-        Err(Answer::Down) => {}
-        Err(Answer::Service {
-            code: c, message, ..
-        }) if is_access_denied(&c) => report.fail(
-            code,
-            format!("{action} is denied: {}", Answer::describe(&c, &message)),
-            format!("allow {action} for the function's role"),
-        ),
-        Err(Answer::Service {
-            code: c, message, ..
-        }) if c == "NotAuthorizedException" && message.to_ascii_lowercase().contains("secret") => {
-            report.fail(
-                code,
-                format!(
-                    "{action}: Cognito refused the client secret ({c}: {})",
-                    shown(&message)
-                ),
-                "set CLIENT_SECRET to the app client's secret, or unset it for a client without \
-                 one",
-            );
-        }
-        Err(Answer::Service {
-            code: c, message, ..
-        }) if c == "NotAuthorizedException" || c == "UnsupportedTokenTypeException" => {
-            report.ok(
-                code,
-                format!(
-                    "{action} allowed (Cognito refused the made-up token: {c}: {})",
-                    shown(&message)
-                ),
-            );
-        }
-        Err(Answer::Service {
-            code: c, message, ..
-        }) if c == "ResourceNotFoundException" => {
-            report.fail(
-                code,
-                format!(
-                    "{action}: Cognito does not know the app client ({})",
-                    Answer::describe(&c, &message)
-                ),
-                format!("fix {client} and check the Region (the pool's)"),
-            );
-        }
-        Err(Answer::Service {
-            code: c, message, ..
-        }) if c == "InvalidParameterException" => {
-            report.fail(
-                code,
-                format!("{action} refused: {}", Answer::describe(&c, &message)),
-                format!(
-                    "allow ALLOW_REFRESH_TOKEN_AUTH on the app client; with refresh-token \
-                     rotation set {}=true",
-                    setup.rotation_name
-                ),
-            );
-        }
-        Err(Answer::Service {
-            code: c,
-            message,
-            status,
-        }) if status >= 500 => report.warn(
-            code,
-            format!(
-                "could not check {action}: the endpoint answered HTTP {status} ({})",
-                if c.starts_with("HTTP ") {
-                    message
-                } else {
-                    Answer::describe(&c, &message)
-                }
-            ),
-            "retry; an emulator such as moto does not implement every call (its RevokeToken \
-             answers 500)",
-        ),
-        Err(Answer::Service {
-            code: c, message, ..
-        }) => report.warn(
-            code,
-            format!("{action}: {}", Answer::describe(&c, &message)),
-            format!("check {client}, CLIENT_SECRET and the app client's settings"),
-        ),
-    }
-}
-
-/// A message without a space is an echoed value (moto echoes the `SECRET_HASH`): not shown.
-fn shown(message: &str) -> &str {
-    if message.trim().is_empty() {
-        "no message"
-    } else if message.contains(' ') {
-        message
-    } else {
-        "message withheld"
     }
 }

@@ -354,3 +354,64 @@ fn compare(preload: &Keys, live: &Keys, report: &mut Report) {
         "refresh COGNITO_JWKS from the pool's JWKS",
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_rs256_rsa_keys_of_2048_bits_or_more_are_usable() {
+        let good = testkit::Minter::random().jwk("good");
+        let short = json!({"kid": "short", "kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xffu8; 128]), "e": "AQAB"});
+        let mut rs512 = good.clone();
+        rs512["kid"] = "rs512".into();
+        rs512["alg"] = "RS512".into();
+        let mut enc = good.clone();
+        enc["kid"] = "enc".into();
+        enc["use"] = "enc".into();
+        let ec = json!({"kid": "ec", "kty": "EC", "crv": "P-256"});
+        let document = json!({"keys": [good, short, rs512, enc, ec, {"kty": "RSA"}]});
+        let keys = parse(document.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), 5, "a key without kid is skipped");
+        assert!(keys["good"].is_ok());
+        assert!(keys["short"].as_ref().unwrap_err().contains("1024 bits"));
+        assert!(keys["rs512"].as_ref().unwrap_err().contains("RS512"));
+        assert!(keys["enc"].as_ref().unwrap_err().contains("sig"));
+        assert!(keys["ec"].as_ref().unwrap_err().contains("RSA"));
+        assert!(parse(b"{}").is_err());
+        assert!(parse(b"not json").is_err());
+
+        let mut report = Report::default();
+        judge_keys("jwks.keys", "the JWKS", &keys, &mut report);
+        assert_eq!(
+            report.exit_code(),
+            1,
+            "usable keys beside unusable ones: a warning"
+        );
+        let mut report = Report::default();
+        let only_bad: Keys = keys.into_iter().filter(|(k, _)| k != "good").collect();
+        judge_keys("jwks.keys", "the JWKS", &only_bad, &mut report);
+        assert_eq!(report.exit_code(), 2, "no usable key: a failure");
+    }
+
+    #[test]
+    fn a_preload_is_compared_by_key_id() {
+        let minter = testkit::Minter::random();
+        let set = |kids: &[&str]| {
+            let keys: Vec<Value> = kids.iter().map(|k| minter.jwk(k)).collect();
+            parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+        };
+        let mut report = Report::default();
+        compare(&set(&["a", "b"]), &set(&["b", "a"]), &mut report);
+        assert_eq!(report.exit_code(), 0);
+        let mut report = Report::default();
+        compare(&set(&["a", "old"]), &set(&["a", "new"]), &mut report);
+        let message = &report.checks[0].message;
+        assert!(
+            message.contains("new") && message.contains("old"),
+            "{message}"
+        );
+        assert_eq!(report.exit_code(), 1);
+    }
+}

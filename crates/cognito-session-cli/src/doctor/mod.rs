@@ -8,6 +8,7 @@
 
 mod aws;
 mod cognito;
+mod iam;
 mod jwks;
 mod report;
 mod setup;
@@ -75,9 +76,9 @@ pub async fn run(args: DoctorArgs) -> Result<(), Failure> {
     if let Some(aws) = aws::Aws::connect(&setup, &mut report).await {
         aws::kms(&aws, &mut setup, &mut report).await;
         let table_ok = table::check(&aws, &setup, &mut report).await;
-        table::probe(&aws, &setup, table_ok, &mut report).await;
+        iam::dynamodb(&aws, &setup, table_ok, &mut report).await;
         let client = cognito::check(&aws, &setup, &mut report).await;
-        cognito::probe(&aws, &setup, &client, &mut report).await;
+        iam::cognito(&aws, &setup, &client, &mut report).await;
     }
     let keys = jwks::check(&setup, &mut report).await;
     token::check(&setup, keys.as_ref(), &mut report);

@@ -21,7 +21,8 @@ impl Status {
         }
     }
 
-    fn json(self) -> &'static str {
+    /// `ok`, `info`, `warn` or `fail`, as in the JSON report.
+    pub fn json(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Info => "info",

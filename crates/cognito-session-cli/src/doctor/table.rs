@@ -17,9 +17,6 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 const TOKEN: &str = "token";
 const TIMESTAMP: &str = "timestamp";
 
-/// A partition key value no user has (Cognito `sub`s are UUIDs).
-pub const PROBE_KEY: &str = "cognito-session-doctor#probe#no-such-user";
-
 /// Whether the table could be used by the probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableState {
@@ -353,7 +350,7 @@ async fn sample(aws: &Aws, setup: &Setup, table: &Named, pk: &Named, report: &mu
                 }
             },
         }
-        if !item.get(TIMESTAMP).is_some_and(|v| v.as_n().is_ok()) {
+        if item.get(TIMESTAMP).is_none_or(|v| v.as_n().is_err()) {
             no_timestamp += 1;
         }
     }
@@ -451,152 +448,5 @@ fn key_ids(
                  refresh"
             ),
         );
-    }
-}
-
-/// `iam.*` for DynamoDB: each call the function makes, on a key no user has. A conditional
-/// write that fails its condition proves the permission without writing anything.
-pub async fn probe(aws: &Aws, setup: &Setup, state: TableState, report: &mut Report) {
-    let (Some(table), Some(pk)) = (&setup.table, &setup.partition_key) else {
-        return;
-    };
-    if report.aws_down {
-        return;
-    }
-    if state == TableState::Broken {
-        report.info(
-            "iam.dynamodb",
-            "the DynamoDB permissions were not tried: fix the table first",
-        );
-        return;
-    }
-    let key = || {
-        let mut key = HashMap::from([(pk.value.clone(), AttributeValue::S(PROBE_KEY.into()))]);
-        if let Some(sk) = &setup.sort_key {
-            key.insert(sk.value.clone(), AttributeValue::S(PROBE_KEY.into()));
-        }
-        key
-    };
-    let db = &aws.dynamodb;
-    let t = &table.value;
-    let exists = "attribute_exists(#pk)";
-    let got = db
-        .get_item()
-        .table_name(t)
-        .set_key(Some(key()))
-        .send()
-        .await;
-    judge(report, "iam.get_item", "GetItem", t, got.map(|_| ()));
-    let put = db
-        .put_item()
-        .table_name(t)
-        .set_item(Some(key()))
-        .condition_expression(exists)
-        .expression_attribute_names("#pk", &pk.value)
-        .send()
-        .await;
-    judge(report, "iam.put_item", "PutItem", t, put.map(|_| ()));
-    let updated = db
-        .update_item()
-        .table_name(t)
-        .set_key(Some(key()))
-        .update_expression("SET #d = :d")
-        .condition_expression(exists)
-        .expression_attribute_names("#pk", &pk.value)
-        .expression_attribute_names("#d", "last_seen")
-        .expression_attribute_values(":d", AttributeValue::N("0".into()))
-        .send()
-        .await;
-    judge(
-        report,
-        "iam.update_item",
-        "UpdateItem",
-        t,
-        updated.map(|_| ()),
-    );
-    let deleted = db
-        .delete_item()
-        .table_name(t)
-        .set_key(Some(key()))
-        .condition_expression(exists)
-        .expression_attribute_names("#pk", &pk.value)
-        .send()
-        .await;
-    judge(
-        report,
-        "iam.delete_item",
-        "DeleteItem",
-        t,
-        deleted.map(|_| ()),
-    );
-    if setup.sort_key.is_some() {
-        let queried = db
-            .query()
-            .table_name(t)
-            .key_condition_expression("#pk = :sub")
-            .expression_attribute_names("#pk", &pk.value)
-            .expression_attribute_values(":sub", AttributeValue::S(PROBE_KEY.into()))
-            .limit(1)
-            .send()
-            .await
-            .map(|_| ());
-        judge(report, "iam.query", "Query", t, queried);
-    }
-}
-
-fn judge<E>(
-    report: &mut Report,
-    code: &'static str,
-    action: &str,
-    table: &str,
-    result: Result<(), aws_sdk_dynamodb::error::SdkError<E>>,
-) where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let error = match result {
-        Ok(()) => {
-            report.ok(code, format!("dynamodb:{action} allowed"));
-            return;
-        }
-        Err(error) => error,
-    };
-    match answer(report, &format!("dynamodb:{action}"), &error) {
-        Answer::Down => {}
-        Answer::Service { code: c, .. } if c == "ConditionalCheckFailedException" => report.ok(
-            code,
-            format!("dynamodb:{action} allowed (refused by its condition, as intended)"),
-        ),
-        Answer::Service {
-            code: c, message, ..
-        } if is_access_denied(&c) => report.fail(
-            code,
-            format!(
-                "dynamodb:{action} on {table:?} is denied: {}",
-                Answer::describe(&c, &message)
-            ),
-            format!("allow dynamodb:{action} on the table for the function's role"),
-        ),
-        Answer::Service {
-            code: c,
-            message,
-            status,
-        } if status >= 500 => report.warn(
-            code,
-            format!(
-                "could not check dynamodb:{action}: {}",
-                Answer::describe(&c, &message)
-            ),
-            "retry",
-        ),
-        Answer::Service {
-            code: c, message, ..
-        } => report.fail(
-            code,
-            format!(
-                "dynamodb:{action} on {table:?} failed: {}",
-                Answer::describe(&c, &message)
-            ),
-            "check PARTITION_KEY / SORT_KEY against the table's key schema",
-        ),
     }
 }

@@ -271,3 +271,105 @@ fn signature(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        doctor: super::super::DoctorArgs,
+    }
+
+    const POOL: &str = "eu-west-1_AbC";
+    const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC";
+
+    fn setup(token: &str) -> Setup {
+        let cli = Cli::parse_from([
+            "doctor",
+            "--client-id",
+            "client-1",
+            "--user-pool-id",
+            POOL,
+            "--token",
+            token,
+        ]);
+        Setup::read(cli.doctor, &mut Report::default()).unwrap()
+    }
+
+    fn keys(minter: &testkit::Minter) -> Keys {
+        super::super::jwks::parse(json!({"keys": [minter.jwk("k1")]}).to_string().as_bytes())
+            .unwrap()
+    }
+
+    fn claims() -> Value {
+        let now = u64::try_from(now()).unwrap();
+        testkit::access_claims(ISSUER, "client-1", "sub-1", "alice", "family", now)
+    }
+
+    /// The status of `code` after checking `token` against `keys`.
+    fn status(token: &str, keys: &Keys, code: &str) -> Option<&'static str> {
+        let mut report = Report::default();
+        check(&setup(token), Some(keys), &mut report);
+        report
+            .checks
+            .iter()
+            .find(|c| c.code == code)
+            .map(|c| c.status.json())
+    }
+
+    #[test]
+    fn a_good_token_passes_every_check() {
+        let minter = testkit::Minter::random();
+        let header = json!({"kid": "k1", "alg": "RS256"});
+        let token = minter.sign(&header, &claims());
+        let mut report = Report::default();
+        check(&setup(&token), Some(&keys(&minter)), &mut report);
+        assert_eq!(report.exit_code(), 0, "{:?}", report.checks);
+        assert!(report.checks.iter().all(|c| !c.message.contains(&token)));
+    }
+
+    #[test]
+    fn each_mismatch_is_its_own_failure() {
+        let minter = testkit::Minter::random();
+        let keys = keys(&minter);
+        let header = json!({"kid": "k1", "alg": "RS256"});
+        let sign = |claims: &Value| minter.sign(&header, claims);
+        let mut other = claims();
+        other["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into();
+        assert_eq!(status(&sign(&other), &keys, "token.issuer"), Some("fail"));
+        let mut other = claims();
+        other["client_id"] = "client-2".into();
+        assert_eq!(
+            status(&sign(&other), &keys, "token.client_id"),
+            Some("fail")
+        );
+        let mut other = claims();
+        other["token_use"] = "refresh".into();
+        assert_eq!(
+            status(&sign(&other), &keys, "token.token_use"),
+            Some("fail")
+        );
+        let mut other = claims();
+        other["exp"] = 1.into();
+        assert_eq!(status(&sign(&other), &keys, "token.expiry"), Some("info"));
+        // An ID token names its client in `aud`.
+        let mut id = claims();
+        id["token_use"] = "id".into();
+        id["aud"] = "client-1".into();
+        assert_eq!(status(&sign(&id), &keys, "token.client_id"), Some("ok"));
+        // Another key, another kid, no signature at all.
+        let stranger = testkit::Minter::random().sign(&header, &claims());
+        assert_eq!(status(&stranger, &keys, "token.signature"), Some("fail"));
+        let unknown = minter.sign(&json!({"kid": "k9", "alg": "RS256"}), &claims());
+        assert_eq!(status(&unknown, &keys, "token.kid"), Some("fail"));
+        assert_eq!(
+            status(&testkit::unsigned(&claims()), &keys, "token.signature"),
+            Some("fail")
+        );
+        assert_eq!(status("not-a-jwt", &keys, "token.decode"), Some("fail"));
+    }
+}
