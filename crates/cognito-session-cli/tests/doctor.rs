@@ -516,6 +516,33 @@ async fn doctor_names_each_broken_cognito_setting() {
         .contains("another-app-client"));
     assert!(client["fix"].as_str().unwrap().contains("CLIENT_ID"));
     assert_eq!(line(&json, "token.signature")["status"], "ok");
+    // The same from stdin (`--token -`), keeping it out of the process list.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cognito-session"))
+        .args(["doctor", "--json", "--token", "-"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &pool.moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .envs(vars(&pool))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{other}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line(&json, "token.client_id")["status"], "fail", "{json:#}");
     // Its signature altered: refused.
     let (head, _) = other.rsplit_once('.').unwrap();
     let forged = format!("{head}.{}", "A".repeat(342));
