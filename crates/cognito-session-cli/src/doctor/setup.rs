@@ -43,6 +43,8 @@ pub struct Setup {
     /// The pool id's Region (`us-east-1` of `us-east-1_AbC`).
     pub pool_region: Option<String>,
     pub issuer: Option<Named>,
+    /// `COGNITO_REPLICA_REGIONS`: Regions whose original-type issuer is accepted too.
+    pub replica_regions: Vec<String>,
     pub jwks_url: Option<Named>,
     pub jwks: Option<Named>,
     pub lifetime: u64,
@@ -258,6 +260,13 @@ impl Setup {
             user_pool_id,
             pool_region: pool_region_of,
             issuer: Named::new(args.issuer, "--issuer", "COGNITO_ISSUER"),
+            replica_regions: env("COGNITO_REPLICA_REGIONS")
+                .iter()
+                .flat_map(|r| r.split(','))
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
             jwks_url: Named::new(args.jwks_url, "--jwks-url", "COGNITO_JWKS_URL"),
             jwks: Named::new(args.jwks, "--jwks", "COGNITO_JWKS"),
             lifetime,

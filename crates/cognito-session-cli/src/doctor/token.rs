@@ -22,18 +22,27 @@ fn decode(part: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The issuers the function accepts: `COGNITO_ISSUER`, else the pool's two issuer types.
+/// The issuers the function accepts: `COGNITO_ISSUER`, else the pool's two issuer types and
+/// the original-type issuer of each replica Region.
 fn expected_issuers(setup: &Setup) -> Vec<String> {
     if let Some(issuer) = &setup.issuer {
         return vec![issuer.value.trim_end_matches('/').to_owned()];
     }
-    match (setup.pool(), &setup.pool_region) {
-        (Some(pool), Some(region)) => vec![
-            format!("https://cognito-idp.{region}.amazonaws.com/{pool}"),
-            format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool}"),
-        ],
-        _ => Vec::new(),
-    }
+    let (Some(pool), Some(home)) = (setup.pool(), &setup.pool_region) else {
+        return Vec::new();
+    };
+    let mut issuers = vec![
+        format!("https://cognito-idp.{home}.amazonaws.com/{pool}"),
+        format!("https://issuer-cognito-idp.{home}.amazonaws.com/{pool}"),
+    ];
+    issuers.extend(
+        setup
+            .replica_regions
+            .iter()
+            .filter(|r| *r != home)
+            .map(|r| format!("https://cognito-idp.{r}.amazonaws.com/{pool}")),
+    );
+    issuers
 }
 
 /// `token.*`.
@@ -120,7 +129,7 @@ pub fn check(setup: &Setup, keys: Option<&Keys>, report: &mut Report) {
                 expected.join(" or ")
             ),
             format!(
-                "fix {} (or COGNITO_ISSUER), or use a token of this pool",
+                "fix {} (or COGNITO_ISSUER, COGNITO_REPLICA_REGIONS), or use a token of this pool",
                 setup.pool_name()
             ),
         ),
@@ -371,5 +380,29 @@ mod tests {
             Some("fail")
         );
         assert_eq!(status("not-a-jwt", &keys, "token.decode"), Some("fail"));
+    }
+
+    #[test]
+    fn replica_regions_and_the_updated_issuer_type_are_expected_issuers() {
+        let minter = testkit::Minter::random();
+        let header = json!({"kid": "k1", "alg": "RS256"});
+        let issuer_status = |iss: &str, replicas: &[&str]| {
+            let mut claims = claims();
+            claims["iss"] = iss.into();
+            let mut setup = setup(&minter.sign(&header, &claims));
+            setup.replica_regions = replicas.iter().map(|r| (*r).to_owned()).collect();
+            let mut report = Report::default();
+            check(&setup, Some(&keys(&minter)), &mut report);
+            report
+                .checks
+                .iter()
+                .find(|c| c.code == "token.issuer")
+                .map(|c| c.status.json())
+        };
+        let updated = "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC";
+        assert_eq!(issuer_status(updated, &[]), Some("ok"));
+        let replica = "https://cognito-idp.us-west-2.amazonaws.com/eu-west-1_AbC";
+        assert_eq!(issuer_status(replica, &[]), Some("fail"));
+        assert_eq!(issuer_status(replica, &["us-west-2"]), Some("ok"));
     }
 }
