@@ -2,6 +2,7 @@
 //! and ends sessions. Settings come from flags or the library's environment variables.
 #![forbid(unsafe_code)]
 
+mod doctor;
 mod output;
 mod session;
 mod table;
@@ -34,6 +35,9 @@ enum Command {
     /// Users' sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Checks the deployment's configuration (table, app client, pool, JWKS, a token, IAM) and
+    /// says what to fix: exit 0 all OK, 1 warnings, 2 failures.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[tokio::main]
@@ -50,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Table(command) => table::run(command).await,
         Command::Token(command) => token::run(command).await,
         Command::Session(command) => session::run(command).await,
+        Command::Doctor(args) => doctor::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
