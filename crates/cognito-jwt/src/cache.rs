@@ -1,4 +1,4 @@
-//! The verified-token cache: repeated requests with the same access token skip the RSA check.
+//! The verified-token cache: repeated requests with the same token skip the RSA check.
 //!
 //! - **Key**: the SHA-256 of the entire token (never the token itself), so a hit means these
 //!   exact bytes (header, claims and signature) passed the whole pipeline before.
@@ -25,13 +25,13 @@ use std::sync::RwLock;
 
 use aws_lc_rs::digest::{digest, SHA256};
 
-use super::Claims;
+use crate::Claims;
 
-/// Entries the verified-token cache keeps by default (`SESSION_TOKEN_CACHE`,
-/// [`SessionsBuilder::token_cache`](crate::SessionsBuilder::token_cache)).
+/// Entries the verified-token cache keeps by default
+/// ([`VerifierBuilder::token_cache`](crate::VerifierBuilder::token_cache)).
 ///
 /// ```
-/// assert_eq!(cognito_session::verify::DEFAULT_TOKEN_CACHE, 4096);
+/// assert_eq!(cognito_jwt::DEFAULT_TOKEN_CACHE, 4096);
 /// ```
 pub const DEFAULT_CAPACITY: usize = 4096;
 
