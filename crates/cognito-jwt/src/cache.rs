@@ -1,29 +1,40 @@
 //! The verified-token cache: repeated requests with the same token skip the RSA check.
 //!
-//! - **Key**: the SHA-256 of the entire token (never the token itself), so a hit means these
-//!   exact bytes (header, claims and signature) passed the whole pipeline before.
-//! - **Value**: the claims that pipeline produced, the `kid` that signed them, which key cache
-//!   (JWKS) it came from and when that key set was fetched.
+//! - **Key**: a randomly keyed fast hash ([`RandomState`], SipHash-1-3 with a per-cache random
+//!   key) of the token's signature segment, a lookup key only. A hit needs an exact comparison:
+//!   the presented header and signature segments byte for byte with the stored ones, and the
+//!   presented payload segment with the base64url encoding of the stored (verified) payload, so
+//!   a hit means these exact bytes passed the whole pipeline before. A genuine signature with
+//!   another header or payload never hits (nor does a token with extra segments). Only tokens
+//!   that passed the whole pipeline are stored, and the hash key is secret, so no one can aim
+//!   entries at one bucket.
+//! - **Value**: the claims that pipeline produced, the header and signature segments, which key
+//!   cache (JWKS) verified it and when that key set was fetched.
 //! - **Validity**: only tokens that were *current* (unexpired) are stored. Every hit runs the
 //!   time checks again (`exp`, `iat`, `nbf` against the clock), and a token that is no longer
-//!   current is dropped and goes through the full pipeline, hence the refresh path. A hit whose
-//!   key set is older than the JWKS maximum age goes through the pipeline too, so the key cache
-//!   can revalidate (and refuse keys past their maximum staleness) as for any other token.
+//!   current is dropped and goes through the full pipeline. A hit whose key set is older than
+//!   the JWKS maximum age goes through the pipeline too, so the key cache can revalidate (and
+//!   refuse keys past their maximum staleness) as for any other token.
 //! - **Key rotation**: when a refetch of the JWKS removes (or changes) a key, every entry signed
 //!   by it is dropped before the new key set is used.
 //! - **Bound**: at most `capacity` entries; inserting into a full cache evicts the oldest entry
-//!   (first in, first out). An entry takes the token's decoded claims plus about 0.5 KiB
-//!   (measured: 0.9 KiB for a 900-byte token), so the default of [`DEFAULT_CAPACITY`] entries
-//!   holds about 4 MiB with tokens of that size, whatever the number of distinct tokens seen
-//!   (`BENCHMARKS.md`: RSS after 100,000 distinct tokens). Capacity 0 turns the cache off.
+//!   (first in, first out). Capacity 0 turns the cache off.
+//! - **Memory**: measured by `tests/memory.rs` (a counting allocator, the live heap's growth per
+//!   distinct cached token of Cognito's size, about 1 KiB): 1,264 bytes per entry, against
+//!   1,271 for the SHA-256-keyed cache this replaced. The stored payload is the decoded one
+//!   the claims need anyway; a 64-bit key instead of a 32-byte digest (in the map and the
+//!   eviction queue) and no separate `kid` (read from the stored header when keys rotate) pay
+//!   for the header and signature segments.
 //!
 //! The lock is a `std::sync::RwLock`, never held across an `.await`: a hit takes it for reading.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::RwLock;
 
-use aws_lc_rs::digest::{digest, SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 use crate::Claims;
 
@@ -35,51 +46,107 @@ use crate::Claims;
 /// ```
 pub const DEFAULT_CAPACITY: usize = 4096;
 
-/// SHA-256 of a whole token.
-pub(crate) type TokenHash = [u8; 32];
+/// The lookup key of a token: a keyed hash of its signature segment.
+pub(crate) type TokenHash = u64;
 
-/// The cache key's hash for the map: its first eight bytes. The key is already a cryptographic
-/// hash of attacker-chosen input, so no attacker can aim entries at one bucket.
+/// The map's hash of a key that already is a keyed hash: the key itself.
 #[derive(Default)]
-struct FirstBytes(u64);
+struct Identity(u64);
 
-impl Hasher for FirstBytes {
+impl Hasher for Identity {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // `[u8; 32]` hashes as its length, then its bytes; keep the first eight bytes of content.
-        if bytes.len() >= 8 {
-            let mut first = [0; 8];
-            first.copy_from_slice(&bytes[..8]);
-            self.0 ^= u64::from_le_bytes(first);
+        // Only `u64` keys are hashed here, through `write_u64`; fold anything else in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
 
-    fn write_usize(&mut self, _length: usize) {}
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// A compact JWT's three segments, still encoded (`None`: not three segments).
+fn segments(token: &str) -> Option<(&str, &str, &str)> {
+    let (header, rest) = token.split_once('.')?;
+    let (payload, signature) = rest.split_once('.')?;
+    Some((header, payload, signature))
+}
+
+/// Whether `encoded` is the unpadded base64url encoding of `decoded`, chunk by chunk on the
+/// stack (base64url encoding is a function, so this is exact).
+fn encodes(decoded: &[u8], encoded: &[u8]) -> bool {
+    const CHUNK: usize = 768; // encodes to 1024 characters, no padding
+    if encoded.len() != decoded.len() / 3 * 4 + [0, 2, 3][decoded.len() % 3] {
+        return false;
+    }
+    let mut buffer = [0u8; CHUNK / 3 * 4];
+    decoded
+        .chunks(CHUNK)
+        .zip(encoded.chunks(CHUNK / 3 * 4))
+        .all(|(chunk, expected)| {
+            matches!(URL_SAFE_NO_PAD.encode_slice(chunk, &mut buffer), Ok(n) if buffer[..n] == *expected)
+        })
 }
 
 struct Entry {
     claims: Claims,
+    /// The header and signature segments as presented, one after the other (the payload is the
+    /// claims').
+    segments: Box<str>,
+    header_len: usize,
     /// Which key cache (JWKS) verified the token, see `Jwks::id`.
     jwks: u64,
-    kid: Box<str>,
     /// When that key set was fetched (`None`: preloaded), so a hit never outlives the key
     /// set's maximum age.
     keys_fetched_at: Option<u64>,
 }
 
+impl Entry {
+    fn header(&self) -> &str {
+        self.segments.get(..self.header_len).unwrap_or_default()
+    }
+
+    fn signature(&self) -> &str {
+        self.segments.get(self.header_len..).unwrap_or_default()
+    }
+
+    /// Whether `token` is exactly the token this entry was made from: the signature, then the
+    /// header, then the payload (the costliest check) last.
+    fn is(&self, token: &str) -> bool {
+        segments(token).is_some_and(|(header, payload, signature)| {
+            signature == self.signature()
+                && header == self.header()
+                && encodes(self.claims.payload().as_bytes(), payload.as_bytes())
+        })
+    }
+
+    /// The `kid` of the stored header.
+    fn kid(&self) -> Option<String> {
+        let (mut stack, mut heap) = ([0u8; 384], Vec::new());
+        let decoded = crate::token::decode(self.header(), &mut stack, &mut heap).ok()?;
+        let header = crate::token::parse_header(decoded).ok()?;
+        crate::token::check_header(&header).ok().map(str::to_owned)
+    }
+}
+
 #[derive(Default)]
 struct State {
-    entries: HashMap<TokenHash, Entry, BuildHasherDefault<FirstBytes>>,
+    /// Boxed: the map keeps about twice as many slots as entries, and a slot is then 16 bytes.
+    entries: HashMap<TokenHash, Box<Entry>, BuildHasherDefault<Identity>>,
     /// Insertion order, for eviction. Holds exactly the keys of `entries`.
     order: VecDeque<TokenHash>,
 }
 
-/// A bounded map from token hash to verified claims.
+/// A bounded map from token to verified claims.
 pub(crate) struct TokenCache {
     capacity: usize,
+    /// The secret hash key, random per cache.
+    hasher: RandomState,
     state: RwLock<State>,
 }
 
@@ -97,6 +164,7 @@ impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         TokenCache {
             capacity,
+            hasher: RandomState::new(),
             state: RwLock::default(),
         }
     }
@@ -105,11 +173,17 @@ impl TokenCache {
         self.capacity > 0
     }
 
-    /// The cache key of `token`.
-    pub(crate) fn hash(token: &str) -> TokenHash {
-        let mut key = [0; 32];
-        key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-        key
+    /// The lookup key of `token`: the keyed hash of its length and of the first 32 characters
+    /// of its signature segment (the part after the last dot, the whole token if none). An RS256
+    /// signature is as good as random, so that is enough to spread the keys; the exact
+    /// comparison decides.
+    pub(crate) fn hash(&self, token: &str) -> TokenHash {
+        let signature = token.rsplit_once('.').map_or(token, |(_, s)| s);
+        let prefix = signature
+            .as_bytes()
+            .get(..32)
+            .unwrap_or(signature.as_bytes());
+        self.hasher.hash_one((token.len(), prefix))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -120,23 +194,29 @@ impl TokenCache {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The claims stored for this token hash and when the key set that verified them was
-    /// fetched, if any. The caller checks both against the clock.
-    pub(crate) fn get(&self, key: &TokenHash) -> Option<(Claims, Option<u64>)> {
+    /// The claims stored for exactly `token` (under `key`) and when the key set that verified
+    /// them was fetched, if any. The caller checks both against the clock.
+    pub(crate) fn get(&self, key: TokenHash, token: &str) -> Option<(Claims, Option<u64>)> {
         self.read()
             .entries
-            .get(key)
+            .get(&key)
+            .filter(|e| e.is(token))
             .map(|e| (e.claims.clone(), e.keys_fetched_at))
     }
 
-    /// Stores the claims of a token that just passed the whole pipeline and is current;
-    /// `jwks`, `kid` and `keys_fetched_at` say which key verified it.
+    /// Stores the claims of `token`, which just passed the whole pipeline and is current;
+    /// `jwks` and `keys_fetched_at` say which key set verified it. A key already taken (by this
+    /// token, or by another one whose hash collides) is left as it is.
     pub(crate) fn insert(
         &self,
         key: TokenHash,
+        token: &str,
         claims: Claims,
-        (jwks, kid, keys_fetched_at): (u64, &str, Option<u64>),
+        (jwks, keys_fetched_at): (u64, Option<u64>),
     ) {
+        let Some((header, _, signature)) = segments(token) else {
+            return;
+        };
         if !self.enabled() {
             return;
         }
@@ -150,23 +230,28 @@ impl TokenCache {
             };
             state.entries.remove(&oldest);
         }
+        let mut segments = String::with_capacity(header.len() + signature.len());
+        segments.push_str(header);
+        segments.push_str(signature);
         state.entries.insert(
             key,
-            Entry {
+            Box::new(Entry {
                 claims,
+                segments: segments.into_boxed_str(),
+                header_len: header.len(),
                 jwks,
-                kid: kid.into(),
                 keys_fetched_at,
-            },
+            }),
         );
         state.order.push_back(key);
     }
 
-    /// Drops one entry (its token is no longer current).
-    pub(crate) fn remove(&self, key: &TokenHash) {
+    /// Drops the entry of `token` under `key` (no longer current).
+    pub(crate) fn remove(&self, key: TokenHash, token: &str) {
         let mut state = self.write();
-        if state.entries.remove(key).is_some() {
-            state.order.retain(|k| k != key);
+        if state.entries.get(&key).is_some_and(|e| e.is(token)) {
+            state.entries.remove(&key);
+            state.order.retain(|k| *k != key);
         }
     }
 
@@ -179,7 +264,7 @@ impl TokenCache {
         let before = state.entries.len();
         state
             .entries
-            .retain(|_, entry| entry.jwks != jwks || keep(&entry.kid));
+            .retain(|_, entry| entry.jwks != jwks || entry.kid().is_some_and(|kid| keep(&kid)));
         let dropped = before - state.entries.len();
         if dropped > 0 {
             let State { entries, order } = &mut *state;
@@ -201,40 +286,113 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn claims(sub: &str) -> Claims {
-        Claims::parse(format!(r#"{{"sub":"{sub}"}}"#).into_bytes()).unwrap()
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    /// A token-shaped string with these parts, and the claims its payload parses to.
+    fn token(kid: &str, sub: &str, signature: &str) -> (String, Claims) {
+        let payload = format!(r#"{{"sub":"{sub}"}}"#);
+        let token = format!(
+            "{}.{}.{signature}",
+            b64(&format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#)),
+            b64(&payload)
+        );
+        (token, Claims::parse(payload.into_bytes()).unwrap())
+    }
+
+    fn put(cache: &TokenCache, (token, claims): &(String, Claims), jwks: u64) -> TokenHash {
+        let key = cache.hash(token);
+        cache.insert(key, token, claims.clone(), (jwks, None));
+        key
+    }
+
+    fn hit(cache: &TokenCache, token: &str) -> Option<String> {
+        cache
+            .get(cache.hash(token), token)
+            .map(|(c, _)| c.sub().to_owned())
     }
 
     #[test]
-    fn keyed_by_the_hash_of_the_whole_token() {
+    fn exact_bytes_only() {
         let cache = TokenCache::new(4);
-        let (a, b) = (TokenCache::hash("h.p.s1"), TokenCache::hash("h.p.s2"));
-        assert_ne!(a, b);
-        cache.insert(a, claims("a"), (1, "k", None));
-        assert_eq!(cache.get(&a).unwrap().0.sub(), "a");
-        assert!(
-            cache.get(&b).is_none(),
-            "another signature is another token"
-        );
-        cache.remove(&a);
-        assert!(cache.get(&a).is_none());
+        let a = token("k", "a", "c2ln");
+        put(&cache, &a, 1);
+        assert_eq!(hit(&cache, &a.0).as_deref(), Some("a"));
+        // The same (genuine) signature with another payload, another header, an extra segment,
+        // or a payload that decodes alike but is not the same text: all misses.
+        let (header, rest) = a.0.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let forged_payload = format!("{header}.{}.{signature}", b64(r#"{"sub":"admin"}"#));
+        let forged_header = format!("{}.{rest}", b64(r#"{"alg":"RS256","kid":"x"}"#));
+        for other in [
+            forged_payload,
+            forged_header,
+            format!("{}.x", a.0),
+            format!("x.{}", a.0),
+            a.0.replace(signature, "c2lm"),
+            a.0[..a.0.len() - 1].to_owned(),
+            format!(
+                "{}A.{signature}",
+                &a.0[..header.len() + 1 + rest.len() - signature.len() - 1]
+            ),
+        ] {
+            assert_eq!(hit(&cache, &other), None, "{other}");
+        }
+        assert_eq!(cache.len(), 1);
+        cache.remove(cache.hash(&a.0), &a.0);
+        assert_eq!(hit(&cache, &a.0), None);
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn payload_comparison_is_exact_at_every_length() {
+        for len in 0..2000 {
+            let decoded: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let encoded = URL_SAFE_NO_PAD.encode(&decoded);
+            assert!(encodes(&decoded, encoded.as_bytes()), "{len}");
+            let mut wrong = encoded.clone().into_bytes();
+            if let Some(last) = wrong.last_mut() {
+                *last = if *last == b'A' { b'B' } else { b'A' };
+                assert!(!encodes(&decoded, &wrong), "{len}");
+            }
+            assert!(
+                !encodes(&decoded, format!("{encoded}A").as_bytes()),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_are_random_per_cache() {
+        let (one, two) = (TokenCache::new(1), TokenCache::new(1));
+        let tokens = ["a.b.c", "a.b.d", "x.y.z"];
+        assert!(
+            tokens.iter().any(|t| one.hash(t) != two.hash(t)),
+            "two caches hash alike: the key is not random"
+        );
+        assert_eq!(
+            one.hash("h.p.s"),
+            one.hash("x.y.s"),
+            "length and signature only"
+        );
+        assert_ne!(one.hash("h.p.s"), one.hash("h.p.t"));
     }
 
     #[test]
     fn bounded_first_in_first_out() {
         let cache = TokenCache::new(3);
-        let keys: Vec<_> = (0..10)
-            .map(|i| TokenHash::from(TokenCache::hash(&i.to_string())))
+        let tokens: Vec<_> = (0..10)
+            .map(|i| token("k", &i.to_string(), &format!("sig{i}")))
             .collect();
-        for (i, key) in keys.iter().enumerate() {
-            cache.insert(*key, claims(&i.to_string()), (1, "k", None));
+        for t in &tokens {
+            put(&cache, t, 1);
             assert!(cache.len() <= 3);
         }
         assert_eq!(cache.len(), 3);
-        assert!(cache.get(&keys[6]).is_none());
-        for key in &keys[7..] {
-            assert!(cache.get(key).is_some());
+        assert!(hit(&cache, &tokens[6].0).is_none());
+        for t in &tokens[7..] {
+            assert!(hit(&cache, &t.0).is_some());
         }
         assert_eq!(cache.read().order.len(), 3);
     }
@@ -242,27 +400,27 @@ mod tests {
     #[test]
     fn off_at_capacity_zero() {
         let cache = TokenCache::new(0);
-        let key = TokenCache::hash("t");
-        cache.insert(key, claims("a"), (1, "k", None));
-        assert!(cache.get(&key).is_none());
+        let a = token("k", "a", "s");
+        put(&cache, &a, 1);
+        assert!(hit(&cache, &a.0).is_none());
     }
 
     #[test]
     fn forgets_entries_of_removed_keys_only() {
         let cache = TokenCache::new(8);
         let (a, b, c) = (
-            TokenCache::hash("a"),
-            TokenCache::hash("b"),
-            TokenCache::hash("c"),
+            token("old", "a", "sa"),
+            token("new", "b", "sb"),
+            token("old", "c", "sc"),
         );
-        cache.insert(a, claims("a"), (1, "old", None));
-        cache.insert(b, claims("b"), (1, "new", None));
-        cache.insert(c, claims("c"), (2, "old", None));
+        put(&cache, &a, 1);
+        put(&cache, &b, 1);
+        put(&cache, &c, 2);
         cache.forget_keys(1, |kid| kid == "new");
-        assert!(cache.get(&a).is_none());
-        assert!(cache.get(&b).is_some());
+        assert!(hit(&cache, &a.0).is_none());
+        assert!(hit(&cache, &b.0).is_some());
         assert!(
-            cache.get(&c).is_some(),
+            hit(&cache, &c.0).is_some(),
             "another JWKS's key of the same kid"
         );
         assert_eq!(cache.read().order.len(), 2);

@@ -2,6 +2,7 @@
 //! signature check and checked after it.
 
 use std::borrow::Cow;
+use std::num::NonZeroU64;
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
@@ -63,20 +64,40 @@ pub enum ClaimsRejected {
 #[derive(Debug, Clone)]
 pub struct Claims(Arc<Decoded>);
 
+/// Kept compact: the verified-token cache holds one per entry (`cache.rs` measures it).
 #[derive(Debug)]
 struct Decoded {
     wire: Wire,
-    /// The payload, checked to be UTF-8 once (so the JSON parser need not check each string).
-    payload: String,
-    all: OnceLock<serde_json::Map<String, serde_json::Value>>,
+    /// The payload (checked to be UTF-8 once, so the JSON parser need not check each string),
+    /// then the decoded values of the claims that have JSON escapes.
+    text: Box<str>,
+    /// Where the payload ends in `text`.
+    payload_len: u16,
+    all: OnceLock<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
-/// A claim's text: where it sits in the payload when it has no JSON escapes (the usual case: no
-/// allocation), else its decoded value.
-#[derive(Debug)]
-enum Text {
-    Span(usize, usize),
-    Decoded(Box<str>),
+/// A claim's text: where it sits in `text` (in the payload when it has no JSON escapes, the
+/// usual case, else after it). Payloads are at most 6 KiB ([`MAX_TOKEN_BYTES`](crate::MAX_TOKEN_BYTES)).
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    start: u16,
+    len: u16,
+}
+
+/// A time claim (seconds since the epoch) stored as `value + 1`, saturating: 8 bytes instead
+/// of 16 for an `Option<u64>`. Only `u64::MAX` reads back changed (as `u64::MAX - 1`), which
+/// every check refuses alike (implausible, or not valid yet).
+#[derive(Debug, Clone, Copy)]
+struct Time(NonZeroU64);
+
+impl Time {
+    fn new(value: Option<u64>) -> Option<Time> {
+        value.and_then(|v| NonZeroU64::new(v.saturating_add(1)).map(Time))
+    }
+}
+
+fn time(t: Option<Time>) -> Option<u64> {
+    t.map(|Time(n)| n.get() - 1)
 }
 
 /// The claims we check and expose.
@@ -92,11 +113,11 @@ struct Wire {
     origin_jti: Option<Text>,
     jti: Option<Text>,
     scope: Option<Text>,
-    groups: Option<Vec<String>>,
-    exp: Option<u64>,
-    iat: Option<u64>,
-    nbf: Option<u64>,
-    auth_time: Option<u64>,
+    groups: Option<Box<[String]>>,
+    exp: Option<Time>,
+    iat: Option<Time>,
+    nbf: Option<Time>,
+    auth_time: Option<Time>,
 }
 
 /// The claims as they come off the wire. Serde refuses a repeated claim name among these fields.
@@ -198,7 +219,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
 #[derive(Debug)]
 enum Aud {
     One(Text),
-    Many(Vec<String>),
+    Many(Box<[String]>),
 }
 
 /// The typed claims and the JSON type each must have, for the message of a refusal.
@@ -337,46 +358,67 @@ impl Claims {
             ));
         }
         let w: WireIn<'_> = serde_json::from_str(&payload).map_err(|e| diagnose(&payload, e))?;
+        let too_long = || ClaimsRejected::Malformed("the payload is too long".into());
         let base = payload.as_ptr() as usize;
-        let text = |Present(value): Present<Str<'_>>| {
-            value.map(|Str(value)| match value {
+        // Decoded values of escaped strings, stored after the payload.
+        let mut extra = String::new();
+        let mut text = |Present(value): Present<Str<'_>>| -> Result<Option<Text>, ClaimsRejected> {
+            let Some(Str(value)) = value else {
+                return Ok(None);
+            };
+            let (start, len) = match &value {
                 Cow::Borrowed(b) => {
                     let start = (b.as_ptr() as usize).wrapping_sub(base);
                     let end = start.wrapping_add(b.len());
                     // A borrowed string lies inside the payload; checked rather than assumed.
                     match payload.get(start..end) {
-                        Some(span) if span.as_ptr() == b.as_ptr() => Text::Span(start, end),
-                        _ => Text::Decoded(b.into()),
+                        Some(span) if span.as_ptr() == b.as_ptr() => (start, b.len()),
+                        _ => (usize::MAX, 0),
                     }
                 }
-                Cow::Owned(o) => Text::Decoded(o.into_boxed_str()),
-            })
+                Cow::Owned(_) => (usize::MAX, 0),
+            };
+            let (start, len) = if start == usize::MAX {
+                let start = payload.len() + extra.len();
+                extra.push_str(&value);
+                (start, value.len())
+            } else {
+                (start, len)
+            };
+            Ok(Some(Text {
+                start: u16::try_from(start).map_err(|_| too_long())?,
+                len: u16::try_from(len).map_err(|_| too_long())?,
+            }))
         };
         let wire = Wire {
-            iss: text(w.iss),
-            sub: text(w.sub),
-            token_use: text(w.token_use),
-            client_id: text(w.client_id),
-            username: text(w.username),
-            cognito_username: text(w.cognito_username),
-            aud: w.aud.0.map(|aud| match aud {
-                Audience::One(one) => {
-                    Aud::One(text(Present(Some(one))).unwrap_or(Text::Decoded(Box::default())))
-                }
-                Audience::Many(all) => Aud::Many(all),
-            }),
-            origin_jti: text(w.origin_jti),
-            jti: text(w.jti),
-            scope: text(w.scope),
-            groups: w.groups.0,
-            exp: w.exp.0,
-            iat: w.iat.0,
-            nbf: w.nbf.0,
-            auth_time: w.auth_time.0,
+            iss: text(w.iss)?,
+            sub: text(w.sub)?,
+            token_use: text(w.token_use)?,
+            client_id: text(w.client_id)?,
+            username: text(w.username)?,
+            cognito_username: text(w.cognito_username)?,
+            aud: match w.aud.0 {
+                Some(Audience::One(one)) => text(Present(Some(one)))?.map(Aud::One),
+                Some(Audience::Many(all)) => Some(Aud::Many(all.into_boxed_slice())),
+                None => None,
+            },
+            origin_jti: text(w.origin_jti)?,
+            jti: text(w.jti)?,
+            scope: text(w.scope)?,
+            groups: w.groups.0.map(Vec::into_boxed_slice),
+            exp: Time::new(w.exp.0),
+            iat: Time::new(w.iat.0),
+            nbf: Time::new(w.nbf.0),
+            auth_time: Time::new(w.auth_time.0),
         };
+        let payload_len = u16::try_from(payload.len()).map_err(|_| too_long())?;
+        u16::try_from(payload.len() + extra.len()).map_err(|_| too_long())?;
+        let mut all = payload;
+        all.push_str(&extra);
         Ok(Claims(Arc::new(Decoded {
             wire,
-            payload,
+            text: all.into_boxed_str(),
+            payload_len,
             all: OnceLock::new(),
         })))
     }
@@ -385,15 +427,13 @@ impl Claims {
         &self.0.wire
     }
 
-    fn text<'s>(&'s self, text: &'s Option<Text>) -> Option<&'s str> {
+    fn text(&self, text: &Option<Text>) -> Option<&str> {
         self.text_of(text.as_ref()?)
     }
 
-    fn text_of<'s>(&'s self, text: &'s Text) -> Option<&'s str> {
-        match text {
-            Text::Span(start, end) => self.0.payload.get(*start..*end),
-            Text::Decoded(value) => Some(value),
-        }
+    fn text_of(&self, text: &Text) -> Option<&str> {
+        let start = usize::from(text.start);
+        self.0.text.get(start..start + usize::from(text.len))
     }
 
     /// Runs every check; the order puts "who issued it, for whom" before "when".
@@ -444,15 +484,15 @@ impl Claims {
         refresh_window: u64,
     ) -> Result<Freshness, ClaimsRejected> {
         let w = self.wire();
-        let exp = w.exp.ok_or(ClaimsRejected::Missing("exp"))?;
-        let iat = w.iat.ok_or(ClaimsRejected::Missing("iat"))?;
+        let exp = time(w.exp).ok_or(ClaimsRejected::Missing("exp"))?;
+        let iat = time(w.iat).ok_or(ClaimsRejected::Missing("iat"))?;
         if exp > MAX_TIME || iat > exp || exp - iat > MAX_LIFETIME {
             return Err(ClaimsRejected::ImplausibleTimes);
         }
         if iat > now.saturating_add(leeway) {
             return Err(ClaimsRejected::IssuedInFuture);
         }
-        if let Some(nbf) = w.nbf {
+        if let Some(nbf) = time(w.nbf) {
             if nbf > now.saturating_add(leeway) {
                 return Err(ClaimsRejected::NotYetValid);
             }
@@ -609,7 +649,7 @@ impl Claims {
     /// }
     /// ```
     pub fn exp(&self) -> u64 {
-        self.wire().exp.unwrap_or_default()
+        time(self.wire().exp).unwrap_or_default()
     }
 
     /// Issue time, seconds since the epoch.
@@ -620,7 +660,7 @@ impl Claims {
     /// }
     /// ```
     pub fn iat(&self) -> u64 {
-        self.wire().iat.unwrap_or_default()
+        time(self.wire().iat).unwrap_or_default()
     }
 
     /// When the user authenticated, seconds since the epoch.
@@ -631,7 +671,7 @@ impl Claims {
     /// }
     /// ```
     pub fn auth_time(&self) -> Option<u64> {
-        self.wire().auth_time
+        time(self.wire().auth_time)
     }
 
     /// The user's email (ID tokens; `None` if absent or not a string).
@@ -698,7 +738,7 @@ impl Claims {
     pub fn all(&self) -> &serde_json::Map<String, serde_json::Value> {
         self.0
             .all
-            .get_or_init(|| serde_json::from_str(&self.0.payload).unwrap_or_default())
+            .get_or_init(|| Box::new(serde_json::from_str(self.payload()).unwrap_or_default()))
     }
 
     /// The raw payload: the JSON text the signature covers (decoded from base64url).
@@ -709,7 +749,10 @@ impl Claims {
     /// }
     /// ```
     pub fn payload(&self) -> &str {
-        &self.0.payload
+        self.0
+            .text
+            .get(..usize::from(self.0.payload_len))
+            .unwrap_or_default()
     }
 }
 

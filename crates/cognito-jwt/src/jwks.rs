@@ -246,7 +246,8 @@ impl Jwks {
     /// never outlives the set's maximum age.
     pub(crate) fn remember(
         &self,
-        token: TokenHash,
+        hash: TokenHash,
+        token: &str,
         claims: Claims,
         kid: &str,
         key: &ParsedPublicKey,
@@ -257,7 +258,7 @@ impl Jwks {
         if unchanged {
             self.context
                 .tokens
-                .insert(token, claims, (self.id, kid, keys.fetched_at));
+                .insert(hash, token, claims, (self.id, keys.fetched_at));
         }
     }
 

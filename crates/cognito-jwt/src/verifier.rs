@@ -209,8 +209,8 @@ impl Verifier {
         if !inner.cache.enabled() || token.len() > MAX_TOKEN_BYTES {
             return Err(None);
         }
-        let key = TokenCache::hash(token);
-        if let Some((claims, keys_fetched_at)) = inner.cache.get(&key) {
+        let key = inner.cache.hash(token);
+        if let Some((claims, keys_fetched_at)) = inner.cache.get(key, token) {
             // Only the clock can have changed: the token may have expired, or the key set that
             // verified it may be due for revalidation (then the pipeline asks the key cache, as
             // an uncached token would).
@@ -220,7 +220,7 @@ impl Verifier {
                 Ok(Freshness::Current) if keys_fresh && self.custom(&claims).is_ok() => {
                     return Ok(claims)
                 }
-                _ => inner.cache.remove(&key),
+                _ => inner.cache.remove(key, token),
             }
         }
         Err(Some(key))
@@ -301,7 +301,7 @@ impl Verifier {
             learner.confirm(&issuer, &jwks);
         }
         if let (Some(key), Freshness::Current) = (key, freshness) {
-            jwks.remember(key, claims.clone(), kid, &key_entry);
+            jwks.remember(key, token, claims.clone(), kid, &key_entry);
         }
         Ok((claims, freshness))
     }
