@@ -7,7 +7,12 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-/// Why the claims of a correctly signed token were refused.
+/// Why the claims of a correctly signed token were refused (step 5).
+///
+/// ```
+/// use cognito_jwt::ClaimsRejected;
+/// assert_eq!(ClaimsRejected::Group.to_string(), "the user is in none of the required groups");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClaimsRejected {

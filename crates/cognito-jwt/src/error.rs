@@ -9,6 +9,11 @@ use crate::MAX_TOKEN_BYTES;
 
 /// A boxed error from a dependency (the HTTP client, a custom fetcher, a custom check), kept as
 /// the cause.
+///
+/// ```
+/// let cause: cognito_jwt::BoxError = "connection reset".into();
+/// assert_eq!(cause.to_string(), "connection reset");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why [`Verifier::verify`](crate::Verifier::verify) gave no claims.

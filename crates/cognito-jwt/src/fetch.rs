@@ -32,6 +32,10 @@ pub enum FetchError {
 }
 
 /// What [`JwksFetcher::fetch`] returns: the document's bytes.
+///
+/// ```
+/// let ready: cognito_jwt::FetchFuture<'static> = Box::pin(async { Ok(br#"{"keys":[]}"#.to_vec()) });
+/// ```
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, FetchError>> + Send + 'a>>;
 
 /// Fetches a JWKS document. The verifier calls it at most once per refetch interval per key

@@ -103,3 +103,8 @@ pub use verifier::Verifier;
 /// assert_eq!(cognito_jwt::MAX_TOKEN_BYTES, 8192);
 /// ```
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The README's examples, compiled as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
