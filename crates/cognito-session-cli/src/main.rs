@@ -29,7 +29,7 @@ enum Command {
     /// The session table.
     #[command(subcommand)]
     Table(table::TableCommand),
-    /// Access tokens.
+    /// Access and ID tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
     /// Users' sessions.

@@ -610,6 +610,76 @@ async fn session_list_shows_every_device_without_tokens() {
 }
 
 #[tokio::test]
+async fn token_verify_checks_id_tokens_too() {
+    let pool = Pool::new(PoolOptions::default()).await;
+    let sub = pool.user("cli-id").await;
+    let login = pool.login("cli-id").await;
+    let (id, access) = (login.id_token().unwrap(), login.access_token().unwrap());
+    let verify = |token: &str, token_use: &str| {
+        let (pool, token, token_use) = (pool.clone(), token.to_owned(), token_use.to_owned());
+        async move {
+            let mut args = vec![
+                "token",
+                "verify",
+                token.as_str(),
+                "--client-id",
+                pool.client_id.as_str(),
+                "--user-pool-id",
+                pool.pool_id.as_str(),
+            ];
+            if !token_use.is_empty() {
+                args.extend(["--token-use", token_use.as_str()]);
+            }
+            cli(&pool, &args).await
+        }
+    };
+    // Auto (the default) and `id`: verified, with the ID token's own claims.
+    for token_use in ["", "id"] {
+        let (output, json) = verify(id, token_use).await;
+        assert_eq!(code(&output), 0, "{token_use}: {}", stderr(&output));
+        assert_eq!(json["valid"], true);
+        assert_eq!(json["token_use"], "id");
+        assert_eq!(json["sub"], sub.as_str());
+        assert_eq!(json["username"], "cli-id", "cognito:username");
+        assert_eq!(json["client_id"], pool.client_id.as_str(), "aud");
+        assert!(json["custom"].is_object(), "{json}");
+    }
+    // `access` refuses the ID token, `id` the access token: by token use.
+    for (token, token_use, found) in [(id, "access", "\"id\""), (access, "id", "\"access\"")] {
+        let (output, json) = verify(token, token_use).await;
+        assert_eq!(code(&output), 1, "{json}");
+        assert_eq!(json["valid"], false);
+        let reason = json["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("token_use = ") && reason.contains(found),
+            "{reason}"
+        );
+    }
+    // An ID token of another app client: refused by its `aud`.
+    let (output, json) = cli(
+        &pool,
+        &[
+            "token",
+            "verify",
+            id,
+            "--client-id",
+            "another-client",
+            "--user-pool-id",
+            &pool.pool_id,
+        ],
+    )
+    .await;
+    assert_eq!(code(&output), 1, "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another app client"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
 async fn token_verify_reads_stdin() {
     let pool = Pool::new(PoolOptions::default()).await;
     let sub = pool.user("cli-stdin").await;

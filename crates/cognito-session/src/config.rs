@@ -132,7 +132,7 @@ impl Default for Settings {
             operation_timeout: Duration::from_secs(2),
             jwks_max_age: 3600,
             jwks_max_stale: 86_400,
-            token_cache: crate::verify::DEFAULT_TOKEN_CACHE,
+            token_cache: cognito_jwt::DEFAULT_TOKEN_CACHE,
             cognito_endpoint: None,
             allowed_origins: Vec::new(),
         }
@@ -361,35 +361,45 @@ impl Settings {
             .collect()
     }
 
-    /// The issuers to accept, when they are known without seeing a token (`None`: learn the
-    /// pool), each with its JWKS URL and whether a refused JWKS fetch is this configuration's
-    /// fault (500) rather than the token's (401). The first is the one a token naming none of
-    /// them is checked against.
-    pub(crate) fn accepted_issuers(&self) -> Result<Option<Vec<AcceptedIssuer>>, Error> {
-        let url_for = |issuer: &str| self.jwks_url_for(issuer);
+    /// The token verifier these settings describe: `COGNITO_ISSUER` as the only issuer (keys
+    /// at `COGNITO_JWKS_URL`, an emulator's or its own), else `USER_POOL_ID` (with
+    /// `COGNITO_REPLICA_REGIONS`), else the pool learned from the first token. Tokens expired
+    /// within the session lifetime come back for a refresh.
+    pub(crate) fn verifier(&self) -> Result<cognito_jwt::VerifierBuilder, Error> {
+        let mut builder = cognito_jwt::Verifier::builder()
+            .client_id(self.client_id.clone().unwrap_or_default())
+            .replica_regions(self.replica_regions.iter().cloned())
+            .leeway(Duration::from_secs(self.leeway))
+            .refresh_window(Duration::from_secs(self.cookie.max_age_secs))
+            .jwks_timeout(self.jwks_timeout)
+            .jwks_refetch_interval(self.jwks_penalty)
+            .jwks_max_age(Duration::from_secs(self.jwks_max_age))
+            .jwks_max_stale(Duration::from_secs(self.jwks_max_stale))
+            .token_cache(self.token_cache)
+            .setting_names(cognito_jwt::SettingNames {
+                client_ids: "CLIENT_ID".into(),
+                issuers: "USER_POOL_ID (its Region prefix), COGNITO_ISSUER and \
+                          COGNITO_REPLICA_REGIONS"
+                    .into(),
+                jwks: "USER_POOL_ID, COGNITO_ISSUER and COGNITO_JWKS_URL".into(),
+            });
         if let Some(issuer) = &self.issuer {
-            let issuer = issuer.trim_end_matches('/').to_owned();
-            return Ok(Some(vec![AcceptedIssuer {
-                jwks_url: url_for(&issuer),
-                issuer,
-                configured: true,
-            }]));
+            let issuer = issuer.trim_end_matches('/');
+            return Ok(builder.issuer(issuer).jwks_url(self.jwks_url_for(issuer)));
         }
-        let Some(pool) = &self.user_pool_id else {
-            return Ok(None);
-        };
-        let home = pool_region(pool)?;
-        Ok(Some(
-            crate::verify::pool_issuers(pool, home, &self.replica_regions)
-                .into_iter()
-                .enumerate()
-                .map(|(i, issuer)| AcceptedIssuer {
-                    jwks_url: url_for(&issuer),
-                    issuer,
-                    configured: i == 0 || self.jwks_url.is_some(),
-                })
-                .collect(),
-        ))
+        if let Some(url) = &self.jwks_url {
+            builder = builder.jwks_url(url);
+        }
+        if let Some(endpoint) = self.emulator() {
+            builder = builder.emulator(endpoint);
+        }
+        Ok(match &self.user_pool_id {
+            Some(pool) => {
+                pool_region(pool)?;
+                builder.user_pool(pool)
+            }
+            None => builder.learn_user_pool(),
+        })
     }
 
     /// The JWKS URL for a known issuer: explicit, an emulator's, or the issuer's own.
@@ -412,16 +422,6 @@ impl Settings {
         let uri: http::Uri = endpoint.parse().ok()?;
         matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]")).then_some(endpoint)
     }
-}
-
-/// An issuer tokens may carry, and where its keys are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AcceptedIssuer {
-    pub issuer: String,
-    pub jwks_url: String,
-    /// A refused JWKS fetch is a configuration error (the issuer or URL was configured, or is
-    /// the pool's own home issuer), not a token naming an issuer without keys.
-    pub configured: bool,
 }
 
 /// `COGNITO_ISSUER` / `COGNITO_JWKS_URL`: https, or plain http to this machine only (an
@@ -542,7 +542,8 @@ mod tests {
     fn seed_variables_suffice() {
         let s = read(&SEED).unwrap();
         assert_eq!(s.table.as_deref(), Some("t"));
-        assert_eq!(s.accepted_issuers().unwrap(), None);
+        let verifier = format!("{:?}", s.verifier().unwrap());
+        assert!(verifier.contains("learn: true"), "{verifier}");
     }
 
     #[test]
@@ -654,7 +655,7 @@ mod tests {
     fn token_cache_size() {
         assert_eq!(
             read(&SEED).unwrap().token_cache,
-            crate::verify::DEFAULT_TOKEN_CACHE
+            cognito_jwt::DEFAULT_TOKEN_CACHE
         );
         let mut vars = SEED.to_vec();
         vars.push(("SESSION_TOKEN_CACHE", "0"));
@@ -666,17 +667,23 @@ mod tests {
         let mut vars = SEED.to_vec();
         vars.push(("USER_POOL_ID", "eu-west-1_AbC"));
         let s = read(&vars).unwrap();
-        let issuer = s.accepted_issuers().unwrap().unwrap()[0].issuer.clone();
-        assert_eq!(
-            issuer,
-            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"
+        let verifier = format!("{:?}", s.verifier().unwrap());
+        assert!(
+            verifier.contains(r#"pools: ["eu-west-1_AbC"]"#) && verifier.contains("emulator: None"),
+            "{verifier}"
         );
+        let issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC".to_owned();
         assert_eq!(
             s.jwks_url_for(&issuer),
             format!("{issuer}/.well-known/jwks.json")
         );
         vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
         let s = read(&vars).unwrap();
+        let verifier = format!("{:?}", s.verifier().unwrap());
+        assert!(
+            verifier.contains(r#"emulator: Some("http://127.0.0.1:5000")"#),
+            "{verifier}"
+        );
         assert_eq!(
             s.jwks_url_for(&issuer),
             "http://127.0.0.1:5000/eu-west-1_AbC/.well-known/jwks.json"
@@ -712,61 +719,43 @@ mod tests {
 
     #[test]
     fn replica_regions_add_original_type_issuers() {
+        // Which issuers and JWKS URLs a pool gives is cognito-jwt's (tested there); here: the
+        // variables reach the verifier.
         let mut vars = SEED.to_vec();
         vars.extend([
             ("USER_POOL_ID", "us-east-1_AbC"),
             ("COGNITO_REPLICA_REGIONS", " eu-west-1 , us-west-2,"),
         ]);
         let s = read(&vars).unwrap();
-        let accepted = s.accepted_issuers().unwrap().unwrap();
-        let pairs: Vec<(&str, &str, bool)> = accepted
-            .iter()
-            .map(|a| (a.issuer.as_str(), a.jwks_url.as_str(), a.configured))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                (
-                    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
-                    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
-                    true
-                ),
-                (
-                    "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC",
-                    "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
-                    false
-                ),
-                (
-                    "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC",
-                    "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
-                    false
-                ),
-                (
-                    "https://cognito-idp.us-west-2.amazonaws.com/us-east-1_AbC",
-                    "https://cognito-idp.us-west-2.amazonaws.com/us-east-1_AbC/.well-known/jwks.json",
-                    false
-                ),
-            ]
+        let debug = format!("{:?}", s.verifier().unwrap());
+        assert!(
+            debug.contains(r#"pools: ["us-east-1_AbC"]"#)
+                && debug.contains(r#"replicas: ["eu-west-1", "us-west-2"]"#)
+                && debug.contains("issuers: []")
+                && debug.contains("jwks_url: None"),
+            "{debug}"
         );
-        // An explicit issuer is the only one; an explicit JWKS URL serves every issuer.
+        // An explicit issuer is the only one, with its own keys; an explicit JWKS URL serves
+        // every issuer.
         let mut explicit = vars.clone();
         explicit.push(("COGNITO_ISSUER", "https://idp.example/pool/"));
-        let s = read(&explicit).unwrap();
-        assert_eq!(
-            s.accepted_issuers().unwrap().unwrap(),
-            [AcceptedIssuer {
-                issuer: "https://idp.example/pool".into(),
-                jwks_url: "https://idp.example/pool/.well-known/jwks.json".into(),
-                configured: true
-            }]
+        let debug = format!("{:?}", read(&explicit).unwrap().verifier().unwrap());
+        assert!(
+            debug.contains(r#"pools: []"#)
+                && debug.contains(r#"issuers: ["https://idp.example/pool"]"#)
+                && debug.contains(
+                    r#"jwks_url: Some("https://idp.example/pool/.well-known/jwks.json")"#
+                ),
+            "{debug}"
         );
         vars.push(("COGNITO_JWKS_URL", "https://keys.example/jwks.json"));
-        let s = read(&vars).unwrap();
-        assert!(s
-            .accepted_issuers()
-            .unwrap()
-            .unwrap()
-            .iter()
-            .all(|a| a.configured && a.jwks_url == "https://keys.example/jwks.json"));
+        let debug = format!("{:?}", read(&vars).unwrap().verifier().unwrap());
+        assert!(
+            debug.contains(r#"jwks_url: Some("https://keys.example/jwks.json")"#),
+            "{debug}"
+        );
+        // Without USER_POOL_ID the pool is learned.
+        let debug = format!("{:?}", read(&SEED).unwrap().verifier().unwrap());
+        assert!(debug.contains("learn: true"), "{debug}");
     }
 }

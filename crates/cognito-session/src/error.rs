@@ -275,6 +275,23 @@ impl Error {
     }
 }
 
+/// The verifier's answers: a refusal is a 401, keys unavailable a 503 ([`Service::Jwks`]), a
+/// misconfiguration a 500.
+impl From<cognito_jwt::Error> for Error {
+    fn from(error: cognito_jwt::Error) -> Self {
+        match error {
+            cognito_jwt::Error::Rejected { reason, .. } => reason.into(),
+            cognito_jwt::Error::Unavailable { action, source } => Error::Unavailable {
+                service: Service::Jwks,
+                action,
+                source,
+            },
+            cognito_jwt::Error::Config { message } => Error::config(message),
+            other => Error::config(other.to_string()),
+        }
+    }
+}
+
 impl From<Rejected> for Error {
     fn from(rejected: Rejected) -> Self {
         Error::Unauthorized(Unauthorized::InvalidToken(rejected))

@@ -34,7 +34,7 @@
 //! # What happens per request
 //! 1. [`CookieSource`] finds the named cookie in whatever the Lambda received (REST and HTTP API
 //!    events, ALB, function URLs, `lambda_http`, raw JSON).
-//! 2. [`verify`] checks the token locally: RS256 signature against the user pool's JWKS (cached),
+//! 2. [`cognito_jwt`] checks the token locally: RS256 signature against the user pool's JWKS (cached),
 //!    issuer, `token_use = access`, `client_id`, and the time claims. A valid token costs no call
 //!    to Cognito.
 //! 3. In the default [`SessionValidation::Session`] mode the [`store`] confirms the session row
@@ -100,12 +100,12 @@ pub mod store;
 pub mod verify;
 
 pub use cognito::{NewDevice, Tokens};
+pub use cognito_jwt::Claims;
 pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
 pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
-pub use verify::Claims;
 
 /// Maps a store failure to the public error.
 pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Error {

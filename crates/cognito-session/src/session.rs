@@ -16,7 +16,7 @@ use crate::refresh::{key_of, last_active, reveal, same_family, usable, Outcome, 
 #[cfg(feature = "kms")]
 use crate::store::kms_data_key;
 use crate::store::{parse_key, DynamoDbStore, Sealer, SessionKey, SessionRow, SessionStore};
-use crate::verify::{Claims, Freshness, JwksPolicy, TokenCache, Verifier};
+use crate::verify::{Claims, Freshness, Verifier};
 use crate::{store_error, Service};
 
 /// A source of the current time, so tests can move it.
@@ -324,11 +324,9 @@ impl Sessions {
         let budget = Budget::new(deadline);
         let result = async {
             let (claims, freshness) = match inner.verifier.cached(token, now) {
-                Ok(claims) => (claims, Freshness::Current),
+                Some(claims) => (claims, Freshness::Current),
                 // Boxed for the same reason as the refresh below (the JWKS fetch is in it).
-                Err(key) => {
-                    Box::pin(budget.verify(inner.verifier.verify_uncached(token, now, key))).await?
-                }
+                None => Box::pin(budget.verify(inner.verifier.verify(token, now))).await?,
             };
             match freshness {
                 Freshness::Current => {
@@ -1140,30 +1138,9 @@ impl SessionsBuilder {
         };
 
         let client_id = s.client_id.clone().unwrap_or_default();
-        let jwks_policy = JwksPolicy {
-            timeout: s.jwks_timeout,
-            penalty: s.jwks_penalty,
-            max_age: s.jwks_max_age,
-            max_stale: s.jwks_max_stale,
-        };
-        let cache = Arc::new(TokenCache::new(s.token_cache));
-        let issuer = match s.accepted_issuers()? {
-            Some(accepted) => Verifier::fixed_issuers(accepted, jwks_policy, &cache),
-            None => Verifier::learning_issuer(
-                s.jwks_url.clone(),
-                s.emulator().map(str::to_owned),
-                s.replica_regions.clone(),
-                jwks_policy,
-                &cache,
-            ),
-        };
         let verifier = Verifier {
-            issuer,
-            cache,
+            inner: s.verifier()?.build()?,
             client_id: client_id.clone(),
-            leeway: s.leeway,
-            refresh_window: s.cookie.max_age_secs,
-            jwks: jwks_policy,
         };
         if let Some(jwks) = &s.jwks {
             let document = if jwks.trim_start().starts_with('{') {
@@ -1173,9 +1150,15 @@ impl SessionsBuilder {
                     Error::config_with(format!("COGNITO_JWKS: cannot read the file {jwks:?}"), e)
                 })?
             };
-            verifier
-                .preload(&document)
-                .map_err(|why| Error::config(format!("COGNITO_JWKS is invalid: {why}")))?;
+            verifier.inner.preload(&document).map_err(|why| {
+                Error::config(format!(
+                    "COGNITO_JWKS: {}",
+                    match why {
+                        cognito_jwt::Error::Config { message } => message,
+                        other => other.to_string(),
+                    }
+                ))
+            })?;
         }
         Ok(Sessions {
             inner: Arc::new(Inner {

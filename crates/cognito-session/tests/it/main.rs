@@ -17,6 +17,7 @@ mod misconfiguration;
 mod outages;
 mod round_trips;
 mod token_cache;
+mod verifier;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -1,13 +1,13 @@
 //! WARN lines for tokens that verify against the pool's keys but are refused for a
-//! configuration-shaped reason (another app client, another issuer): a wrong `CLIENT_ID`,
-//! `USER_POOL_ID`, `COGNITO_ISSUER` or Region would otherwise log every user out without a
-//! line above DEBUG. Rate-limited per cause; only refused tokens pay for the lock.
+//! configuration-shaped reason (another app client, another issuer): a wrong client id, pool id
+//! or Region would otherwise refuse every user without a line above DEBUG. Rate-limited per
+//! cause; only refused tokens pay for the lock.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::ClaimsRejected;
+use crate::{ClaimsRejected, SettingNames};
 
 /// One line per cause (kind, expected, actual) per this interval, per process.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
@@ -44,10 +44,12 @@ fn due(cause: Cause, now: Instant) -> bool {
 pub(crate) fn signed_but_refused(
     rejected: &ClaimsRejected,
     expected_issuer: &str,
-    expected_client: &str,
+    expected_clients: &[String],
     actual_issuer: &str,
     actual_client: &str,
+    names: &SettingNames,
 ) {
+    let expected_client = &*expected_clients.join(", ");
     match rejected {
         ClaimsRejected::Client
             if due(
@@ -59,9 +61,9 @@ pub(crate) fn signed_but_refused(
                 expected_client_id = expected_client,
                 actual_client_id = actual_client,
                 "a token signed by the user pool's keys was refused: it was issued to app \
-                 client {actual_client}, not to the configured {expected_client}; check \
-                 CLIENT_ID (every such request is a 401 that logs its user out; at most one \
-                 line per minute per cause)"
+                 client {actual_client}, not to the configured {expected_client}; check {} \
+                 (every such request is a 401; at most one line per minute per cause)",
+                names.client_ids
             );
         }
         ClaimsRejected::Issuer
@@ -74,10 +76,9 @@ pub(crate) fn signed_but_refused(
                 expected_issuer,
                 actual_issuer,
                 "a token signed by the user pool's keys was refused: its issuer is \
-                 {actual_issuer}, not the configured {expected_issuer}; check USER_POOL_ID \
-                 (its Region prefix), COGNITO_ISSUER and COGNITO_REPLICA_REGIONS (every such \
-                 request is a 401 that logs its user out; at most one line per minute per \
-                 cause)"
+                 {actual_issuer}, not the configured {expected_issuer}; check {} (every such \
+                 request is a 401; at most one line per minute per cause)",
+                names.issuers
             );
         }
         _ => {}

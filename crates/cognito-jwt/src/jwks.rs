@@ -7,8 +7,9 @@
 //! request that needs them refetches (one request at a time, at most once per penalty interval;
 //! the others keep using the cached keys meanwhile). If that refetch fails, the cached keys keep
 //! being served until they are `max_stale` old (default 24 h, counted from the last successful
-//! fetch); after that, verification answers 503 ([`Service::Jwks`](crate::Service::Jwks)) until
-//! a refetch succeeds. Keys preloaded from `COGNITO_JWKS` are configuration and never go stale.
+//! fetch); after that, verification answers 503 ([`Error::Unavailable`](crate::Error::Unavailable)) until
+//! a refetch succeeds. Preloaded keys ([`Verifier::preload`](crate::Verifier::preload)) are configuration and never
+//! go stale.
 //! A cold start with no keys and an unreachable endpoint is a 503, never a 401.
 //!
 //! # Locking
@@ -35,18 +36,19 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
 use serde::Deserialize;
 
-use super::cache::{TokenCache, TokenHash};
-use super::Claims;
-use crate::error::BoxError;
+use crate::cache::{TokenCache, TokenHash};
+pub use crate::fetch::FetchError;
+use crate::fetch::JwksFetcher;
+use crate::Claims;
 
-/// Largest JWKS document we read (Cognito's is under 2 KiB).
-const MAX_JWKS_BYTES: usize = 64 * 1024;
-
-/// Why no key could be found for a token's `kid`.
+/// Why no key could be found for a token's `kid` (step 3).
+///
+/// ```
+/// use cognito_jwt::KeyRejected;
+/// assert_eq!(KeyRejected::UnknownKid.to_string(), "no key with this kid in the user pool's JWKS");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyRejected {
@@ -62,15 +64,6 @@ pub enum KeyRejected {
     Unusable(&'static str),
 }
 
-/// A failure to obtain the JWKS.
-#[derive(Debug)]
-pub(crate) enum FetchError {
-    /// The endpoint answered 4xx, or with something that is not a JWKS: not transient.
-    Refused(String),
-    /// Network failure, timeout or 5xx: try again later.
-    Transient(BoxError),
-}
-
 type Entry = Result<Arc<ParsedPublicKey>, KeyRejected>;
 
 /// How keys are fetched and how long they may be used.
@@ -78,12 +71,24 @@ type Entry = Result<Arc<ParsedPublicKey>, KeyRejected>;
 pub(crate) struct JwksPolicy {
     /// Timeout of one fetch.
     pub timeout: Duration,
-    /// Least time between two fetches.
-    pub penalty: Duration,
+    /// Least time between two fetches (the unknown-`kid` penalty box).
+    pub refetch_interval: Duration,
     /// Age (seconds) after which fetched keys are revalidated.
     pub max_age: u64,
     /// Age (seconds) up to which fetched keys are served while revalidation fails.
     pub max_stale: u64,
+}
+
+/// What every key cache of one verifier shares.
+pub(crate) struct KeyContext {
+    pub policy: JwksPolicy,
+    /// Told when keys disappear.
+    pub tokens: Arc<TokenCache>,
+    /// `None`: no fetcher (built without feature `https` and none given): keys come only from
+    /// preloaded documents.
+    pub fetcher: Option<Arc<dyn JwksFetcher>>,
+    /// What configuration errors tell the operator to check.
+    pub names: crate::SettingNames,
 }
 
 /// The cached keys and when they were fetched (epoch seconds; `None` for preloaded keys).
@@ -103,10 +108,8 @@ impl Cache {
 pub(crate) struct Jwks {
     /// This key cache's identity in the verified-token cache.
     id: u64,
-    /// Told when keys disappear.
-    tokens: Arc<TokenCache>,
+    context: Arc<KeyContext>,
     url: String,
-    policy: JwksPolicy,
     keys: RwLock<Arc<Cache>>,
     /// The last fetch attempt; held across a fetch.
     fetch: tokio::sync::Mutex<LastFetch>,
@@ -204,14 +207,13 @@ fn same_key(a: Option<&Entry>, b: Option<&Entry>) -> bool {
 }
 
 impl Jwks {
-    /// A key cache for `url`; `tokens` is told when keys disappear.
-    pub(crate) fn new(url: String, policy: JwksPolicy, tokens: Arc<TokenCache>) -> Self {
+    /// A key cache for `url`.
+    pub(crate) fn new(url: String, context: Arc<KeyContext>) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Jwks {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            tokens,
+            context,
             url,
-            policy,
             keys: RwLock::new(Arc::default()),
             fetch: tokio::sync::Mutex::new(LastFetch::default()),
         }
@@ -233,7 +235,8 @@ impl Jwks {
     fn replace(&self, new: Arc<Cache>) {
         let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
         let old = &keys.keys;
-        self.tokens
+        self.context
+            .tokens
             .forget_keys(self.id, |kid| same_key(old.get(kid), new.keys.get(kid)));
         *keys = new;
     }
@@ -243,7 +246,8 @@ impl Jwks {
     /// never outlives the set's maximum age.
     pub(crate) fn remember(
         &self,
-        token: TokenHash,
+        hash: TokenHash,
+        token: &str,
         claims: Claims,
         kid: &str,
         key: &ParsedPublicKey,
@@ -252,8 +256,9 @@ impl Jwks {
         let unchanged =
             matches!(keys.keys.get(kid), Some(Ok(now)) if now.as_ref().as_ref() == key.as_ref());
         if unchanged {
-            self.tokens
-                .insert(token, claims, (self.id, kid, keys.fetched_at));
+            self.context
+                .tokens
+                .insert(hash, token, claims, (self.id, keys.fetched_at));
         }
     }
 
@@ -266,13 +271,15 @@ impl Jwks {
     }
 
     fn penalized(&self, last_fetch: Option<Instant>) -> bool {
-        last_fetch.is_some_and(|at| at.elapsed() < self.policy.penalty)
+        last_fetch.is_some_and(|at| at.elapsed() < self.context.policy.refetch_interval)
     }
 
     /// The key for `kid` if it is cached and fresh: no fetch, no wait.
     pub(crate) fn cached(&self, kid: &str, now: u64) -> Option<Entry> {
         let cache = self.snapshot();
-        let fresh = cache.age(now).is_none_or(|a| a < self.policy.max_age);
+        let fresh = cache
+            .age(now)
+            .is_none_or(|a| a < self.context.policy.max_age);
         cache.keys.get(kid).filter(|_| fresh).cloned()
     }
 
@@ -281,8 +288,8 @@ impl Jwks {
     pub(crate) async fn key(&self, kid: &str, now: u64) -> Result<Entry, FetchError> {
         let cache = self.snapshot();
         let age = cache.age(now);
-        let due = age.is_some_and(|a| a >= self.policy.max_age);
-        let expired = age.is_some_and(|a| a >= self.policy.max_stale);
+        let due = age.is_some_and(|a| a >= self.context.policy.max_age);
+        let expired = age.is_some_and(|a| a >= self.context.policy.max_stale);
         match cache.keys.get(kid) {
             Some(entry) if !due => return Ok(entry.clone()),
             Some(entry) if !expired => {
@@ -317,7 +324,9 @@ impl Jwks {
         let mut last_fetch = self.fetch.lock().await;
         // Another task may have fetched while we waited for the lock.
         let cache = self.snapshot();
-        let expired = cache.age(now).is_some_and(|a| a >= self.policy.max_stale);
+        let expired = cache
+            .age(now)
+            .is_some_and(|a| a >= self.context.policy.max_stale);
         if !expired {
             if let Some(entry) = cache.keys.get(kid) {
                 return Ok(entry.clone());
@@ -347,8 +356,19 @@ impl Jwks {
 
     /// Fetches the document and replaces the cache with it.
     async fn refetch(&self, now: u64) -> Result<Arc<Cache>, FetchError> {
-        // Boxed: the HTTP client's future is deep, and this path is rare.
-        let body = Box::pin(fetch(&self.url, self.policy.timeout)).await?;
+        let Some(fetcher) = &self.context.fetcher else {
+            return Err(FetchError::Refused(
+                "no JWKS fetcher: build with feature `https`, give the builder a fetcher, or \
+                 preload the keys"
+                    .into(),
+            ));
+        };
+        let timeout = self.context.policy.timeout;
+        let body = tokio::time::timeout(timeout, fetcher.fetch(&self.url))
+            .await
+            .map_err(|_| {
+                FetchError::Transient(format!("JWKS fetch timed out after {timeout:?}").into())
+            })??;
         let keys = parse_jwks(&body).map_err(FetchError::Refused)?;
         tracing::info!(url = %self.url, keys = keys.len(), "fetched the user pool JWKS");
         let cache = Arc::new(Cache {
@@ -357,6 +377,24 @@ impl Jwks {
         });
         self.replace(cache.clone());
         Ok(cache)
+    }
+
+    /// Fetches the keys now unless they are cached and fresh (cold start: see
+    /// [`Verifier::hydrate`](crate::Verifier::hydrate)). Waits for a fetch under way, and counts
+    /// as one for the refetch interval.
+    pub(crate) async fn hydrate(&self, now: u64) -> Result<(), FetchError> {
+        let mut last_fetch = self.fetch.lock().await;
+        let cache = self.snapshot();
+        let fresh = cache
+            .age(now)
+            .is_none_or(|a| a < self.context.policy.max_age);
+        if fresh && !cache.keys.is_empty() {
+            return Ok(());
+        }
+        last_fetch.at = Some(Instant::now());
+        let refetched = self.refetch(now).await;
+        last_fetch.record(&refetched);
+        refetched.map(|_| ())
     }
 }
 
@@ -373,55 +411,4 @@ fn describe(error: &FetchError) -> String {
         FetchError::Refused(message) => message.clone(),
         FetchError::Transient(source) => source.to_string(),
     }
-}
-
-/// GET `url` with a timeout and a size cap. HTTPS uses rustls on aws-lc-rs and the system roots.
-async fn fetch(url: &str, timeout: Duration) -> Result<Bytes, FetchError> {
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| FetchError::Refused(format!("invalid JWKS URL {url:?}: {e}")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    // Certificates that fail to load are skipped; plain-HTTP URLs need none.
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| FetchError::Transient(Box::new(e)))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, Empty<Bytes>>(https);
-    let request = async {
-        let response = client
-            .get(uri)
-            .await
-            .map_err(|e| FetchError::Transient(Box::new(e)))?;
-        let status = response.status();
-        // 5xx, 429 (throttled) and 408 are the endpoint's trouble, not a wrong URL.
-        let transient = matches!(status.as_u16(), 408 | 429);
-        if status.is_server_error() || transient {
-            return Err(FetchError::Transient(
-                format!("JWKS endpoint answered {status}").into(),
-            ));
-        }
-        if !status.is_success() {
-            return Err(FetchError::Refused(format!(
-                "JWKS endpoint {url} answered {status}"
-            )));
-        }
-        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-            .collect()
-            .await
-            .map_err(FetchError::Transient)?;
-        Ok(body.to_bytes())
-    };
-    tokio::time::timeout(timeout, request).await.map_err(|_| {
-        FetchError::Transient(format!("JWKS fetch timed out after {timeout:?}").into())
-    })?
 }
