@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::verify::Rejected;
+use cognito_jwt::Rejected;
 
 /// A boxed error from a dependency (the AWS SDK, the HTTP client, ...), kept as the cause.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -72,7 +72,7 @@
 //! | `SESSION_IDLE_TIMEOUT`, `SESSION_TOUCH_INTERVAL` | seconds: idle timeout (off by default) and how often activity is written (default 300) |
 //! | `SESSION_ENCRYPTION_KEY`, `SESSION_ENCRYPTION_OLD_KEYS` | base64 32-byte keys: refresh tokens encrypted at rest, with rotation |
 //! | `SESSION_KMS_CIPHERTEXT` | a KMS-encrypted data key to use as the encryption key (feature `kms`, on by default) |
-//! | `SESSION_TOKEN_CACHE` | entries of the verified-token cache (default [`verify::DEFAULT_TOKEN_CACHE`]; `0` turns it off): a token seen before skips the RSA check, see [`SessionsBuilder::token_cache`] |
+//! | `SESSION_TOKEN_CACHE` | entries of the verified-token cache (default 4096; `0` turns it off): a token seen before skips the RSA check, see [`SessionsBuilder::token_cache`] |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
@@ -97,10 +97,10 @@ mod refresh;
 mod sdk;
 mod session;
 pub mod store;
-pub mod verify;
+mod verify;
 
 pub use cognito::{NewDevice, Tokens};
-pub use cognito_jwt::Claims;
+pub use cognito_jwt::{Claims, Rejected};
 pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};

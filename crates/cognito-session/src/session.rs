@@ -962,7 +962,7 @@ impl SessionsBuilder {
     }
 
     /// `SESSION_TOKEN_CACHE`: how many verified tokens to remember (default
-    /// [`verify::DEFAULT_TOKEN_CACHE`](crate::verify::DEFAULT_TOKEN_CACHE), 0 turns the cache
+    /// 4096 (`cognito_jwt::DEFAULT_TOKEN_CACHE`), 0 turns the cache
     /// off). A request presenting a remembered, still unexpired token skips the signature check;
     /// its time claims are checked again, and tokens signed by a key that leaves the JWKS are
     /// forgotten. Session mode still reads the session row on every request.

@@ -1,19 +1,8 @@
-//! Token verification, done by the [`cognito_jwt`] crate: this module re-exports the refusal
-//! types a session user meets in [`Unauthorized::InvalidToken`](crate::Unauthorized), and holds
-//! the glue the session manager uses (the verifier, answering [`Error`]s).
-//!
-//! ```
-//! use cognito_session::verify::{Malformed, Rejected};
-//! let r = Rejected::Malformed(Malformed::Segments);
-//! assert_eq!(r.to_string(), "malformed token: a JWT has exactly three dot-separated segments");
-//! ```
+//! The glue between the session manager and the [`cognito_jwt`] verifier: verification answering
+//! the session manager's [`Error`]s, and the stored hash of a replaced token.
 
 use aws_lc_rs::digest::{digest, SHA256};
 
-pub use cognito_jwt::{
-    CheckFailed, ClaimsRejected, HeaderRejected, KeyRejected, Malformed, Rejected,
-    DEFAULT_TOKEN_CACHE,
-};
 pub(crate) use cognito_jwt::{Claims, Freshness};
 
 use crate::error::Error;

@@ -3,7 +3,7 @@
 
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType;
-use cognito_session::verify::{ClaimsRejected, HeaderRejected, KeyRejected, Rejected};
+use cognito_jwt::{ClaimsRejected, HeaderRejected, KeyRejected, Rejected};
 use cognito_session::{Error, Unauthorized};
 use serde_json::json;
 use testkit::{Minter, MOTO_KID};
@@ -493,7 +493,7 @@ async fn claims_that_are_not_a_session_for_this_client_are_refused() {
 
 #[tokio::test]
 async fn malformed_tokens_and_oversized_input_are_refused() {
-    use cognito_session::verify::Malformed;
+    use cognito_jwt::Malformed;
     let s = setup().await;
     let (_, login) = s.logged_in("malformed").await;
     let token = login.access_token().unwrap().to_owned();

@@ -1,7 +1,7 @@
 //! Configuration: the seed's three variables alone (pool learned from a verified token), and
 //! the JWKS found on an emulator endpoint.
 
-use cognito_session::verify::{ClaimsRejected, Rejected};
+use cognito_jwt::{ClaimsRejected, Rejected};
 use cognito_session::{Error, Sessions, Unauthorized};
 use testkit::{Pool, PoolOptions};
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
-use cognito_session::verify::{ClaimsRejected, Rejected};
+use cognito_jwt::{ClaimsRejected, Rejected};
 use cognito_session::{Error, Unauthorized};
 use tracing::Level;
 

@@ -5,7 +5,7 @@
 use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
-use cognito_session::verify::{KeyRejected, Rejected};
+use cognito_jwt::{KeyRejected, Rejected};
 use cognito_session::{Error, SessionValidation, Sessions, Unauthorized};
 use serde_json::json;
 use testkit::{JwksServer, Minter};

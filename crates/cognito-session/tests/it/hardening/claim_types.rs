@@ -1,6 +1,6 @@
 //! 9. Claims a verifier must refuse: a present claim must have its type.
 
-use cognito_session::verify::{ClaimsRejected, Rejected};
+use cognito_jwt::{ClaimsRejected, Rejected};
 use cognito_session::{Error, Sessions, Unauthorized};
 use serde_json::json;
 

@@ -5,7 +5,7 @@
 //! issuer's JWKS from `<endpoint>/<pool>/.well-known/jwks.json`, so each issuer's own key cache
 //! shows as one more fetch through the counting proxy.
 
-use cognito_session::verify::{ClaimsRejected, KeyRejected, Rejected};
+use cognito_jwt::{ClaimsRejected, KeyRejected, Rejected};
 use cognito_session::{Error, Sessions, Unauthorized};
 use testkit::{Fault, Proxy, Rule};
 

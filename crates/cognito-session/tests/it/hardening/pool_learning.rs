@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use cognito_jwt::{KeyRejected, Rejected};
 use cognito_session::store::MemoryStore;
-use cognito_session::verify::{KeyRejected, Rejected};
 use cognito_session::{Error, Service, SessionValidation, Sessions, Unauthorized};
 use serde_json::Value;
 use testkit::{Minter, Pool, PoolOptions, Proxy};
