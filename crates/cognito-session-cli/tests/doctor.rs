@@ -259,15 +259,14 @@ async fn doctor_passes_a_healthy_configuration_except_what_moto_lacks() {
     );
 }
 
-/// The JWKS body at `url` (moto's), fetched with the CLI's own dependencies' client.
+/// The JWKS body at `url` (moto's), fetched with the verifier's own fetcher.
 async fn fetch_body(url: &str) -> String {
-    use http_body_util::{BodyExt, Empty};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<hyper::body::Bytes>>();
-    let response = client.get(url.parse().unwrap()).await.expect("GET jwks");
-    assert!(response.status().is_success());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(body.to_vec()).unwrap()
+    use cognito_jwt::JwksFetcher;
+    let body = cognito_jwt::HttpsFetcher
+        .fetch(url)
+        .await
+        .expect("GET jwks");
+    String::from_utf8(body).unwrap()
 }
 
 #[tokio::test]

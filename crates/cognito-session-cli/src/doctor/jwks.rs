@@ -2,21 +2,16 @@
 //! least 2048 bits, and a `COGNITO_JWKS` preload has the same key ids.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::body::Bytes;
+use cognito_jwt::{FetchError, HttpsFetcher, JwksFetcher};
 use serde_json::Value;
 
 use super::report::Report;
 use super::setup::Setup;
-
-/// Largest JWKS document read (Cognito's is under 2 KiB).
-const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 /// A usable RS256 public key.
 #[derive(Debug, Clone)]
@@ -77,50 +72,23 @@ fn url(setup: &Setup) -> Option<(String, String)> {
 }
 
 /// GET `url`: https (rustls on aws-lc-rs, the system roots), or plain http to this machine.
-async fn fetch(url: &str) -> Result<(u16, Bytes), String> {
+async fn fetch(url: &str) -> Result<Vec<u8>, FetchError> {
     let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        .map_err(|e| FetchError::Refused(format!("{url:?} is not a URL: {e}")))?;
     match (uri.scheme_str(), uri.host()) {
         (Some("https"), Some(_)) => {}
         (Some("http"), Some(host)) if is_loopback(host) => {}
         _ => {
-            return Err(format!(
+            return Err(FetchError::Refused(format!(
                 "{url:?} is neither https nor plain http to this machine (127.0.0.1, localhost)"
-            ))
+            )))
         }
     }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, Empty<Bytes>>(https);
-    let request = async {
-        let response = client
-            .get(uri)
-            .await
-            .map_err(|e| crate::output::full_message(&e))?;
-        let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the answer: {e}"))?;
-        Ok((status, body.to_bytes()))
-    };
-    tokio::time::timeout(Duration::from_secs(5), request)
+    // The verifier's own fetcher: what the function would get.
+    tokio::time::timeout(Duration::from_secs(5), HttpsFetcher.fetch(url))
         .await
-        .map_err(|_| "no answer within 5 s".to_owned())?
+        .map_err(|_| FetchError::Transient("no answer within 5 s".into()))?
 }
 
 /// Parses a JWKS document: each key by `kid`, usable for RS256 or why not.
@@ -185,10 +153,21 @@ pub async fn check(setup: &Setup, report: &mut Report) -> Option<Keys> {
         return preload;
     };
     let live = match fetch(&url).await {
+        Err(FetchError::Refused(why)) => {
+            report.fail(
+                "jwks.fetch",
+                format!("the JWKS {url} was refused ({why}): no such pool or issuer there"),
+                format!("fix {name}"),
+            );
+            return preload;
+        }
         Err(why) => {
             report.fail(
                 "jwks.fetch",
-                format!("the JWKS {url} cannot be fetched: {why}"),
+                format!(
+                    "the JWKS {url} cannot be fetched: {}",
+                    crate::output::full_message(&why)
+                ),
                 format!(
                     "fix {name}; the function answers 503 to every token until the keys can be \
                      fetched"
@@ -196,23 +175,7 @@ pub async fn check(setup: &Setup, report: &mut Report) -> Option<Keys> {
             );
             return preload;
         }
-        Ok((status, _)) if (400..500).contains(&status) => {
-            report.fail(
-                "jwks.fetch",
-                format!("the JWKS {url} answered HTTP {status}: no such pool or issuer there"),
-                format!("fix {name}"),
-            );
-            return preload;
-        }
-        Ok((status, _)) if !(200..300).contains(&status) => {
-            report.fail(
-                "jwks.fetch",
-                format!("the JWKS {url} answered HTTP {status}"),
-                format!("retry; if it persists, check {name}"),
-            );
-            return preload;
-        }
-        Ok((_, body)) => match parse(&body) {
+        Ok(body) => match parse(&body) {
             Ok(keys) => {
                 report.ok("jwks.fetch", format!("fetched {url}"));
                 keys
