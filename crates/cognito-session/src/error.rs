@@ -297,3 +297,49 @@ impl From<Rejected> for Error {
         Error::Unauthorized(Unauthorized::InvalidToken(rejected))
     }
 }
+
+/// An error and its causes for a log line, `: `-separated, each text once (the AWS SDK's errors
+/// often repeat their cause's message): `error = %Chain(&error)` keeps the SDK's error code and
+/// message that the error's own `Display` leaves out.
+pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut said = self.0.to_string();
+        f.write_str(&said)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !text.is_empty() && !said.contains(&text) {
+                write!(f, ": {text}")?;
+                said.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_error_keeps_its_causes_once_each() {
+        let error = Error::Unavailable {
+            service: Service::DynamoDb,
+            action: "GetItem",
+            source: Box::new(Error::config_with(
+                "ThrottlingException: Rate of requests exceeds the allowed throughput",
+                std::io::Error::other("Rate of requests exceeds the allowed throughput"),
+            )),
+        };
+        assert_eq!(
+            Chain(&error).to_string(),
+            format!(
+                "{error}: configuration error: ThrottlingException: Rate of requests exceeds the \
+                 allowed throughput"
+            )
+        );
+    }
+}

@@ -335,7 +335,7 @@ impl CookieOptions {
             ),
             source: None,
         };
-        tracing::error!(%error, "refusing to hand out a cookie the browser would drop");
+        tracing::error!(error = %crate::error::Chain(&error), "refusing to hand out a cookie the browser would drop");
         Err(error)
     }
 
