@@ -94,8 +94,10 @@ pub mod csrf;
 mod device;
 mod error;
 pub mod layer;
+mod policy;
 mod refresh;
 mod sdk;
+mod seal;
 mod session;
 pub mod store;
 pub mod verify;
@@ -104,13 +106,14 @@ pub use cognito::{NewDevice, Tokens};
 pub use config::SessionValidation;
 pub use error::{BoxError, Error, Service, Unauthorized};
 pub use layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use seal::{SealError, Sealer};
 pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
 pub use verify::Claims;
 
 /// Maps a store failure to the public error.
 pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Error {
     match error {
-        store::StoreError::Conflict => Error::Unauthorized(Unauthorized::SessionEnded),
+        store::StoreError::Conflict(_) => Error::Unauthorized(Unauthorized::SessionEnded),
         store::StoreError::Config { message, source } => Error::Config { message, source },
         store::StoreError::Unavailable(source) => {
             Error::unavailable(Service::DynamoDb, action, source)
