@@ -62,6 +62,22 @@ fn number(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// The short name of an attribute in expressions.
+fn alias(name: &str) -> &'static str {
+    match name {
+        TOKEN => "t",
+        TIMESTAMP => "ts",
+        FAMILY => "f",
+        LAST_SEEN => "ls",
+        REFRESHED_AT => "ra",
+        REFRESHED_TOKEN => "rt",
+        REFRESHED_FROM => "rf",
+        LEASE_ID => "li",
+        LEASE_UNTIL => "lu",
+        _ => "ver",
+    }
+}
+
 /// A patch as (attribute, value to set or `None` to remove), leaving out what it keeps.
 fn writes(patch: &Patch) -> Vec<(&'static str, Option<AttributeValue>)> {
     fn one<T>(
@@ -339,20 +355,18 @@ impl SessionStore for DynamoDbStore {
                     .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#ver)"),
             };
             let (mut set, mut remove) = (Vec::new(), Vec::new());
-            for (i, (name, value)) in writes(patch).into_iter().enumerate() {
-                let placeholder = if name == VERSION {
-                    "#ver".to_owned()
-                } else {
-                    let placeholder = format!("#a{i}");
-                    update = update.expression_attribute_names(&placeholder, name);
-                    placeholder
-                };
+            for (name, value) in writes(patch) {
+                // `#ra` for `refreshed_at`, `:ra` its value: readable in request logs.
+                let alias = alias(name);
+                if name != VERSION {
+                    update = update.expression_attribute_names(format!("#{alias}"), name);
+                }
                 match value {
                     Some(value) => {
-                        set.push(format!("{placeholder} = :v{i}"));
-                        update = update.expression_attribute_values(format!(":v{i}"), value);
+                        set.push(format!("#{alias} = :{alias}"));
+                        update = update.expression_attribute_values(format!(":{alias}"), value);
                     }
-                    None => remove.push(placeholder),
+                    None => remove.push(format!("#{alias}")),
                 }
             }
             let mut expression = Vec::new();

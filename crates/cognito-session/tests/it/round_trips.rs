@@ -81,7 +81,11 @@ async fn refresh_costs_one_cognito_call_and_two_dynamodb_calls() {
     // The refreshed token expires in turn: the same two writes.
     s.clock.store(4 * 3600, Ordering::Relaxed);
     s.calls.reset();
-    let again = s.sessions.session("token", &cookies(&refreshed)).await.unwrap();
+    let again = s
+        .sessions
+        .session("token", &cookies(&refreshed))
+        .await
+        .unwrap();
     assert!(again.refreshed().is_some());
     assert_eq!(s.calls.all(), ["UpdateItem", "InitiateAuth", "UpdateItem"]);
 }
@@ -110,7 +114,10 @@ async fn a_seed_row_costs_one_more_write_on_its_first_refresh_only() {
     );
     s.clock.store(4 * 3600, Ordering::Relaxed);
     s.calls.reset();
-    s.sessions.session("token", &cookies(&refreshed)).await.unwrap();
+    s.sessions
+        .session("token", &cookies(&refreshed))
+        .await
+        .unwrap();
     assert_eq!(s.calls.all(), ["UpdateItem", "InitiateAuth", "UpdateItem"]);
 }
 

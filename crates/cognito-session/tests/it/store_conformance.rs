@@ -109,13 +109,15 @@ pub async fn update_at_the_right_version_applies_the_patch_and_returns_the_recor
     assert_eq!(written.version, Some(v("v2")));
 }
 
-pub async fn update_at_a_wrong_version_changes_nothing_and_returns_the_current_record(
-    s: &Subject,
-) {
+pub async fn update_at_a_wrong_version_changes_nothing_and_returns_the_current_record(s: &Subject) {
     let key = s.key("update-wrong", "a");
     let row = s.record(key, "rt", Some("v1"));
     s.store.put(&row).await.unwrap();
-    let current = conflict(s.store.update(key, Some(&v("v0")), &touch(Some("v2"), 5)).await);
+    let current = conflict(
+        s.store
+            .update(key, Some(&v("v0")), &touch(Some("v2"), 5))
+            .await,
+    );
     assert_eq!(current.as_ref(), Some(&row), "the conflict is a read");
     // Expecting "no version" from a record that has one is a wrong version too.
     let current = conflict(s.store.update(key, None, &touch(Some("v2"), 5)).await);
@@ -128,13 +130,21 @@ pub async fn update_expecting_no_version_matches_only_a_record_without_one(s: &S
     // A row as the seed writes it: no version.
     let seed = s.record(key, "rt", None);
     s.store.put(&seed).await.unwrap();
-    let current = conflict(s.store.update(key, Some(&v("v1")), &touch(Some("v2"), 5)).await);
+    let current = conflict(
+        s.store
+            .update(key, Some(&v("v1")), &touch(Some("v2"), 5))
+            .await,
+    );
     assert_eq!(current.as_ref(), Some(&seed));
     // "No version" expected, and still none written (a touch of a seed row).
     let written = s.store.update(key, None, &touch(None, 7)).await.unwrap();
     assert_eq!((written.last_seen, written.version), (Some(7), None));
     // "No version" expected, a version written: from then on "no version" conflicts.
-    let written = s.store.update(key, None, &touch(Some("v1"), 8)).await.unwrap();
+    let written = s
+        .store
+        .update(key, None, &touch(Some("v1"), 8))
+        .await
+        .unwrap();
     assert_eq!(written.version, Some(v("v1")));
     let current = conflict(s.store.update(key, None, &touch(Some("v9"), 9)).await);
     assert_eq!(current.map(|r| r.version), Some(Some(v("v1"))));
@@ -143,10 +153,17 @@ pub async fn update_expecting_no_version_matches_only_a_record_without_one(s: &S
 pub async fn update_of_a_missing_record_is_a_conflict_without_a_record(s: &Subject) {
     let key = s.key("update-missing", "a");
     for expected in [None, Some(v("v1"))] {
-        let result = s.store.update(key, expected.as_ref(), &touch(Some("v2"), 1)).await;
+        let result = s
+            .store
+            .update(key, expected.as_ref(), &touch(Some("v2"), 1))
+            .await;
         assert_eq!(conflict(result), None, "{expected:?}");
     }
-    assert_eq!(s.store.load(key).await.unwrap(), None, "no record was created");
+    assert_eq!(
+        s.store.load(key).await.unwrap(),
+        None,
+        "no record was created"
+    );
 }
 
 pub async fn delete_at_the_right_version_removes_the_record(s: &Subject) {
