@@ -1051,7 +1051,20 @@ impl SessionsBuilder {
         self
     }
 
-    /// Another session store instead of the DynamoDB table.
+    /// Another session store instead of the DynamoDB table: any [`SessionStore`] (an
+    /// `Arc` of one too, to keep a handle on it). The refresh protocol, and encryption at rest
+    /// when a key is configured, apply to it as to the table.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .client_id("5a3b")
+    ///     .store(cognito_session::store::MemoryStore::default())
+    ///     .build()
+    ///     .await?;
+    /// # let _ = sessions;
+    /// # Ok(()) }
+    /// ```
     pub fn store(mut self, store: impl SessionStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
         self

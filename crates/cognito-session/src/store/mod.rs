@@ -150,3 +150,50 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         expected: Option<&'a Version>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
+
+/// A shared store is a store, so the code that builds [`Sessions`](crate::Sessions) can keep a
+/// handle on it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cognito_session::store::{MemoryStore, SessionStore};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = Arc::new(MemoryStore::default());
+/// let builder = cognito_session::Sessions::builder().store(store.clone());
+/// assert!(store.list("sub").await.unwrap().is_empty());
+/// # let _ = builder;
+/// # });
+/// ```
+impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
+    fn load<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+    ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+        (**self).load(key)
+    }
+
+    fn list<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Vec<SessionRow>, StoreError>> {
+        (**self).list(sub)
+    }
+
+    fn put<'a>(&'a self, record: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).put(record)
+    }
+
+    fn update<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        (**self).update(key, expected, patch)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).delete(key, expected)
+    }
+}

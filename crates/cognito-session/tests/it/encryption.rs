@@ -205,3 +205,49 @@ async fn the_key_can_come_from_kms() {
         .unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn a_custom_store_gets_encryption_at_rest_too() {
+    use cognito_session::store::{MemoryStore, SessionStore};
+    // A custom store, shared with the test.
+    let store = std::sync::Arc::new(MemoryStore::default());
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.store(store.clone()).encryption_key(b64(KEY1))
+    })
+    .await;
+    let (sub, login) = s.logged_in("custom-sealed").await;
+    let rows = store.list(&sub).await.unwrap();
+    let stored = rows[0]
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    assert!(stored.starts_with("enc:v1:"), "sealed above the store");
+    assert_eq!(
+        Sealer::new(KEY1, vec![])
+            .open(&stored, &aad(&s, &sub))
+            .unwrap(),
+        login.refresh_token().unwrap(),
+        "the table name and the key are the associated data, as in DynamoDB"
+    );
+    let session = s
+        .sessions
+        .session(
+            "token",
+            &cookies(&s.expired_copy(login.access_token().unwrap())),
+        )
+        .await
+        .unwrap();
+    let new = &session.refreshed().expect("refreshed").access_token;
+    let row = store.list(&sub).await.unwrap().remove(0);
+    let joinable = row
+        .refreshed_token
+        .as_deref()
+        .expect("recorded for joiners");
+    assert!(joinable.starts_with("enc:v1:") && !joinable.contains(new.as_str()));
+    assert!(
+        s.pool.row(&sub).await.is_none(),
+        "nothing went to the DynamoDB table"
+    );
+}

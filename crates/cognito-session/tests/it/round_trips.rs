@@ -4,6 +4,7 @@
 //! latency of both is measured by `examples/round_trips.rs` (figures in BENCHMARKS.md).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use cognito_session::SessionValidation;
 use testkit::{PoolOptions, SeedDesign, SeedOutcome};
@@ -87,6 +88,35 @@ async fn refresh_costs_one_cognito_call_and_two_dynamodb_calls() {
         .await
         .unwrap();
     assert!(again.refreshed().is_some());
+    assert_eq!(s.calls.all(), ["UpdateItem", "InitiateAuth", "UpdateItem"]);
+}
+
+#[tokio::test]
+async fn a_touch_keeps_the_version_a_refresh_expects() {
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.idle_timeout(Duration::from_secs(8 * 3600))
+            .touch_interval(Duration::from_secs(60))
+    })
+    .await;
+    let (sub, login) = s.logged_in("rt-touch").await;
+    let token = login.access_token().unwrap();
+    let before = version(&s, &sub).await;
+    // Ten minutes later, a valid request records activity.
+    s.clock.store(600, Ordering::Relaxed);
+    s.calls.reset();
+    s.sessions.session("token", &cookies(token)).await.unwrap();
+    assert_eq!(s.calls.all(), ["GetItem", "UpdateItem"], "read, touch");
+    assert!(s.pool.row(&sub).await.unwrap().contains_key("last_seen"));
+    assert_eq!(
+        version(&s, &sub).await,
+        before,
+        "the touch kept the version"
+    );
+    // When the token has expired, the refresh still needs no read.
+    s.clock.store(2 * 3600, Ordering::Relaxed);
+    s.calls.reset();
+    let session = s.sessions.session("token", &cookies(token)).await.unwrap();
+    assert!(session.refreshed().is_some());
     assert_eq!(s.calls.all(), ["UpdateItem", "InitiateAuth", "UpdateItem"]);
 }
 
