@@ -100,7 +100,7 @@ impl StoreError {
 /// somewhere else; [`Sessions::builder().store(...)`](crate::SessionsBuilder::store) takes it.
 ///
 /// Every record carries a [`Version`] (or none: rows written by the seed, or by versions of this
-/// library before 0.2, have none, and "no version" is a version a condition can expect). The
+/// library up to 0.1, have none, and "no version" is a version a condition can expect). The
 /// session code chooses every version it writes; the store only compares and stores them:
 ///
 /// - [`update`](Self::update) and [`delete`](Self::delete) act only when the record's version is
