@@ -124,7 +124,7 @@ fn failure(error: StoreError) -> Failure {
     let message = full_message(&error);
     match error {
         StoreError::Unavailable(_) => Failure::unavailable(message),
-        StoreError::Conflict => Failure::refused(message),
+        StoreError::Conflict(_) => Failure::refused(message),
         _ => Failure::config(message),
     }
 }

@@ -356,31 +356,52 @@ async fn an_unreachable_aws_is_exit_status_3() {
     assert_eq!(code(&output), 3, "{}", stderr(&output));
 }
 
-/// A store on `pool`'s table (with its sort key, if any), encrypting with `key` if given.
-fn store(pool: &Pool, key: Option<[u8; 32]>) -> cognito_session::store::DynamoDbStore {
-    use cognito_session::store::{DynamoDbStore, Sealer};
+/// A store on `pool`'s table (with its sort key, if any), and the table's name and the key to
+/// encrypt with (as the library does above the store), if given.
+struct Rows {
+    store: cognito_session::store::DynamoDbStore,
+    table: String,
+    sealer: Option<cognito_session::Sealer>,
+}
+
+impl std::ops::Deref for Rows {
+    type Target = cognito_session::store::DynamoDbStore;
+    fn deref(&self) -> &Self::Target {
+        &self.store
+    }
+}
+
+fn store(pool: &Pool, key: Option<[u8; 32]>) -> Rows {
+    use cognito_session::store::DynamoDbStore;
     let mut store = DynamoDbStore::new(pool.dynamodb.clone(), &pool.table, &pool.partition_key);
     if let Some(sort_key) = &pool.sort_key {
         store = store.with_sort_key(sort_key);
     }
-    if let Some(key) = key {
-        store = store.with_sealer(std::sync::Arc::new(Sealer::new(key, vec![])));
+    Rows {
+        store,
+        table: pool.table.clone(),
+        sealer: key.map(|key| cognito_session::Sealer::new(key, vec![])),
     }
-    store
 }
 
 /// Writes a session row of `sub` (user `username`, as the library's login records it) holding
-/// `refresh_token` (device `session_id` on a sort-key table).
+/// `refresh_token` (device `session_id` on a sort-key table), sealed as the library seals it.
 async fn put_row(
-    store: &cognito_session::store::DynamoDbStore,
+    rows: &Rows,
     (sub, username): (&str, &str),
     session_id: Option<&str>,
     refresh_token: &str,
 ) {
     use cognito_session::store::{SessionRow, SessionStore};
+    let aad = format!("{}\0{sub}\0{}", rows.table, session_id.unwrap_or_default());
+    let stored = match &rows.sealer {
+        Some(sealer) => sealer.seal(refresh_token, aad.as_bytes()).unwrap(),
+        None => refresh_token.to_owned(),
+    };
+    let store = &rows.store;
     let mut row = SessionRow::new(
         sub,
-        refresh_token,
+        stored,
         i64::try_from(testkit::now()).unwrap(),
         session_id.map(str::to_owned),
     );
@@ -439,7 +460,7 @@ async fn session_end_revokes_the_refresh_token() {
     let sealed = store(&pool, Some(KEY));
     put_row(&sealed, (&sub, "cli-end"), None, &refresh_token).await;
     let before = pool.row(&sub).await.unwrap();
-    let key_id = cognito_session::store::Sealer::new(KEY, vec![])
+    let key_id = cognito_session::Sealer::new(KEY, vec![])
         .key_id()
         .to_owned();
     let (output, _) = end(sub.clone(), vec![]).await;
@@ -576,7 +597,7 @@ async fn session_list_shows_every_device_without_tokens() {
         .collect();
     devices.sort_unstable();
     assert_eq!(devices, ["laptop", "phone"], "{json}");
-    let key_id = cognito_session::store::Sealer::new(KEY, vec![])
+    let key_id = cognito_session::Sealer::new(KEY, vec![])
         .key_id()
         .to_owned();
     assert!(json["sessions"]

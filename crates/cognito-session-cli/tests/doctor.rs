@@ -8,7 +8,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     ExplicitAuthFlowsType, FeatureType, RefreshTokenRotationType,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
-use cognito_session::store::Sealer;
+use cognito_session::Sealer;
 use serde_json::Value;
 use testkit::{Minter, Pool, PoolOptions};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::http::cookie::{CookieOptions, CookiePrefix, SameSite};
 use crate::http::csrf::origin_of;
-use crate::store::parse_key;
+use crate::seal::parse_key;
 
 /// How a request with a valid (unexpired) access token is checked.
 ///

@@ -93,8 +93,10 @@ mod device;
 mod error;
 mod http;
 mod lambda;
+mod policy;
 mod refresh;
 mod sdk;
+mod seal;
 mod session;
 pub mod store;
 mod verify;
@@ -105,12 +107,13 @@ pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use seal::{SealError, Sealer};
 pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
 
 /// Maps a store failure to the public error.
 pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Error {
     match error {
-        store::StoreError::Conflict => Error::Unauthorized(Unauthorized::SessionEnded),
+        store::StoreError::Conflict(_) => Error::Unauthorized(Unauthorized::SessionEnded),
         store::StoreError::Config { message, source } => Error::Config { message, source },
         store::StoreError::Unavailable(source) => {
             Error::unavailable(Service::DynamoDb, action, source)

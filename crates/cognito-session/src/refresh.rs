@@ -5,6 +5,33 @@
 //! login (token family); Cognito decides whether the refresh token still works. Only Cognito's
 //! definitive "no" deletes the row; every transient failure changes nothing.
 //!
+//! The store is a compare-and-set record store ([`SessionStore`]): every rule below (who holds
+//! the lease, who commits, who may delete, who joins) is written here once, as a write
+//! conditioned on the row's version, for every store.
+//!
+//! # Versions: a refresh without a read
+//! The protocol chooses every version it writes. A login, and every refresh, gives the row the
+//! version `H(T)` of the access token `T` it issued (base64url of SHA-256, as `refreshed_from`),
+//! so the row a request with expired token `T` needs to refresh is, in the usual case, exactly
+//! the row at version `H(T)`. The request therefore takes the lease without reading first: an
+//! update expecting version `H(T)`. If the guess is wrong (another request holds the lease or
+//! refreshed already, the session was refreshed by a copy of the token, a row written by the
+//! seed or an earlier version of this library has no version), the failed write returns the row
+//! as it is (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), which is exactly the read the
+//! request would have done, and the protocol goes on from it. A refresh thus costs one
+//! `UpdateItem` (lease), one Cognito call and one `UpdateItem` (commit).
+//!
+//! The lease write does not know the whole row, so updates are patches ([`Patch`]: the
+//! attributes to set or remove, and the new version), and a successful update returns the row
+//! as written (`ReturnValues = ALL_NEW`): the leaseholder reads the refresh token from it.
+//! Patches also keep writers from clobbering attributes they did not mean to change.
+//!
+//! Versions written: login and commit `H(new access token)`; a lease `lease.<id>` (unique per
+//! lease, so a conflict showing it means our own write happened and its answer was lost);
+//! releasing a lease restores the version before it (the row is then exactly as it was, lease
+//! attributes removed); a touch keeps the version (it changes only `last_seen`, which no
+//! condition depends on, so it never breaks the guess); binding a seed row, a random one.
+//!
 //! # Single flight
 //! When a user's access token expires, every request in flight carries the expired token, each
 //! in its own Lambda. Exactly one of them refreshes; the others join it through the row:
@@ -12,29 +39,35 @@
 //! ```text
 //!  request A (first)           session row                 request B (concurrent)        Cognito
 //!  ─────────────────           ───────────                 ──────────────────────        ───────
-//!  GetItem ───────────────────► no lease
-//!  take lease (conditional:
-//!   no live lease, same token) ► lease_id=A, lease_until=now+L
-//!                                                     ◄──── GetItem: lease held by A
+//!  UpdateItem: lease         ► version H(T) → lease.A,
+//!   if version = H(T)          lease_id=A, lease_until=now+L
+//!   (ALL_NEW: the row)                                ◄──── UpdateItem: lease if version = H(T):
+//!                                                           fails, ALL_OLD: lease held by A
 //!  InitiateAuth ─────────────────────────────────────────────────────────────────────────► new tokens
-//!  verify the new token                                      wait 25–200 ms (jitter), re-read
-//!  commit (conditional: lease
-//!   is A's, same token) ──────► refreshed_at=now,
-//!                               refreshed_from=H(old token),
-//!                               refreshed_token=new token
-//!                               (sealed), lease removed
-//!  200 + Set-Cookie(new)                               ◄──── GetItem: refreshed_from = H(B's token),
+//!  verify the new token                                      wait 25–200 ms (jitter), GetItem
+//!  UpdateItem: commit        ► version H(T'),
+//!   if version = lease.A       refreshed_at=now,
+//!                              refreshed_from=H(T),
+//!                              refreshed_token=T' (sealed),
+//!                              lease removed
+//!  200 + Set-Cookie(T')                                ◄──── GetItem: refreshed_from = H(B's token),
 //!                                                            refreshed_at within 60 s:
 //!                                                            verify refreshed_token (current, same
 //!                                                            sub and family), 200 with ITS claims
-//!                                                            + Set-Cookie(new)
+//!                                                            + Set-Cookie(T')
 //! ```
-//! If A's refresh fails transiently it releases the lease and answers 503; B then takes the lease
-//! and tries itself. If A dies, its lease lapses after `L` (the refresh lease, default 3 s) and B
-//! takes over. If Cognito refuses the refresh token, A deletes the row and B finds it gone: both 401.
-//! A waiting request gives up with 503 after `L` plus one second (when the request's deadline is
-//! known: after up to twice `L` plus one second, always before the deadline). A request whose
-//! lease write happened but whose answer was lost recognises its own lease on the next read.
+//! If A's refresh fails transiently it releases the lease (version back to `H(T)`) and answers
+//! 503; B then takes the lease and tries itself. If A dies, its lease lapses after `L` (the
+//! refresh lease, default 3 s) and B takes over, expecting version `lease.A`. If Cognito refuses
+//! the refresh token, A deletes the row (if its version is still `lease.A`) and B finds it gone:
+//! both 401. A waiting request gives up with 503 after `L` plus one second (when the request's
+//! deadline is known: after up to twice `L` plus one second, always before the deadline). A
+//! request whose lease write happened but whose answer was lost (the SDK's retry meets its own
+//! version) recognises its own lease.
+//!
+//! A row the request cannot use (ended, idle, another login, a key this function lacks, an
+//! unusable refresh token) is found only once the guessed lease is taken; the lease is then
+//! released at once (the row as it was), and the request is refused as before.
 //!
 //! # The join rule
 //! A request joins a refresh, instead of refreshing itself, only when all of these hold:
@@ -56,7 +89,9 @@
 //! (usually a hit in the verified-token cache).
 //!
 //! # Rows written by the seed
-//! A seed row has no `origin_jti`, so it cannot tell the logins of its user apart: until its
+//! A seed row has no `origin_jti` and no `version`, so its first refresh's guess (below) fails:
+//! that refresh costs one more `UpdateItem` (the failed guess, which reads the row), and sets a
+//! version. A seed row has no `origin_jti`, so it cannot tell the logins of its user apart: until its
 //! first refresh every genuine token of the user passes the family check. That refresh tells us
 //! the row's family (the new token's `origin_jti` is the refresh token's), and it is stored
 //! whoever asked. When the presented token is of another (older) login, the request is refused
@@ -83,36 +118,32 @@
 //!   (another process falls back on the old token, which works within the grace period);
 //! - a conflict (our lease was lost while Cognito answered and another request took it) while
 //!   the row still holds the old refresh token writes the new one anyway, whoever holds the
-//!   lease now (the row's token value is the condition);
+//!   lease now (conditioned on the version the conflict returned, which holds the old token);
 //! - a conflict because the row now holds another refresh token of the same login (a
 //!   concurrent refresh within the grace period) leaves it: the session stands, and this
 //!   request answers with its tokens;
 //! - Cognito's `RefreshTokenReuseException` (an old refresh token used after the grace period:
 //!   a copy was used twice) ends the session with a warning naming possible token theft.
 
+mod holder;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use crate::budget::Budget;
-use crate::cognito::{Cognito, Dead, RefreshFailed, Tokens};
+use crate::cognito::{Cognito, Tokens};
 use crate::error::{Error, Unauthorized};
-use crate::store::{Lease, Refreshed, SealError, SessionKey, SessionRow, SessionStore, StoreError};
-use crate::verify::{Claims, Freshness, TokenCache, Verifier};
+use crate::policy::{issued, key_of, token_id, usable};
+use crate::seal::{SealError, Sealing};
+use crate::store::{Patch, SessionKey, SessionRow, SessionStore, StoreError, Version, Write};
+use crate::verify::{Claims, Freshness, Verifier};
 use crate::{store_error, Clock, Service};
 
 /// How long after a refresh the token it replaced may still join it (that token is what the
 /// requests that raced the refresh carry); later, that token refreshes by itself.
 const JOIN_WINDOW_MS: i64 = 60_000;
-
-/// How a refresh records the token it replaced (`refreshed_from`): base64url of its SHA-256.
-fn token_id(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(TokenCache::hash(token))
-}
 
 /// The longest refresh token a row may hold: Cognito's are about 1.8 KB; anything far longer
 /// is not one, and is never sent.
@@ -143,6 +174,10 @@ struct Pending {
     token: String,
 }
 
+fn stored(row: &SessionRow) -> Option<&str> {
+    row.refresh_token.as_ref().map(|t| t.expose_secret())
+}
+
 impl Memory {
     /// Whether `cause` is reported for the first time in this process.
     fn first_report(&self, cause: &str) -> bool {
@@ -155,12 +190,12 @@ impl Memory {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending
             .get(&owned(row))
-            .filter(|p| row.stored.as_deref() == Some(p.replaces.as_str()))
+            .filter(|p| stored(row) == Some(p.replaces.as_str()))
             .map(|p| p.token.clone())
     }
 
     fn remember(&self, row: &SessionRow, token: &str) {
-        let Some(replaces) = row.stored.clone() else {
+        let Some(replaces) = stored(row).map(str::to_owned) else {
             return;
         };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -204,56 +239,6 @@ fn unusable_refresh_token(token: &str) -> Option<(&'static str, Unauthorized)> {
     }
 }
 
-/// Does the row belong to the login that produced `claims`? Rows written by the seed carry no
-/// family; they are bound to one on their first refresh.
-pub(crate) fn same_family(row: &SessionRow, claims: &Claims) -> Result<(), Unauthorized> {
-    match (&row.origin_jti, claims.origin_jti()) {
-        (Some(row_family), Some(token_family)) if row_family == token_family => Ok(()),
-        (Some(_), _) => Err(Unauthorized::FamilyMismatch),
-        (None, _) => Ok(()),
-    }
-}
-
-/// Is `row` a live session for the login of `claims` at `now` (epoch seconds)? Checks the token
-/// family, the absolute lifetime (`expires_at`, which DynamoDB's TTL enforces only lazily) and,
-/// when set, the idle timeout (since the last recorded activity or refresh).
-pub(crate) fn usable(
-    row: &SessionRow,
-    claims: &Claims,
-    now: u64,
-    idle: Option<u64>,
-) -> Result<(), Unauthorized> {
-    same_family(row, claims)?;
-    let now = i64::try_from(now).unwrap_or(i64::MAX);
-    if row.expires_at.is_some_and(|end| now > end) {
-        return Err(Unauthorized::SessionEnded);
-    }
-    if let Some(idle) = idle {
-        if now.saturating_sub(last_active(row)) > i64::try_from(idle).unwrap_or(i64::MAX) {
-            return Err(Unauthorized::SessionEnded);
-        }
-    }
-    Ok(())
-}
-
-/// The row of the login that produced `claims`: keyed by `sub`, plus the token family when the
-/// table keeps one session per device.
-pub(crate) fn key_of(claims: &Claims, per_device: bool) -> SessionKey<'_> {
-    SessionKey {
-        sub: claims.sub(),
-        session: if per_device {
-            claims.origin_jti()
-        } else {
-            None
-        },
-    }
-}
-
-/// The last recorded activity of a session: a touch, a refresh or the login.
-pub(crate) fn last_active(row: &SessionRow) -> i64 {
-    row.last_seen.unwrap_or(row.timestamp).max(row.timestamp)
-}
-
 /// The plaintext refresh token of `row`, decrypted for the one call that sends it to Cognito (a
 /// refresh, a logout's `RevokeToken`); nothing else decrypts a row.
 ///
@@ -264,10 +249,10 @@ pub(crate) fn last_active(row: &SessionRow) -> i64 {
 /// - A damaged ciphertext (or one copied from another row) decrypts with no key: the session
 ///   cannot be refreshed, so 401 [`Unauthorized::SessionEnded`] with an error log; the row is
 ///   kept for the operator to inspect (only Cognito's refusal or a logout deletes a row).
-pub(crate) fn reveal(store: &dyn SessionStore, row: &SessionRow) -> Result<String, Error> {
+pub(crate) fn reveal(sealing: &Sealing, row: &SessionRow) -> Result<String, Error> {
     let sub = row.sub.as_str();
-    match store.reveal(row) {
-        Ok(Some(opened)) => Ok(opened.token),
+    match sealing.reveal(row) {
+        Ok(Some(token)) => Ok(token),
         Ok(None) => {
             tracing::warn!(
                 sub,
@@ -291,6 +276,22 @@ pub(crate) fn reveal(store: &dyn SessionStore, row: &SessionRow) -> Result<Strin
     }
 }
 
+/// The refresh token of `row` if this request may send it to Cognito (decrypted, and plausible).
+fn sendable(sealing: &Sealing, row: &SessionRow) -> Result<String, Error> {
+    // Decrypted before any call: a row this function cannot read is never sent.
+    let refresh_token = reveal(sealing, row)?;
+    // Never sent to Cognito, never deleted: the operator may want to see it.
+    if let Some((why, reason)) = unusable_refresh_token(&refresh_token) {
+        tracing::warn!(
+            sub = row.sub.as_str(),
+            why,
+            "refusing without calling Cognito; the row is kept"
+        );
+        return Err(reason.into());
+    }
+    Ok(refresh_token)
+}
+
 /// The outcome of a refresh.
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
@@ -300,9 +301,48 @@ pub(crate) enum Outcome {
     Joined(Box<(Claims, Tokens)>),
 }
 
+/// A short lease on a session row: only its holder calls Cognito to refresh the session.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    /// Random id of the holder.
+    id: String,
+    /// When it lapses, epoch milliseconds (a crashed holder's lease lapses by itself).
+    until_ms: i64,
+    /// The row's version before the lease, which releasing it restores.
+    before: Option<Version>,
+}
+
+impl Lease {
+    fn new(until_ms: i64, before: Option<Version>) -> Self {
+        Lease {
+            id: random_id(),
+            until_ms,
+            before,
+        }
+    }
+
+    /// The row's version while this lease is held.
+    fn version(&self) -> Version {
+        Version::new(format!("lease.{}", self.id))
+    }
+
+    fn patch(&self) -> Patch {
+        let mut patch = Patch::new(Some(self.version()));
+        patch.lease_id = Write::Set(self.id.clone());
+        patch.lease_until_ms = Write::Set(self.until_ms);
+        patch
+    }
+}
+
+/// Whether `row` carries a lease still held at `now_ms`.
+fn leased_at(row: &SessionRow, now_ms: i64) -> bool {
+    row.lease_id.is_some() && row.lease_until_ms.is_some_and(|until| now_ms <= until)
+}
+
 /// What the refresh needs from the `Sessions` it runs in.
 pub(crate) struct Refresher<'a> {
     pub store: &'a dyn SessionStore,
+    pub sealing: &'a Sealing,
     pub cognito: &'a Cognito,
     pub verifier: &'a Verifier,
     pub clock: &'a dyn Clock,
@@ -331,9 +371,52 @@ fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What a lease write found.
+enum Taken {
+    /// The lease is ours: the row as written.
+    Leased(SessionRow),
+    /// Another version: the row as it is.
+    Current(SessionRow),
+}
+
 impl Refresher<'_> {
     fn now_ms(&self) -> i64 {
         millis(self.clock.now())
+    }
+
+    /// A conditional update within `budget`. A conflict showing the very version this write
+    /// gives means the write happened and its answer was lost (the SDK's retry met it): the
+    /// write's success.
+    async fn update(
+        &self,
+        budget: Budget,
+        key: SessionKey<'_>,
+        expected: Option<&Version>,
+        patch: &Patch,
+    ) -> Result<SessionRow, StoreError> {
+        match budget.store(self.store.update(key, expected, patch)).await {
+            Err(StoreError::Conflict(Some(current)))
+                if patch.version.is_some()
+                    && current.version == patch.version
+                    && patch.version.as_ref() != expected =>
+            {
+                Ok(*current)
+            }
+            other => other,
+        }
+    }
+
+    /// Takes `lease` on the row at `key` if its version is still the one the lease expects.
+    async fn take(&self, key: SessionKey<'_>, lease: &Lease) -> Result<Taken, Error> {
+        match self
+            .update(self.budget, key, lease.before.as_ref(), &lease.patch())
+            .await
+        {
+            Ok(row) => Ok(Taken::Leased(row)),
+            Err(StoreError::Conflict(Some(current))) => Ok(Taken::Current(*current)),
+            Err(StoreError::Conflict(None)) => Err(Unauthorized::SessionEnded.into()),
+            Err(error) => Err(store_error(error, "taking the refresh lease")),
+        }
     }
 
     /// Refreshes the session of the expired `token` (whose verified claims are `claims`), or
@@ -350,17 +433,17 @@ impl Refresher<'_> {
         let give_up = remaining.map_or(start + lease_ms + 1_000, |r| {
             start + r.min(2 * lease_ms + 1_000)
         });
+        let key = key_of(claims, self.per_device);
+        // The guess: the row as the login or refresh that issued this token left it.
+        let guess = Lease::new(start + lease_ms, Some(issued(token)));
+        let mut row = match self.take(key, &guess).await? {
+            Taken::Leased(row) => {
+                return self.refresh_guessed(row, &guess, &presented, claims).await
+            }
+            Taken::Current(row) => row,
+        };
         let mut pause = Duration::from_millis(25);
-        // The lease this request last tried to take, in case the write happened but its answer
-        // was lost (the SDK's retry then meets our own lease and reports a conflict).
-        let mut attempted: Option<Lease> = None;
         loop {
-            let row = self
-                .budget
-                .store(self.store.get(key_of(claims, self.per_device)))
-                .await
-                .map_err(|e| store_error(e, "reading the session"))?
-                .ok_or(Unauthorized::SessionEnded)?;
             let now = self.now_ms();
             usable(
                 &row,
@@ -371,42 +454,22 @@ impl Refresher<'_> {
             if let Some(joined) = self.join(&row, &presented, claims, now).await? {
                 return Ok(Outcome::Joined(Box::new(joined)));
             }
-            // Decrypted before any write: a row this function cannot read stays untouched.
-            let refresh_token = reveal(self.store, &row)?;
-            // Never sent to Cognito, never deleted: the operator may want to see it.
-            if let Some((why, reason)) = unusable_refresh_token(&refresh_token) {
-                tracing::warn!(
-                    sub = row.sub.as_str(),
-                    why,
-                    "refusing without calling Cognito; the row is kept"
-                );
-                return Err(reason.into());
-            }
-            if let (Some(mine), Some(held)) = (&attempted, &row.lease) {
-                if held.id == mine.id && held.held_at(now) {
-                    let lease = held.clone();
-                    return self
-                        .refresh_holding(row, &refresh_token, &lease, &presented, claims)
-                        .await;
-                }
-            }
-            if !row.lease.as_ref().is_some_and(|l| l.held_at(now)) {
-                let lease = Lease {
-                    id: random_id(),
-                    until_ms: now + lease_ms,
-                };
-                match self
-                    .budget
-                    .store(self.store.take_lease(&row, &lease, now))
-                    .await
-                {
-                    Ok(()) => {
+            let refresh_token = sendable(self.sealing, &row)?;
+            if !leased_at(&row, now) {
+                let lease = Lease::new(now + lease_ms, row.version.clone());
+                match self.take(key, &lease).await? {
+                    Taken::Leased(row) => {
                         return self
                             .refresh_holding(row, &refresh_token, &lease, &presented, claims)
                             .await
                     }
-                    Err(StoreError::Conflict) => attempted = Some(lease),
-                    Err(error) => return Err(store_error(error, "taking the refresh lease")),
+                    // The row changed since it was read: look at it again at once.
+                    Taken::Current(current) => {
+                        row = current;
+                        if self.now_ms() <= give_up {
+                            continue;
+                        }
+                    }
                 }
             }
             if self.now_ms() > give_up {
@@ -419,6 +482,38 @@ impl Refresher<'_> {
             let jitter = Duration::from_millis(u64::from(random_id().as_bytes()[0] % 16) * 3);
             tokio::time::sleep(pause + jitter).await;
             pause = (pause * 2).min(Duration::from_millis(200));
+            row = self
+                .budget
+                .store(self.store.load(key))
+                .await
+                .map_err(|e| store_error(e, "reading the session"))?
+                .ok_or(Unauthorized::SessionEnded)?;
+        }
+    }
+
+    /// The guessed lease was taken: the row is the one the presented token's login or refresh
+    /// wrote (so there is no refresh of that token to join). The checks a read would have made
+    /// come now; a row that fails them gets its lease back, unchanged.
+    async fn refresh_guessed(
+        &self,
+        row: SessionRow,
+        lease: &Lease,
+        presented: &str,
+        claims: &Claims,
+    ) -> Result<Outcome, Error> {
+        let now = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
+        let checked = usable(&row, claims, now, self.idle)
+            .map_err(Error::from)
+            .and_then(|()| sendable(self.sealing, &row));
+        match checked {
+            Ok(refresh_token) => {
+                self.refresh_holding(row, &refresh_token, lease, presented, claims)
+                    .await
+            }
+            Err(error) => {
+                self.release(&row, lease).await;
+                Err(error)
+            }
         }
     }
 
@@ -433,7 +528,7 @@ impl Refresher<'_> {
         claims: &Claims,
         now_ms: i64,
     ) -> Result<Option<(Claims, Tokens)>, Error> {
-        let (Some(at), Some(replaced), Some(token)) = (
+        let (Some(at), Some(replaced), Some(_)) = (
             row.refreshed_at_ms,
             row.refreshed_from.as_deref(),
             row.refreshed_token.as_deref(),
@@ -445,10 +540,13 @@ impl Refresher<'_> {
         if replaced != presented || now_ms - at > JOIN_WINDOW_MS {
             return Ok(None);
         }
+        let Some(token) = self.sealing.open_refreshed(row) else {
+            return Ok(None);
+        };
         let now_secs = u64::try_from(now_ms / 1000).unwrap_or_default();
         match self
             .budget
-            .verify(self.verifier.verify(token, now_secs))
+            .verify(self.verifier.verify(&token, now_secs))
             .await
         {
             Ok((new_claims, Freshness::Current))
@@ -456,7 +554,7 @@ impl Refresher<'_> {
                     && new_claims.origin_jti() == claims.origin_jti() =>
             {
                 let left = new_claims.exp().saturating_sub(now_secs);
-                let mut tokens = Tokens::new(token, None);
+                let mut tokens = Tokens::new(&token, None);
                 tokens.expires_in = i32::try_from(left).unwrap_or(i32::MAX);
                 Ok(Some((new_claims, tokens)))
             }
@@ -469,226 +567,6 @@ impl Refresher<'_> {
                 Ok(None)
             }
             Err(error) => Err(error),
-        }
-    }
-
-    /// The lease holder's part: call Cognito, then commit (or release, or end the session).
-    /// `presented` identifies the token being refreshed ([`token_id`]): the requests that carry
-    /// it too may join this refresh.
-    async fn refresh_holding(
-        &self,
-        row: SessionRow,
-        refresh_token: &str,
-        lease: &Lease,
-        presented: &str,
-        claims: &Claims,
-    ) -> Result<Outcome, Error> {
-        let sub = claims.sub();
-        // A rotated refresh token that this process could not store replaces the row's (which
-        // Cognito may already have invalidated).
-        let pending = self.memory.pending(&row);
-        let refresh_token = pending.as_deref().unwrap_or(refresh_token);
-        let refreshing = Box::pin(self.cognito.refresh(
-            refresh_token,
-            claims.username(),
-            row.device_key.as_deref(),
-        ));
-        let tokens = match self.budget.cognito(refreshing).await {
-            Ok(tokens) => tokens,
-            Err(RefreshFailed::Dead(dead)) => return Err(self.end(&row, claims, dead).await),
-            Err(RefreshFailed::Misconfigured { cause, error }) => {
-                if self.memory.first_report(&cause) {
-                    tracing::error!(sub, %cause, %error, "Cognito refused the refresh because of this function's configuration; the session was kept");
-                } else {
-                    tracing::debug!(sub, %cause, "Cognito refused the refresh (configuration, already reported)");
-                }
-                self.release(&row, lease).await;
-                return Err(error);
-            }
-            Err(RefreshFailed::Other(error)) => {
-                self.release(&row, lease).await;
-                return Err(error);
-            }
-        };
-        // From here on the row's refresh token may be dead: until the new one is stored, this
-        // process keeps it (every early return below would otherwise lose it).
-        if let Some(new) = &tokens.refresh_token {
-            self.memory.remember(&row, new);
-        }
-
-        let now_secs = u64::try_from(self.now_ms() / 1000).unwrap_or_default();
-        let verified = self
-            .budget
-            .verify(self.verifier.verify(&tokens.access_token, now_secs))
-            .await;
-        let new_claims = match verified {
-            Ok((new_claims, _)) if new_claims.sub() == sub => new_claims,
-            other => {
-                self.release(&row, lease).await;
-                let why = match other {
-                    Err(e) => format!("Cognito returned an access token that does not verify: {e}"),
-                    Ok(_) => "Cognito returned a token for another user".to_owned(),
-                };
-                return Err(Error::unavailable(
-                    Service::Cognito,
-                    "checking the refreshed token",
-                    why,
-                ));
-            }
-        };
-        // A seed row has no family yet: the refresh token's family (the new token's origin_jti)
-        // must be the presented token's, or the presented token is from an older login.
-        if row.origin_jti.is_none() {
-            if let (Some(family), Some(current)) = (claims.origin_jti(), new_claims.origin_jti()) {
-                if family != current {
-                    self.bind(&row, lease, current, tokens.refresh_token.as_deref())
-                        .await;
-                    return Err(Unauthorized::FamilyMismatch.into());
-                }
-            }
-        }
-
-        let now_ms = self.now_ms();
-        let refreshed = Refreshed {
-            timestamp: now_ms / 1000,
-            refreshed_at_ms: now_ms,
-            origin_jti: new_claims.origin_jti(),
-            // A pending token that worked must reach the row even if Cognito did not rotate it.
-            refresh_token: tokens.refresh_token.as_deref().or(pending.as_deref()),
-            access_token: Some(&tokens.access_token),
-            replaced: Some(presented),
-        };
-        let rotated = refreshed.refresh_token.is_some();
-        self.commit(&row, lease, claims, refreshed, rotated).await?;
-        if pending.is_some() || rotated {
-            self.memory.forget(&row);
-        }
-        let mut tokens = tokens;
-        // The refresh token stays server-side.
-        tokens.refresh_token = None;
-        Ok(Outcome::Refreshed(Box::new((new_claims, tokens))))
-    }
-
-    /// A seed row's refresh, asked for by an older login's token, told us the row's login
-    /// (`family`, the refresh token's): bind the row to it under our lease, so that older
-    /// login's tokens are refused from now on without a Cognito call. The refused request gets
-    /// no token and nobody may join this refresh; the row's `timestamp` (activity) stays. A
-    /// refresh token Cognito rotated meanwhile is stored, or the current login would lose it.
-    async fn bind(&self, row: &SessionRow, lease: &Lease, family: &str, rotated: Option<&str>) {
-        let binding = Refreshed {
-            timestamp: row.timestamp,
-            refreshed_at_ms: self.now_ms(),
-            origin_jti: Some(family),
-            refresh_token: rotated,
-            access_token: None,
-            replaced: None,
-        };
-        let commit = self.store.commit_refresh(row, Some(&lease.id), binding);
-        if let Err(error) = self.budget.cleanup().store(commit).await {
-            tracing::warn!(sub = row.sub.as_str(), %error, "could not bind the seed's session row to its login");
-            self.release(row, lease).await;
-        }
-    }
-
-    /// Cognito said the refresh token is dead: delete the row (if it still holds that token).
-    async fn end(&self, row: &SessionRow, claims: &Claims, dead: Dead) -> Error {
-        let sub = claims.sub();
-        if dead == Dead::Reused {
-            tracing::warn!(sub, reason = %dead, "Cognito reports reuse of a rotated-out refresh token: possible token theft; ending the session");
-        } else {
-            tracing::info!(sub, reason = %dead, "Cognito refused the refresh token; ending the session");
-        }
-        self.memory.forget(row);
-        let delete = self.store.delete(row.key(), Some(row));
-        match self.budget.cleanup().store(delete).await {
-            Ok(()) => {}
-            // The row holds another refresh token now (a concurrent refresh stored it, or a new
-            // login): whether the session stands is for the retry to find out.
-            Err(StoreError::Conflict) => {
-                return Error::unavailable(
-                    Service::DynamoDb,
-                    "ending a refused session",
-                    "the session row changed while Cognito answered",
-                )
-            }
-            Err(error) => {
-                tracing::warn!(sub, %error, "could not delete the refused session row");
-            }
-        }
-        Unauthorized::Revoked.into()
-    }
-
-    /// Records the refresh in the row (see "Refresh-token rotation" in the module docs).
-    async fn commit(
-        &self,
-        row: &SessionRow,
-        lease: &Lease,
-        claims: &Claims,
-        refreshed: Refreshed<'_>,
-        rotated: bool,
-    ) -> Result<(), Error> {
-        let sub = claims.sub();
-        let mut lease_id = Some(lease.id.as_str());
-        let mut retries = [Duration::from_millis(50), Duration::from_millis(150)].into_iter();
-        loop {
-            let commit = self.store.commit_refresh(row, lease_id, refreshed);
-            let error = match self.budget.cleanup().store(commit).await {
-                Ok(()) => return Ok(()),
-                Err(error) => error,
-            };
-            match error {
-                StoreError::Conflict => {
-                    // Our lease lapsed or the row changed while Cognito answered (or our own
-                    // commit happened and its answer was lost). If the row cannot be read now,
-                    // we cannot tell: 503, not 401.
-                    let current = self.budget.cleanup().store(self.store.get(row.key()));
-                    let current = current
-                        .await
-                        .map_err(|e| store_error(e, "checking the session after a refresh"))?;
-                    match current {
-                        Some(current) if same_family(&current, claims).is_ok() => {
-                            if !rotated || current.stored != row.stored {
-                                // Unchanged refresh token (no rotation), or another refresh of
-                                // this login stored its own: the session stands.
-                                return Ok(());
-                            }
-                            if lease_id.is_none() {
-                                return Err(Error::unavailable(
-                                    Service::DynamoDb,
-                                    "storing the rotated refresh token",
-                                    "the session row keeps changing",
-                                ));
-                            }
-                            // Still the refresh token Cognito just rotated out: store the new
-                            // one whoever holds the lease now.
-                            lease_id = None;
-                        }
-                        _ => return Err(Unauthorized::SessionEnded.into()),
-                    }
-                }
-                // Without rotation the stored refresh token is unchanged: the session is intact.
-                error if !rotated => {
-                    tracing::warn!(sub, %error, "refreshed, but could not record the refresh");
-                    return Ok(());
-                }
-                error => match retries.next() {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => {
-                        // The old refresh token may be dead already: the new one stays in
-                        // memory for the next request, which may take the lease at once.
-                        tracing::warn!(sub, %error, "could not store the rotated refresh token; it is kept in memory for the next request");
-                        self.release(row, lease).await;
-                        return Err(store_error(error, "storing the rotated refresh token"));
-                    }
-                },
-            }
-        }
-    }
-
-    async fn release(&self, row: &SessionRow, lease: &Lease) {
-        let release = self.store.release_lease(row, &lease.id);
-        if let Err(error) = self.budget.cleanup().store(release).await {
-            tracing::warn!(sub = row.sub.as_str(), %error, "could not release the refresh lease; it lapses by itself");
         }
     }
 }

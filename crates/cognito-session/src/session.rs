@@ -12,10 +12,12 @@ use crate::cognito::{Cognito, Tokens};
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::error::{Error, Unauthorized};
 use crate::http::cookie::{find, CookieOptions, CookieSource};
-use crate::refresh::{key_of, last_active, reveal, same_family, usable, Outcome, Refresher};
+use crate::policy::{issued, key_of, last_active, same_family, usable};
+use crate::refresh::{reveal, Outcome, Refresher};
 #[cfg(feature = "kms")]
-use crate::store::kms_data_key;
-use crate::store::{parse_key, DynamoDbStore, Sealer, SessionKey, SessionRow, SessionStore};
+use crate::seal::kms_data_key;
+use crate::seal::{parse_key, Sealer, Sealing};
+use crate::store::{DynamoDbStore, Patch, SessionKey, SessionRow, SessionStore, StoreError, Write};
 use crate::verify::{Claims, Freshness, Verifier};
 use crate::{store_error, Service};
 
@@ -73,6 +75,8 @@ pub struct Sessions {
 struct Inner {
     verifier: Verifier,
     store: Arc<dyn SessionStore>,
+    /// Encryption at rest, applied above the store.
+    sealing: Sealing,
     cognito: Cognito,
     validation: SessionValidation,
     cookie: Arc<CookieOptions>,
@@ -332,7 +336,7 @@ impl Sessions {
                 Freshness::Current => {
                     if inner.validation == SessionValidation::Session {
                         let row = budget
-                            .store(inner.store.get(key_of(&claims, inner.per_device)))
+                            .store(inner.store.load(key_of(&claims, inner.per_device)))
                             .await
                             .map_err(|e| store_error(e, "reading the session"))?
                             .ok_or(Unauthorized::SessionEnded)?;
@@ -344,6 +348,7 @@ impl Sessions {
                 Freshness::Expired => {
                     let refresher = Refresher {
                         store: &*inner.store,
+                        sealing: &inner.sealing,
                         cognito: &inner.cognito,
                         verifier: &inner.verifier,
                         clock: &*inner.clock,
@@ -402,8 +407,23 @@ impl Sessions {
         if now.saturating_sub(last_active(row)) < i64::try_from(interval).unwrap_or(i64::MAX) {
             return;
         }
-        if let Err(error) = budget.cleanup().store(inner.store.touch(row, now)).await {
-            tracing::warn!(sub = row.sub.as_str(), %error, "could not record activity");
+        // The version stays: a touch changes nothing the refresh protocol looks at, so it
+        // never spoils the next refresh's guess (see the `refresh` module).
+        let mut patch = Patch::new(row.version.clone());
+        patch.last_seen = Write::Set(now);
+        let touch = inner.store.update(row.key(), row.version.as_ref(), &patch);
+        match budget.cleanup().store(touch).await {
+            Ok(_) => {}
+            // The row changed meanwhile (a refresh records activity too), or is gone.
+            Err(StoreError::Conflict(_)) => {
+                tracing::debug!(
+                    sub = row.sub.as_str(),
+                    "the session row changed; no activity recorded"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(sub = row.sub.as_str(), %error, "could not record activity")
+            }
         }
     }
 
@@ -452,7 +472,7 @@ impl Sessions {
         let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
         let mut row = SessionRow::new(
             claims.sub(),
-            refresh_token,
+            "",
             timestamp,
             claims.origin_jti().map(str::to_owned),
         );
@@ -460,6 +480,14 @@ impl Sessions {
         row.session_id = key_of(&claims, self.inner.per_device)
             .session
             .map(str::to_owned);
+        let sealed = self.inner.sealing.seal_token(row.key(), refresh_token);
+        row.refresh_token = Some(
+            sealed
+                .map_err(|e| Error::unavailable(Service::DynamoDb, "encrypting the session", e))?,
+        );
+        // The version of a row written by the login that issued this access token: its refresh
+        // expects it (see the `refresh` module).
+        row.version = Some(issued(&tokens.access_token));
         let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
         row.expires_at = Some(timestamp.saturating_add(lifetime));
         row.last_seen = Some(timestamp);
@@ -561,16 +589,16 @@ impl Sessions {
         let mut seen: Vec<String> = Vec::new();
         let mut ended = false;
         let mut found = false;
+        let mut row = store
+            .load(key)
+            .await
+            .map_err(|e| store_error(e, "reading the session"))?;
         for attempt in 0..ATTEMPTS {
-            let Some(row) = store
-                .get(key)
-                .await
-                .map_err(|e| store_error(e, "reading the session"))?
-            else {
+            let Some(current) = row.take() else {
                 ended = true;
                 break;
             };
-            if let Err(reason) = belongs(&row) {
+            if let Err(reason) = belongs(&current) {
                 // At first, a token of another login: refused. After a conflict, a newer
                 // login replaced this one's row, which is then gone (and that one stays).
                 if attempt == 0 {
@@ -580,7 +608,7 @@ impl Sessions {
                 break;
             }
             found = true;
-            match reveal(store, &row) {
+            match reveal(&self.inner.sealing, &current) {
                 Ok(refresh_token) if !seen.contains(&refresh_token) => seen.push(refresh_token),
                 Ok(_) => {}
                 // No refresh token, or a damaged one: nothing to revoke, the row goes all the same.
@@ -588,13 +616,14 @@ impl Sessions {
                 // A key this function lacks: the row is kept, nothing is sent to Cognito.
                 Err(error) => return Err(error),
             }
-            match store.delete(row.key(), Some(&row)).await {
+            match store.delete(current.key(), current.version.as_ref()).await {
                 Ok(()) => {
                     ended = true;
                     break;
                 }
-                // Changed since the read (rotated or re-encrypted by a refresh): read it again.
-                Err(crate::store::StoreError::Conflict) => {}
+                // Changed since the read (rotated or re-encrypted by a refresh): the conflict
+                // shows it as it is now.
+                Err(StoreError::Conflict(now)) => row = now.map(|r| *r),
                 Err(error) => return Err(store_error(error, "deleting the session")),
             }
         }
@@ -655,9 +684,15 @@ impl Sessions {
             .find_map(|r| r.username.clone())
             .unwrap_or_else(|| sub.to_owned());
         for row in &rows {
-            match inner.store.delete(row.key(), None).await {
-                Ok(()) | Err(crate::store::StoreError::Conflict) => {}
-                Err(error) => return Err(store_error(error, "deleting a session")),
+            // Each row at the version it was listed with; one changed meanwhile (a refresh) at
+            // the version its conflict shows, a few times.
+            let mut expected = row.version.clone();
+            for _ in 0..4 {
+                match inner.store.delete(row.key(), expected.as_ref()).await {
+                    Ok(()) | Err(StoreError::Conflict(None)) => break,
+                    Err(StoreError::Conflict(Some(current))) => expected = current.version,
+                    Err(error) => return Err(store_error(error, "deleting a session")),
+                }
             }
         }
         Box::pin(inner.cognito.global_sign_out(pool, &username)).await?;
@@ -1014,7 +1049,20 @@ impl SessionsBuilder {
         self
     }
 
-    /// Another session store instead of the DynamoDB table.
+    /// Another session store instead of the DynamoDB table: any [`SessionStore`] (an
+    /// `Arc` of one too, to keep a handle on it). The refresh protocol, and encryption at rest
+    /// when a key is configured, apply to it as to the table.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .client_id("5a3b")
+    ///     .store(cognito_session::store::MemoryStore::default())
+    ///     .build()
+    ///     .await?;
+    /// # let _ = sessions;
+    /// # Ok(()) }
+    /// ```
     pub fn store(mut self, store: impl SessionStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -1040,13 +1088,6 @@ impl SessionsBuilder {
             kms,
         } = self;
         s.validate(store.is_none())?;
-        let sealing = s.encryption_key.is_some() || s.kms_ciphertext.is_some();
-        if sealing && store.is_some() {
-            return Err(Error::config(
-                "SESSION_ENCRYPTION_KEY and SESSION_KMS_CIPHERTEXT apply to the DynamoDB store, \
-                 not to a custom store",
-            ));
-        }
         #[cfg(feature = "kms")]
         let needs_kms = s.kms_ciphertext.is_some() && kms.is_none();
         #[cfg(not(feature = "kms"))]
@@ -1086,6 +1127,37 @@ impl SessionsBuilder {
             }
             (None, None) => unreachable_config()?,
         };
+        let current = match (&s.encryption_key, &s.kms_ciphertext) {
+            (Some(key), _) => Some(parse_key(key).map_err(Error::config)?),
+            #[cfg(feature = "kms")]
+            (None, Some(ciphertext)) => {
+                let client = match (kms, &sdk_config) {
+                    (Some(client), _) => client,
+                    (_, Some(config)) => aws_sdk_kms::Client::from_conf(
+                        aws_sdk_kms::config::Builder::from(config)
+                            .region(region_of(config))
+                            .timeout_config(timeouts.clone())
+                            .build(),
+                    ),
+                    (None, None) => unreachable_config()?,
+                };
+                Some(Box::pin(kms_data_key(&client, ciphertext)).await?)
+            }
+            #[cfg(not(feature = "kms"))]
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "SESSION_KMS_CIPHERTEXT needs cognito-session's `kms` feature",
+                ))
+            }
+            (None, None) => None,
+        };
+        let sealer = match current {
+            Some(current) => Some(Sealer::new(current, s.old_keys()?)),
+            None => None,
+        };
+        // The table name is part of every sealed value's associated data (for a custom store,
+        // whatever `table` says, if anything).
+        let sealing = Sealing::new(sealer, s.table.clone().unwrap_or_default());
         let store: Arc<dyn SessionStore> = match (store, dynamodb, &sdk_config) {
             (Some(store), _, _) => store,
             (None, client, config) => {
@@ -1105,33 +1177,6 @@ impl SessionsBuilder {
                 let mut store = DynamoDbStore::new(client, table, key);
                 if let Some(sort_key) = &s.sort_key {
                     store = store.with_sort_key(sort_key);
-                }
-                let current = match (&s.encryption_key, &s.kms_ciphertext) {
-                    (Some(key), _) => Some(parse_key(key).map_err(Error::config)?),
-                    #[cfg(feature = "kms")]
-                    (None, Some(ciphertext)) => {
-                        let client = match (kms, &sdk_config) {
-                            (Some(client), _) => client,
-                            (_, Some(config)) => aws_sdk_kms::Client::from_conf(
-                                aws_sdk_kms::config::Builder::from(config)
-                                    .region(region_of(config))
-                                    .timeout_config(timeouts.clone())
-                                    .build(),
-                            ),
-                            (None, None) => unreachable_config()?,
-                        };
-                        Some(Box::pin(kms_data_key(&client, ciphertext)).await?)
-                    }
-                    #[cfg(not(feature = "kms"))]
-                    (None, Some(_)) => {
-                        return Err(Error::config(
-                            "SESSION_KMS_CIPHERTEXT needs cognito-session's `kms` feature",
-                        ))
-                    }
-                    (None, None) => None,
-                };
-                if let Some(current) = current {
-                    store = store.with_sealer(Arc::new(Sealer::new(current, s.old_keys()?)));
                 }
                 Arc::new(store)
             }
@@ -1164,6 +1209,7 @@ impl SessionsBuilder {
             inner: Arc::new(Inner {
                 verifier,
                 store,
+                sealing,
                 cognito: Cognito {
                     client: cognito_client,
                     client_id,

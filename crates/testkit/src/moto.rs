@@ -15,8 +15,20 @@ pub struct Moto {
 }
 
 const LAUNCHER: &str = r#"
-import os, sys, time
+import os, sys, threading, time
 from moto.server import ThreadedMotoServer
+from moto.dynamodb.models import DynamoDBBackend
+# DynamoDB checks a write's condition and applies it atomically; moto's threaded server does
+# not (two racing conditional writes can both pass): serialize its item operations.
+lock = threading.RLock()
+def atomic(method):
+    def locked(self, *args, **kwargs):
+        with lock:
+            return method(self, *args, **kwargs)
+    return locked
+for name in ("get_item", "put_item", "update_item", "delete_item", "query", "transact_write_items"):
+    if hasattr(DynamoDBBackend, name):
+        setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
 parent = os.getppid()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, ScalarAttributeType, TimeToLiveStatus};
-use cognito_session::store::Sealer;
+use cognito_session::Sealer;
 
 use super::aws::{answer, is_access_denied, Answer, Aws};
 use super::report::Report;

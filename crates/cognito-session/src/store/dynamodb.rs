@@ -1,17 +1,22 @@
 //! The DynamoDB session table, compatible with the seed's: partition key = `sub`, `token`
 //! (String, the refresh token), `timestamp` (Number, epoch seconds), plus an optional
-//! `origin_jti` (String, the token family) that rows written by the seed may lack, and an
-//! optional `device_key` (String) in user pools that track devices.
+//! `origin_jti` (String, the token family) that rows written by the seed may lack, an optional
+//! `device_key` (String) in user pools that track devices, and `version` (String), which rows
+//! written by the seed or by earlier versions of this library lack.
+//!
+//! Every conditional write asks for the item as it was when its condition failed
+//! (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), so a conflict costs no extra read, and
+//! every update for the item as written (`ReturnValues = ALL_NEW`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    BoxFuture, Lease, Opened, Refreshed, SealError, Sealer, SessionKey, SessionRow, SessionStore,
-    StoreError, StoredToken,
+    BoxFuture, Patch, SessionKey, SessionRow, SessionStore, StoreError, StoredToken, Version, Write,
 };
 use crate::sdk::{classify, is_config_code, Failure};
 
@@ -27,6 +32,9 @@ const REFRESHED_FROM: &str = "refreshed_from";
 const LEASE_ID: &str = "lease_id";
 const LEASE_UNTIL: &str = "lease_until";
 const DEVICE_KEY: &str = "device_key";
+const VERSION: &str = "version";
+
+type Item = HashMap<String, AttributeValue>;
 
 /// Sessions in a DynamoDB table.
 ///
@@ -44,7 +52,64 @@ pub struct DynamoDbStore {
     table: String,
     partition_key: String,
     sort_key: Option<String>,
-    sealer: Option<Arc<Sealer>>,
+}
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The short name of an attribute in expressions.
+fn alias(name: &str) -> &'static str {
+    match name {
+        TOKEN => "t",
+        TIMESTAMP => "ts",
+        FAMILY => "f",
+        LAST_SEEN => "ls",
+        REFRESHED_AT => "ra",
+        REFRESHED_TOKEN => "rt",
+        REFRESHED_FROM => "rf",
+        LEASE_ID => "li",
+        LEASE_UNTIL => "lu",
+        _ => "ver",
+    }
+}
+
+/// A patch as (attribute, value to set or `None` to remove), leaving out what it keeps.
+fn writes(patch: &Patch) -> Vec<(&'static str, Option<AttributeValue>)> {
+    fn one<T>(
+        name: &'static str,
+        write: &Write<T>,
+        value: impl Fn(&T) -> AttributeValue,
+    ) -> Option<(&'static str, Option<AttributeValue>)> {
+        match write {
+            Write::Keep => None,
+            Write::Set(v) => Some((name, Some(value(v)))),
+            Write::Remove => Some((name, None)),
+        }
+    }
+    let timestamp = match patch.timestamp {
+        Write::Set(t) => Some((TIMESTAMP, Some(number(t)))),
+        _ => None,
+    };
+    [
+        Some((VERSION, patch.version.as_ref().map(|v| string(v.as_str())))),
+        one(TOKEN, &patch.refresh_token, |t| string(t.expose_secret())),
+        timestamp,
+        one(FAMILY, &patch.origin_jti, |f| string(f)),
+        one(LAST_SEEN, &patch.last_seen, |n| number(*n)),
+        one(REFRESHED_AT, &patch.refreshed_at_ms, |n| number(*n)),
+        one(REFRESHED_TOKEN, &patch.refreshed_token, |t| string(t)),
+        one(REFRESHED_FROM, &patch.refreshed_from, |t| string(t)),
+        one(LEASE_ID, &patch.lease_id, |t| string(t)),
+        one(LEASE_UNTIL, &patch.lease_until_ms, |n| number(*n)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 impl DynamoDbStore {
@@ -55,7 +120,6 @@ impl DynamoDbStore {
             table: table.into(),
             partition_key: partition_key.into(),
             sort_key: None,
-            sealer: None,
         }
     }
 
@@ -66,71 +130,7 @@ impl DynamoDbStore {
         self
     }
 
-    /// Encrypts refresh tokens at rest with `sealer` (see [`Sealer`]). Plaintext rows still
-    /// read, and are encrypted on their next write.
-    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
-        self.sealer = Some(sealer);
-        self
-    }
-
-    /// The associated data binding a ciphertext to its row: table and key values.
-    fn aad(&self, key: SessionKey<'_>) -> Vec<u8> {
-        let session = key.session.unwrap_or_default();
-        [
-            self.table.as_bytes(),
-            b"\0",
-            key.sub.as_bytes(),
-            b"\0",
-            session.as_bytes(),
-        ]
-        .concat()
-    }
-
-    /// The `token` value to store for `token`. An already sealed value (a row read back and
-    /// written again) is stored as it is: it is re-encrypted only by a refresh, which decrypts it.
-    fn stored(&self, key: SessionKey<'_>, token: &str) -> Result<String, StoreError> {
-        self.seal(token, &self.aad(key))
-    }
-
-    /// The associated data of the `refreshed_token` value: the row's, and the attribute's name,
-    /// so neither that value nor the refresh token's can stand in for the other.
-    fn refreshed_aad(&self, key: SessionKey<'_>) -> Vec<u8> {
-        [&self.aad(key)[..], b"\0", REFRESHED_TOKEN.as_bytes()].concat()
-    }
-
-    fn seal(&self, value: &str, aad: &[u8]) -> Result<String, StoreError> {
-        match &self.sealer {
-            None => Ok(value.to_owned()),
-            Some(_) if StoredToken::new(value).is_sealed() => Ok(value.to_owned()),
-            Some(sealer) => sealer
-                .seal(value, aad)
-                .map_err(|e| StoreError::Unavailable(Box::new(e))),
-        }
-    }
-
-    /// The access token of the last refresh, for a request that joins it. One that cannot be
-    /// read is as good as none: a request that cannot join refreshes by itself.
-    fn refreshed_token(&self, key: SessionKey<'_>, stored: Option<&String>) -> Option<String> {
-        let stored = stored?;
-        match &self.sealer {
-            None if stored.starts_with("enc:") => None,
-            None => Some(stored.clone()),
-            Some(sealer) => match sealer.open(stored, &self.refreshed_aad(key)) {
-                Ok(opened) => Some(opened.token),
-                Err(error) => {
-                    tracing::debug!(sub = key.sub, %error, "the last refresh's access token cannot be read; no request can join it");
-                    None
-                }
-            },
-        }
-    }
-
-    fn row_from(
-        &self,
-        key: SessionKey<'_>,
-        item: &HashMap<String, AttributeValue>,
-    ) -> Result<SessionRow, StoreError> {
-        let sub = key.sub;
+    fn row_from(&self, key: SessionKey<'_>, item: &Item) -> SessionRow {
         let string = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         let number = |name: &str| {
             item.get(name)
@@ -138,33 +138,27 @@ impl DynamoDbStore {
                 .and_then(|n| n.parse::<f64>().ok())
                 .map(|n| n as i64)
         };
-        let stored = string(TOKEN);
-        // Not decrypted here (see `reveal`): whether to re-encrypt shows in the key id.
-        let refresh_token = stored.clone().map(StoredToken::new);
-        let reseal = match (&refresh_token, &self.sealer) {
-            (Some(token), Some(sealer)) => token.key_id() != Some(sealer.key_id()),
-            _ => false,
-        };
-        Ok(SessionRow {
-            sub: sub.to_owned(),
-            session_id: key.session.map(str::to_owned),
-            refresh_token,
-            timestamp: number(TIMESTAMP).unwrap_or(0),
-            origin_jti: string(FAMILY),
-            username: string(USERNAME),
-            expires_at: number(EXPIRES_AT),
-            last_seen: number(LAST_SEEN),
-            refreshed_at_ms: number(REFRESHED_AT),
-            refreshed_token: self
-                .refreshed_token(key, item.get(REFRESHED_TOKEN).and_then(|v| v.as_s().ok())),
-            refreshed_from: string(REFRESHED_FROM),
-            lease: string(LEASE_ID)
-                .zip(number(LEASE_UNTIL))
-                .map(|(id, until_ms)| Lease { id, until_ms }),
-            device_key: string(DEVICE_KEY).filter(|key| !key.is_empty()),
-            stored,
-            reseal,
-        })
+        let mut row = SessionRow::at(key);
+        row.refresh_token = string(TOKEN).map(StoredToken::new);
+        row.timestamp = number(TIMESTAMP).unwrap_or(0);
+        row.origin_jti = string(FAMILY);
+        row.username = string(USERNAME);
+        row.expires_at = number(EXPIRES_AT);
+        row.last_seen = number(LAST_SEEN);
+        row.refreshed_at_ms = number(REFRESHED_AT);
+        row.refreshed_token = string(REFRESHED_TOKEN);
+        row.refreshed_from = string(REFRESHED_FROM);
+        row.lease_id = string(LEASE_ID);
+        row.lease_until_ms = number(LEASE_UNTIL);
+        row.device_key = string(DEVICE_KEY).filter(|key| !key.is_empty());
+        row.version = string(VERSION).map(Version::new);
+        row
+    }
+
+    /// The conflict of a failed condition: the item as it was (`None`: there was none).
+    fn conflict(&self, key: SessionKey<'_>, item: Option<&Item>) -> StoreError {
+        let current = item.filter(|i| !i.is_empty());
+        StoreError::Conflict(current.map(|item| Box::new(self.row_from(key, item))))
     }
 
     fn error<E>(&self, action: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError
@@ -177,8 +171,9 @@ impl DynamoDbStore {
     {
         let failure = classify(&error);
         match failure {
+            // Only writes made without asking for the old item get here.
             Failure::Service { code, .. } if code == "ConditionalCheckFailedException" => {
-                StoreError::Conflict
+                StoreError::Conflict(None)
             }
             Failure::Service { code, message, .. } if is_config_code(&code) => {
                 let hint = match code.as_str() {
@@ -237,7 +232,7 @@ impl DynamoDbStore {
 }
 
 impl SessionStore for DynamoDbStore {
-    fn get<'a>(
+    fn load<'a>(
         &'a self,
         key: SessionKey<'a>,
     ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
@@ -251,11 +246,7 @@ impl SessionStore for DynamoDbStore {
                 .send()
                 .await
                 .map_err(|e| self.error("read a session", e))?;
-            output
-                .item
-                .as_ref()
-                .map(|item| self.row_from(key, item))
-                .transpose()
+            Ok(output.item.as_ref().map(|item| self.row_from(key, item)))
         })
     }
 
@@ -263,7 +254,7 @@ impl SessionStore for DynamoDbStore {
         Box::pin(async move {
             let Some(sort_key) = &self.sort_key else {
                 return Ok(self
-                    .get(SessionKey { sub, session: None })
+                    .load(SessionKey { sub, session: None })
                     .await?
                     .into_iter()
                     .collect());
@@ -288,7 +279,7 @@ impl SessionStore for DynamoDbStore {
                         .get(sort_key)
                         .and_then(|v| v.as_s().ok())
                         .map(String::as_str);
-                    rows.push(self.row_from(SessionKey { sub, session }, item)?);
+                    rows.push(self.row_from(SessionKey { sub, session }, item));
                 }
                 start = output.last_evaluated_key;
                 if start.is_none() {
@@ -298,34 +289,35 @@ impl SessionStore for DynamoDbStore {
         })
     }
 
-    fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn put<'a>(&'a self, record: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut item = self.key(row.key())?;
-            if let Some(token) = &row.refresh_token {
-                item.insert(
-                    TOKEN.into(),
-                    AttributeValue::S(self.stored(row.key(), token.expose_secret())?),
-                );
-            }
-            item.insert(
-                TIMESTAMP.into(),
-                AttributeValue::N(row.timestamp.to_string()),
+            let mut item = self.key(record.key())?;
+            let mut add = |name: &str, value: Option<AttributeValue>| {
+                if let Some(value) = value {
+                    item.insert(name.to_owned(), value);
+                }
+            };
+            let s = |v: &Option<String>| v.as_deref().map(string);
+            let n = |v: Option<i64>| v.map(number);
+            add(
+                TOKEN,
+                record
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| string(t.expose_secret())),
             );
-            if let Some(family) = &row.origin_jti {
-                item.insert(FAMILY.into(), AttributeValue::S(family.clone()));
-            }
-            if let Some(username) = &row.username {
-                item.insert(USERNAME.into(), AttributeValue::S(username.clone()));
-            }
-            if let Some(last_seen) = row.last_seen {
-                item.insert(LAST_SEEN.into(), AttributeValue::N(last_seen.to_string()));
-            }
-            if let Some(expires_at) = row.expires_at {
-                item.insert(EXPIRES_AT.into(), AttributeValue::N(expires_at.to_string()));
-            }
-            if let Some(device_key) = &row.device_key {
-                item.insert(DEVICE_KEY.into(), AttributeValue::S(device_key.clone()));
-            }
+            add(TIMESTAMP, Some(number(record.timestamp)));
+            add(FAMILY, s(&record.origin_jti));
+            add(USERNAME, s(&record.username));
+            add(EXPIRES_AT, n(record.expires_at));
+            add(LAST_SEEN, n(record.last_seen));
+            add(REFRESHED_AT, n(record.refreshed_at_ms));
+            add(REFRESHED_TOKEN, s(&record.refreshed_token));
+            add(REFRESHED_FROM, s(&record.refreshed_from));
+            add(LEASE_ID, s(&record.lease_id));
+            add(LEASE_UNTIL, n(record.lease_until_ms));
+            add(DEVICE_KEY, s(&record.device_key));
+            add(VERSION, record.version.as_ref().map(|v| string(v.as_str())));
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -337,215 +329,99 @@ impl SessionStore for DynamoDbStore {
         })
     }
 
-    fn take_lease<'a>(
+    fn update<'a>(
         &'a self,
-        row: &'a SessionRow,
-        lease: &'a Lease,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
         Box::pin(async move {
-            let stored = row.stored.clone().ok_or(StoreError::Conflict)?;
-            // Also unchanged since our read: no refresh completed meanwhile (else we would
-            // refresh a second time instead of joining that one).
-            let unrefreshed = match row.refreshed_at_ms {
-                None => "attribute_not_exists(#ra)",
-                Some(_) => "#ra = :seen",
-            };
             let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(row.key())?))
-                .update_expression("SET #li = :id, #lu = :until")
-                .condition_expression(format!(
-                    "attribute_exists(#pk) AND #t = :stored AND (attribute_not_exists(#lu) OR #lu < :now) AND {unrefreshed}"
-                ))
+                .set_key(Some(self.key(key)?))
                 .expression_attribute_names("#pk", &self.partition_key)
-                .expression_attribute_names("#t", TOKEN)
-                .expression_attribute_names("#li", LEASE_ID)
-                .expression_attribute_names("#lu", LEASE_UNTIL)
-                .expression_attribute_names("#ra", REFRESHED_AT)
-                .expression_attribute_values(":stored", AttributeValue::S(stored))
-                .expression_attribute_values(":id", AttributeValue::S(lease.id.clone()))
-                .expression_attribute_values(":until", AttributeValue::N(lease.until_ms.to_string()))
-                .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()));
-            if let Some(at) = row.refreshed_at_ms {
-                update =
-                    update.expression_attribute_values(":seen", AttributeValue::N(at.to_string()));
-            }
-            update
-                .send()
-                .await
-                .map_err(|e| self.error("take the refresh lease", e))?;
-            Ok(())
-        })
-    }
-
-    fn commit_refresh<'a>(
-        &'a self,
-        row: &'a SessionRow,
-        lease_id: Option<&'a str>,
-        refreshed: Refreshed<'a>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let stored = row.stored.clone().ok_or(StoreError::Conflict)?;
-            let mut set = vec!["#ts = :ts", "#ra = :ra"];
-            let mut update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(row.key())?))
-                .condition_expression(match lease_id {
-                    Some(_) => "#li = :id AND #t = :stored",
-                    None => "#t = :stored",
-                })
-                .expression_attribute_names("#t", TOKEN)
-                .expression_attribute_names("#ts", TIMESTAMP)
-                .expression_attribute_names("#ra", REFRESHED_AT)
-                .expression_attribute_names("#li", LEASE_ID)
-                .expression_attribute_names("#lu", LEASE_UNTIL)
-                .expression_attribute_values(":stored", AttributeValue::S(stored))
-                .expression_attribute_values(
-                    ":ts",
-                    AttributeValue::N(refreshed.timestamp.to_string()),
-                )
-                .expression_attribute_values(
-                    ":ra",
-                    AttributeValue::N(refreshed.refreshed_at_ms.to_string()),
+                .expression_attribute_names("#ver", VERSION)
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
                 );
-            if let Some(id) = lease_id {
-                update =
-                    update.expression_attribute_values(":id", AttributeValue::S(id.to_owned()));
-            }
-            if let Some(family) = refreshed.origin_jti {
-                set.push("#f = :f");
-                update = update
-                    .expression_attribute_names("#f", FAMILY)
-                    .expression_attribute_values(":f", AttributeValue::S(family.to_owned()));
-            }
-            // A stale row (plaintext, or an old key) is re-encrypted with the current key. It
-            // decrypted a moment ago for this refresh; if it no longer does, it stays as it is.
-            let current = match refreshed.refresh_token {
-                None if row.reseal && self.sealer.is_some() => self.reveal(row).ok().flatten(),
-                _ => None,
+            update = match expected {
+                Some(version) => update
+                    .condition_expression("attribute_exists(#pk) AND #ver = :expected")
+                    .expression_attribute_values(":expected", string(version.as_str())),
+                None => update
+                    .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#ver)"),
             };
-            let new_token = refreshed
-                .refresh_token
-                .or(current.as_ref().map(|opened| opened.token.as_str()));
-            if let Some(token) = new_token {
-                set.push("#t = :new");
-                update = update.expression_attribute_values(
-                    ":new",
-                    AttributeValue::S(self.stored(row.key(), token)?),
-                );
-            }
-            // What a request that raced this refresh needs to join it; or nothing to join.
-            let mut remove = vec!["#li", "#lu"];
-            update = update
-                .expression_attribute_names("#rt", REFRESHED_TOKEN)
-                .expression_attribute_names("#rf", REFRESHED_FROM);
-            match (refreshed.access_token, refreshed.replaced) {
-                (Some(token), Some(replaced)) => {
-                    set.extend(["#rt = :rt", "#rf = :rf"]);
-                    let sealed = self.seal(token, &self.refreshed_aad(row.key()))?;
-                    update = update
-                        .expression_attribute_values(":rt", AttributeValue::S(sealed))
-                        .expression_attribute_values(":rf", AttributeValue::S(replaced.to_owned()));
+            let (mut set, mut remove) = (Vec::new(), Vec::new());
+            for (name, value) in writes(patch) {
+                // `#ra` for `refreshed_at`, `:ra` its value: readable in request logs.
+                let alias = alias(name);
+                if name != VERSION {
+                    update = update.expression_attribute_names(format!("#{alias}"), name);
                 }
-                _ => remove.extend(["#rt", "#rf"]),
+                match value {
+                    Some(value) => {
+                        set.push(format!("#{alias} = :{alias}"));
+                        update = update.expression_attribute_values(format!(":{alias}"), value);
+                    }
+                    None => remove.push(format!("#{alias}")),
+                }
             }
-            update
-                .update_expression(format!(
-                    "SET {} REMOVE {}",
-                    set.join(", "),
-                    remove.join(", ")
-                ))
+            let mut expression = Vec::new();
+            if !set.is_empty() {
+                expression.push(format!("SET {}", set.join(", ")));
+            }
+            if !remove.is_empty() {
+                expression.push(format!("REMOVE {}", remove.join(", ")));
+            }
+            let output = update
+                .update_expression(expression.join(" "))
                 .send()
                 .await
-                .map_err(|e| self.error("record a refresh", e))?;
-            Ok(())
+                .map_err(|error| match error.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        self.conflict(key, failed.item())
+                    }
+                    _ => self.error("update a session", error),
+                })?;
+            Ok(self.row_from(key, output.attributes.as_ref().unwrap_or(&Item::new())))
         })
-    }
-
-    fn touch<'a>(&'a self, row: &'a SessionRow, now: i64) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(row.key())?))
-                .update_expression("SET #ls = :now")
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pk", &self.partition_key)
-                .expression_attribute_names("#ls", LAST_SEEN)
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .send()
-                .await
-                .map_err(|e| self.error("record activity", e))?;
-            Ok(())
-        })
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        row: &'a SessionRow,
-        lease_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(row.key())?))
-                .update_expression("REMOVE #li, #lu")
-                .condition_expression("#li = :id")
-                .expression_attribute_names("#li", LEASE_ID)
-                .expression_attribute_names("#lu", LEASE_UNTIL)
-                .expression_attribute_values(":id", AttributeValue::S(lease_id.to_owned()))
-                .send()
-                .await
-                .map_err(|e| self.error("release the refresh lease", e))?;
-            Ok(())
-        })
-    }
-
-    /// Decrypts with the row's key id and the row's key as associated data. Without a sealer,
-    /// a sealed value is [`SealError::NoKey`]; with one that lacks the row's key id,
-    /// [`SealError::UnknownKey`]; a damaged value (or one copied from another row),
-    /// [`SealError::Corrupt`].
-    fn reveal(&self, row: &SessionRow) -> Result<Option<Opened>, SealError> {
-        let Some(token) = &row.refresh_token else {
-            return Ok(None);
-        };
-        match &self.sealer {
-            None => token.reveal_unsealed().map(Some),
-            Some(sealer) => sealer
-                .open(token.expose_secret(), &self.aad(row.key()))
-                .map(Some),
-        }
     }
 
     fn delete<'a>(
         &'a self,
         key: SessionKey<'a>,
-        expected: Option<&'a SessionRow>,
+        expected: Option<&'a Version>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut delete = self
+            let delete = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(self.key(key)?));
-            if let Some(token) = expected.and_then(|row| row.stored.as_deref()) {
-                // A missing row is fine (already gone); a row holding another token is not ours.
-                delete = delete
-                    .condition_expression("attribute_not_exists(#pk) OR #t = :t")
+                .set_key(Some(self.key(key)?))
+                .expression_attribute_names("#ver", VERSION)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            // A missing item is fine (already gone); another version is not ours to delete.
+            let delete = match expected {
+                Some(version) => delete
+                    .condition_expression("attribute_not_exists(#pk) OR #ver = :expected")
                     .expression_attribute_names("#pk", &self.partition_key)
-                    .expression_attribute_names("#t", TOKEN)
-                    .expression_attribute_values(":t", AttributeValue::S(token.to_owned()));
-            }
+                    .expression_attribute_values(":expected", string(version.as_str())),
+                None => delete.condition_expression("attribute_not_exists(#ver)"),
+            };
             delete
                 .send()
                 .await
-                .map_err(|e| self.error("delete a session", e))?;
+                .map_err(|error| match error.as_service_error() {
+                    Some(DeleteItemError::ConditionalCheckFailedException(failed)) => {
+                        self.conflict(key, failed.item())
+                    }
+                    _ => self.error("delete a session", error),
+                })?;
             Ok(())
         })
     }

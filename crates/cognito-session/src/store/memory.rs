@@ -3,40 +3,41 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{BoxFuture, Lease, Refreshed, SessionKey, SessionRow, SessionStore, StoreError};
+use super::{BoxFuture, Patch, SessionKey, SessionRow, SessionStore, StoreError, Version};
+
+type Rows = HashMap<(String, Option<String>), SessionRow>;
 
 fn owned(key: SessionKey<'_>) -> (String, Option<String>) {
     (key.sub.to_owned(), key.session.map(str::to_owned))
 }
 
-/// Rows in a `HashMap` behind a mutex; lost when the process ends.
+/// Rows in a `HashMap` behind a mutex; lost when the process ends. Each operation holds the
+/// mutex throughout, so every compare-and-set is atomic.
 ///
 /// ```
-/// use cognito_session::store::{MemoryStore, SessionRow, SessionStore};
+/// use cognito_session::store::{MemoryStore, SessionKey, SessionRow, SessionStore};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryStore::default();
 /// store.put(&SessionRow::new("s", "rt", 1, None)).await.unwrap();
-/// let key = cognito_session::store::SessionKey { sub: "s", session: None };
+/// let key = SessionKey { sub: "s", session: None };
+/// // The row has no version: "no version" is what the delete expects.
 /// store.delete(key, None).await.unwrap();
-/// assert!(store.get(key).await.unwrap().is_none());
+/// assert!(store.load(key).await.unwrap().is_none());
 /// # });
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    rows: Mutex<HashMap<(String, Option<String>), SessionRow>>,
+    rows: Mutex<Rows>,
 }
 
 impl MemoryStore {
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<(String, Option<String>), SessionRow>) -> T,
-    ) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Rows) -> T) -> T {
         f(&mut self.rows.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 impl SessionStore for MemoryStore {
-    fn get<'a>(
+    fn load<'a>(
         &'a self,
         key: SessionKey<'a>,
     ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
@@ -49,94 +50,26 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    fn put<'a>(&'a self, row: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn put<'a>(&'a self, record: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| rows.insert(owned(row.key()), row.clone()));
+            self.with(|rows| rows.insert(owned(record.key()), record.clone()));
             Ok(())
         })
     }
 
-    fn take_lease<'a>(
+    fn update<'a>(
         &'a self,
-        expected: &'a SessionRow,
-        lease: &'a Lease,
-        now_ms: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
-                Some(row)
-                    if row.refresh_token == expected.refresh_token
-                        && row.refreshed_at_ms == expected.refreshed_at_ms
-                        && !row.lease.as_ref().is_some_and(|l| l.held_at(now_ms)) =>
-                {
-                    row.lease = Some(lease.clone());
-                    Ok(())
+            self.with(|rows| match rows.get_mut(&owned(key)) {
+                Some(row) if row.version.as_ref() == expected => {
+                    patch.apply(row);
+                    Ok(row.clone())
                 }
-                _ => Err(StoreError::Conflict),
-            })
-        })
-    }
-
-    fn commit_refresh<'a>(
-        &'a self,
-        expected: &'a SessionRow,
-        lease_id: Option<&'a str>,
-        refreshed: Refreshed<'a>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
-                Some(row)
-                    if row.refresh_token == expected.refresh_token
-                        && lease_id
-                            .is_none_or(|id| row.lease.as_ref().is_some_and(|l| l.id == id)) =>
-                {
-                    row.timestamp = refreshed.timestamp;
-                    row.refreshed_at_ms = Some(refreshed.refreshed_at_ms);
-                    row.lease = None;
-                    if let Some(family) = refreshed.origin_jti {
-                        row.origin_jti = Some(family.to_owned());
-                    }
-                    if let Some(token) = refreshed.refresh_token {
-                        row.refresh_token = Some(super::StoredToken::new(token));
-                        row.stored = Some(token.to_owned());
-                    }
-                    row.refreshed_token = refreshed.access_token.map(str::to_owned);
-                    row.refreshed_from = refreshed.replaced.map(str::to_owned);
-                    Ok(())
-                }
-                _ => Err(StoreError::Conflict),
-            })
-        })
-    }
-
-    fn touch<'a>(
-        &'a self,
-        expected: &'a SessionRow,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
-                Some(row) => {
-                    row.last_seen = Some(now);
-                    Ok(())
-                }
-                None => Err(StoreError::Conflict),
-            })
-        })
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        expected: &'a SessionRow,
-        lease_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&owned(expected.key())) {
-                Some(row) if row.lease.as_ref().is_some_and(|l| l.id == lease_id) => {
-                    row.lease = None;
-                    Ok(())
-                }
-                _ => Err(StoreError::Conflict),
+                current => Err(StoreError::Conflict(current.map(|r| Box::new(r.clone())))),
             })
         })
     }
@@ -144,18 +77,16 @@ impl SessionStore for MemoryStore {
     fn delete<'a>(
         &'a self,
         key: SessionKey<'a>,
-        expected: Option<&'a SessionRow>,
+        expected: Option<&'a Version>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.with(|rows| match (rows.get(&owned(key)), expected) {
-                (None, _) => Ok(()),
-                (Some(row), Some(expected)) if row.refresh_token != expected.refresh_token => {
-                    Err(StoreError::Conflict)
-                }
-                _ => {
+            self.with(|rows| match rows.get(&owned(key)) {
+                None => Ok(()),
+                Some(row) if row.version.as_ref() == expected => {
                     rows.remove(&owned(key));
                     Ok(())
                 }
+                Some(row) => Err(StoreError::Conflict(Some(Box::new(row.clone())))),
             })
         })
     }

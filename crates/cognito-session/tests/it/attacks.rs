@@ -134,6 +134,7 @@ async fn a_token_from_a_previous_login_is_refused_and_never_refreshed() {
     let (sub, first) = s.logged_in("replayed").await;
     let second = s.pool.login("replayed").await;
     s.sessions.start(&(&second).into()).await.unwrap();
+    let before = s.pool.row(&sub).await;
     s.calls.reset();
     let old = first.access_token().unwrap();
     for token in [old.to_owned(), s.expired_copy(old)] {
@@ -145,12 +146,11 @@ async fn a_token_from_a_previous_login_is_refused_and_never_refreshed() {
         );
     }
     assert_eq!(s.calls.count("InitiateAuth"), 0);
-    assert!(
-        s.calls.all().iter().all(|c| c == "GetItem"),
-        "{:?}",
-        s.calls.all()
-    );
-    assert!(s.pool.row(&sub).await.is_some());
+    // Reads only: the valid token's GetItem, and the expired one's guessed lease write, whose
+    // condition fails (the row's version is the second login's) and which returns the row.
+    assert_eq!(s.calls.all(), ["GetItem", "UpdateItem"]);
+    assert!(before.is_some());
+    assert_eq!(s.pool.row(&sub).await, before, "the row is unchanged");
 }
 
 #[tokio::test]

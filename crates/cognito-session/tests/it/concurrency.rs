@@ -302,8 +302,10 @@ async fn hold_lease(s: &crate::Setup, sub: &str, holder: &str, millis: u64) {
         .update_item()
         .table_name(&s.pool.table)
         .key("sub", AttributeValue::S(sub.into()))
-        .update_expression("SET lease_id = :id, lease_until = :until")
+        // As a request taking the lease does: the lease's version too.
+        .update_expression("SET lease_id = :id, lease_until = :until, version = :version")
         .expression_attribute_values(":id", AttributeValue::S(holder.into()))
+        .expression_attribute_values(":version", AttributeValue::S(format!("lease.{holder}")))
         .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
         .send()
         .await

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cognito_session::store::Sealer;
+use cognito_session::Sealer;
 use cognito_session::{Error, Tokens, Unauthorized};
 use testkit::PoolOptions;
 
@@ -39,8 +39,7 @@ async fn refresh_tokens_are_stored_encrypted_and_still_refresh() {
     assert_eq!(
         Sealer::new(KEY1, vec![])
             .open(&stored, &aad(&s, &sub))
-            .unwrap()
-            .token,
+            .unwrap(),
         plaintext
     );
     let session = s
@@ -111,8 +110,7 @@ async fn a_plaintext_row_from_the_seed_is_encrypted_on_its_next_write() {
     assert_eq!(
         Sealer::new(KEY1, vec![])
             .open(&stored, &aad(&s, &sub))
-            .unwrap()
-            .token,
+            .unwrap(),
         login.refresh_token().unwrap()
     );
 }
@@ -137,11 +135,13 @@ async fn a_rotated_key_still_decrypts_and_rows_move_to_the_new_key() {
         .unwrap();
     assert!(session.refreshed().is_some());
     let stored = stored_token(&s.pool.row(&sub).await.unwrap());
-    let opened = Sealer::new(KEY2, vec![])
-        .open(&stored, &aad(&s, &sub))
-        .unwrap();
-    assert!(!opened.stale, "re-encrypted with the current key");
-    assert_eq!(opened.token, login.refresh_token().unwrap());
+    let current = Sealer::new(KEY2, vec![]);
+    assert!(
+        stored.starts_with(&format!("enc:v1:{}:", current.key_id())),
+        "re-encrypted with the current key"
+    );
+    let opened = current.open(&stored, &aad(&s, &sub)).unwrap();
+    assert_eq!(opened, login.refresh_token().unwrap());
 }
 
 #[tokio::test]
@@ -192,8 +192,7 @@ async fn the_key_can_come_from_kms() {
     assert_eq!(
         Sealer::new(plaintext, vec![])
             .open(&stored, &aad(&s, &sub))
-            .unwrap()
-            .token,
+            .unwrap(),
         login.refresh_token().unwrap()
     );
     s.sessions.start(&Tokens::from(&login)).await.unwrap();
@@ -205,4 +204,50 @@ async fn the_key_can_come_from_kms() {
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_custom_store_gets_encryption_at_rest_too() {
+    use cognito_session::store::{MemoryStore, SessionStore};
+    // A custom store, shared with the test.
+    let store = std::sync::Arc::new(MemoryStore::default());
+    let s = setup_with(PoolOptions::default(), |b| {
+        b.store(store.clone()).encryption_key(b64(KEY1))
+    })
+    .await;
+    let (sub, login) = s.logged_in("custom-sealed").await;
+    let rows = store.list(&sub).await.unwrap();
+    let stored = rows[0]
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    assert!(stored.starts_with("enc:v1:"), "sealed above the store");
+    assert_eq!(
+        Sealer::new(KEY1, vec![])
+            .open(&stored, &aad(&s, &sub))
+            .unwrap(),
+        login.refresh_token().unwrap(),
+        "the table name and the key are the associated data, as in DynamoDB"
+    );
+    let session = s
+        .sessions
+        .session(
+            "token",
+            &cookies(&s.expired_copy(login.access_token().unwrap())),
+        )
+        .await
+        .unwrap();
+    let new = &session.refreshed().expect("refreshed").access_token;
+    let row = store.list(&sub).await.unwrap().remove(0);
+    let joinable = row
+        .refreshed_token
+        .as_deref()
+        .expect("recorded for joiners");
+    assert!(joinable.starts_with("enc:v1:") && !joinable.contains(new.as_str()));
+    assert!(
+        s.pool.row(&sub).await.is_none(),
+        "nothing went to the DynamoDB table"
+    );
 }

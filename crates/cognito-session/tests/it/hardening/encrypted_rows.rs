@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cognito_session::store::Sealer;
+use cognito_session::Sealer;
 use cognito_session::{Error, Sessions, Unauthorized};
 use testkit::PoolOptions;
 

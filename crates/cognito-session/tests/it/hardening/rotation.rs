@@ -173,8 +173,13 @@ async fn a_commit_after_a_lost_lease_still_stores_the_rotated_token() {
             .update_item()
             .table_name(&s.pool.table)
             .key("sub", AttributeValue::S(sub.clone()))
-            .update_expression("SET lease_id = :id, lease_until = :until")
+            // As a request taking the lease does: the lease's version too.
+            .update_expression("SET lease_id = :id, lease_until = :until, version = :version")
             .expression_attribute_values(":id", AttributeValue::S("another-request".into()))
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::S("lease.another-request".into()),
+            )
             .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
             .send()
             .await

@@ -1,36 +1,41 @@
-//! Refresh tokens encrypted at rest: AES-256-GCM (aws-lc-rs), a random nonce per write, and the
-//! row's key as associated data, so a ciphertext copied into another row does not decrypt.
+//! Sealing: refresh tokens (and the last refresh's access token) encrypted at rest, above the
+//! store. AES-256-GCM (aws-lc-rs), a random nonce per write, and the row's key as associated
+//! data, so a ciphertext copied into another row does not decrypt.
 //!
 //! Stored form: `enc:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`. The key id (8 hex digits
 //! of the key's SHA-256) selects the key, so old keys can still decrypt after a rotation. A value
 //! without the prefix is a plaintext token (a row written by the seed's login flow).
 //!
-//! Rows are read without decrypting: a row holds its `token` attribute as a [`StoredToken`]
-//! (sealed or plain, redacted in `Debug`/`Display`), and the refresh token is decrypted only at
-//! the moment it is sent to Cognito (a refresh, a logout's `RevokeToken`), through
-//! [`SessionStore::reveal`](super::SessionStore::reveal). A request with a valid token needs the
-//! row's existence and family, not its secret, so it keeps working while the row's key is being
-//! retired (or is missing altogether).
+//! The session code seals what it writes and opens what it sends, whatever the
+//! [`SessionStore`](crate::store::SessionStore): a store only keeps the values it is given.
+//! Rows are read without decrypting: a row holds its `token` attribute as a
+//! [`StoredToken`] (sealed or plain, redacted in `Debug`/`Display`), and the refresh token is
+//! decrypted only at the moment it is sent to Cognito (a refresh, a logout's `RevokeToken`). A
+//! request with a valid token needs the row's existence and family, not its secret, so it keeps
+//! working while the row's key is being retired (or is missing altogether).
 //!
 //! The sealed form is recognised even with no key configured: it can never be a Cognito refresh
 //! token (those are JWEs, `eyJ…`), so it is never sent to Cognito as one.
 //!
 //! ```
-//! use cognito_session::store::Sealer;
+//! use cognito_session::Sealer;
 //! let sealer = Sealer::new([7u8; 32], vec![]);
 //! let stored = sealer.seal("refresh-token", b"table\0sub").unwrap();
 //! assert!(stored.starts_with("enc:v1:"));
-//! assert_eq!(sealer.open(&stored, b"table\0sub").unwrap().token, "refresh-token");
+//! assert_eq!(sealer.open(&stored, b"table\0sub").unwrap(), "refresh-token");
 //! // Another row's key as associated data: refused.
 //! assert!(sealer.open(&stored, b"table\0other-sub").is_err());
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+
+use crate::store::{SessionKey, SessionRow};
 
 const PREFIX: &str = "enc:v1:";
 
@@ -52,23 +57,6 @@ pub enum SealError {
     Seal,
 }
 
-/// A decrypted value, and whether it should be written again with the current key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Opened {
-    /// The plaintext refresh token.
-    pub token: String,
-    /// True for plaintext and old-key values: re-encrypt on the next write.
-    pub stale: bool,
-}
-
-impl fmt::Debug for Opened {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opened")
-            .field("stale", &self.stale)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A refresh token as the session store holds it: sealed (`enc:v1:<key id>:…`) when encryption
 /// at rest is on, the plaintext token otherwise (rows written by the seed, or a store without a
 /// key). Reading a row never decrypts it; `Debug` and `Display` print `<redacted>`.
@@ -85,7 +73,7 @@ impl fmt::Debug for Opened {
 pub struct StoredToken(String);
 
 impl StoredToken {
-    /// The `token` attribute exactly as stored (for [`SessionStore`](super::SessionStore)
+    /// The `token` attribute exactly as stored (for [`SessionStore`](crate::store::SessionStore)
     /// implementations reading a row).
     pub fn new(value: impl Into<String>) -> Self {
         StoredToken(value.into())
@@ -104,7 +92,7 @@ impl StoredToken {
         rest.split_once(':').map(|(id, _)| id)
     }
 
-    /// The value exactly as stored, to write it back: for [`SessionStore`](super::SessionStore)
+    /// The value exactly as stored, to write it back: for [`SessionStore`](crate::store::SessionStore)
     /// implementations only. It is the plaintext refresh token when the store does not encrypt;
     /// never log or display it. The rows of [`Sessions::list`](crate::Sessions::list) hold no
     /// secret here (see [`withheld`](Self::withheld)).
@@ -136,12 +124,9 @@ impl StoredToken {
 
     /// The plaintext token of a store that does not encrypt: the value itself, unless it is
     /// sealed (which no Cognito refresh token looks like), then [`SealError::NoKey`].
-    pub(crate) fn reveal_unsealed(&self) -> Result<Opened, SealError> {
+    pub(crate) fn reveal_unsealed(&self) -> Result<String, SealError> {
         match (self.is_sealed(), self.key_id()) {
-            (false, _) => Ok(Opened {
-                token: self.0.clone(),
-                stale: false,
-            }),
+            (false, _) => Ok(self.0.clone()),
             (true, Some(id)) => Err(SealError::NoKey(id.to_owned())),
             (true, None) => Err(SealError::Corrupt),
         }
@@ -168,13 +153,13 @@ struct Key {
 /// The current encryption key and the old ones that may still decrypt.
 ///
 /// ```
-/// use cognito_session::store::Sealer;
+/// use cognito_session::Sealer;
 /// let old = Sealer::new([1u8; 32], vec![]);
 /// let stored = old.seal("rt", b"aad").unwrap();
 /// let rotated = Sealer::new([2u8; 32], vec![[1u8; 32]]);
-/// let opened = rotated.open(&stored, b"aad").unwrap();
-/// assert_eq!(opened.token, "rt");
-/// assert!(opened.stale, "written with an old key: re-encrypt on the next write");
+/// assert_eq!(rotated.open(&stored, b"aad").unwrap(), "rt");
+/// // Written with an old key: re-encrypted with the current one on the next refresh.
+/// assert_ne!(rotated.key_id(), old.key_id());
 /// ```
 pub struct Sealer {
     current: Key,
@@ -237,13 +222,10 @@ impl Sealer {
         ))
     }
 
-    /// Decrypts a stored value (or passes a plaintext one through, marked stale).
-    pub fn open(&self, stored: &str, aad: &[u8]) -> Result<Opened, SealError> {
+    /// Decrypts a stored value (or passes a plaintext one through).
+    pub fn open(&self, stored: &str, aad: &[u8]) -> Result<String, SealError> {
         let Some(rest) = stored.strip_prefix(PREFIX) else {
-            return Ok(Opened {
-                token: stored.to_owned(),
-                stale: true,
-            });
+            return Ok(stored.to_owned());
         };
         let (id, blob) = rest.split_once(':').ok_or(SealError::Corrupt)?;
         let key = std::iter::once(&self.current)
@@ -262,11 +244,114 @@ impl Sealer {
             .key
             .open_in_place(nonce, Aad::from(aad), &mut ciphertext)
             .map_err(|_| SealError::Corrupt)?;
-        let token = String::from_utf8(plain.to_vec()).map_err(|_| SealError::Corrupt)?;
-        Ok(Opened {
-            token,
-            stale: id != self.current.id,
-        })
+        String::from_utf8(plain.to_vec()).map_err(|_| SealError::Corrupt)
+    }
+}
+
+/// Sealing as the session code applies it, whatever the store: the sealer (when encryption at
+/// rest is on) and the table name, which is part of every value's associated data with the
+/// row's key values (as it always was), so values move neither between rows nor tables.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sealing {
+    sealer: Option<Arc<Sealer>>,
+    table: String,
+}
+
+/// The attribute the last refresh's access token is stored in (part of its associated data).
+const REFRESHED_TOKEN: &str = "refreshed_token";
+
+impl Sealing {
+    /// Seals with `sealer` (none: values are stored as given) for rows of table `table`.
+    pub(crate) fn new(sealer: Option<Sealer>, table: impl Into<String>) -> Self {
+        Sealing {
+            sealer: sealer.map(Arc::new),
+            table: table.into(),
+        }
+    }
+
+    /// The associated data binding a ciphertext to its row: table and key values.
+    fn aad(&self, key: SessionKey<'_>) -> Vec<u8> {
+        let session = key.session.unwrap_or_default();
+        [
+            self.table.as_bytes(),
+            b"\0",
+            key.sub.as_bytes(),
+            b"\0",
+            session.as_bytes(),
+        ]
+        .concat()
+    }
+
+    /// The associated data of the `refreshed_token` value: the row's, and the attribute's name,
+    /// so neither that value nor the refresh token's can stand in for the other.
+    fn refreshed_aad(&self, key: SessionKey<'_>) -> Vec<u8> {
+        [&self.aad(key)[..], b"\0", REFRESHED_TOKEN.as_bytes()].concat()
+    }
+
+    /// The `token` attribute to store for refresh token `token` in the row at `key`.
+    pub(crate) fn seal_token(
+        &self,
+        key: SessionKey<'_>,
+        token: &str,
+    ) -> Result<StoredToken, SealError> {
+        match &self.sealer {
+            None => Ok(StoredToken::new(token)),
+            Some(sealer) => sealer.seal(token, &self.aad(key)).map(StoredToken::new),
+        }
+    }
+
+    /// The `refreshed_token` attribute to store for access token `token`.
+    pub(crate) fn seal_refreshed(
+        &self,
+        key: SessionKey<'_>,
+        token: &str,
+    ) -> Result<String, SealError> {
+        match &self.sealer {
+            None => Ok(token.to_owned()),
+            Some(sealer) => sealer.seal(token, &self.refreshed_aad(key)),
+        }
+    }
+
+    /// The access token of the row's last refresh, for a request that joins it. One that cannot
+    /// be read is as good as none: a request that cannot join refreshes by itself.
+    pub(crate) fn open_refreshed(&self, row: &SessionRow) -> Option<String> {
+        let stored = row.refreshed_token.as_deref()?;
+        match &self.sealer {
+            None if stored.starts_with("enc:") => None,
+            None => Some(stored.to_owned()),
+            Some(sealer) => match sealer.open(stored, &self.refreshed_aad(row.key())) {
+                Ok(token) => Some(token),
+                Err(error) => {
+                    tracing::debug!(sub = row.sub.as_str(), %error, "the last refresh's access token cannot be read; no request can join it");
+                    None
+                }
+            },
+        }
+    }
+
+    /// The plaintext refresh token of `row`; `None` if the row has none. Without a sealer, a
+    /// sealed value is [`SealError::NoKey`]; with one that lacks the row's key id,
+    /// [`SealError::UnknownKey`]; a damaged value (or one copied from another row),
+    /// [`SealError::Corrupt`].
+    pub(crate) fn reveal(&self, row: &SessionRow) -> Result<Option<String>, SealError> {
+        let Some(token) = &row.refresh_token else {
+            return Ok(None);
+        };
+        match &self.sealer {
+            None => token.reveal_unsealed().map(Some),
+            Some(sealer) => sealer
+                .open(token.expose_secret(), &self.aad(row.key()))
+                .map(Some),
+        }
+    }
+
+    /// Whether the row's refresh token is plaintext or under an old key while encryption is on
+    /// (known from its key id, without decrypting): re-encrypt it on the next refresh.
+    pub(crate) fn stale(&self, row: &SessionRow) -> bool {
+        match (&row.refresh_token, &self.sealer) {
+            (Some(token), Some(sealer)) => token.key_id() != Some(sealer.key_id()),
+            _ => false,
+        }
     }
 }
 
@@ -335,11 +420,9 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_passes_through_stale() {
+    fn plaintext_passes_through() {
         let sealer = Sealer::new([9; 32], vec![]);
-        let opened = sealer.open("plain-token", b"a").unwrap();
-        assert_eq!(opened.token, "plain-token");
-        assert!(opened.stale);
+        assert_eq!(sealer.open("plain-token", b"a").unwrap(), "plain-token");
     }
 
     #[test]
@@ -375,7 +458,7 @@ mod tests {
             Err(SealError::Corrupt)
         );
         assert_eq!(
-            StoredToken::new("plain").reveal_unsealed().unwrap().token,
+            StoredToken::new("plain").reveal_unsealed().unwrap(),
             "plain"
         );
     }
