@@ -87,12 +87,16 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod budget;
+mod builder;
+mod clock;
 mod cognito;
 mod config;
 mod device;
 mod error;
 mod http;
 mod lambda;
+mod lifecycle;
+mod manager;
 mod policy;
 mod refresh;
 mod sdk;
@@ -101,14 +105,17 @@ mod session;
 pub mod store;
 mod verify;
 
+pub use builder::SessionsBuilder;
+pub use clock::{Clock, SystemClock};
 pub use cognito::{NewDevice, Tokens};
 pub use cognito_jwt::{Claims, Rejected};
 pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use manager::Sessions;
 pub use seal::{SealError, Sealer};
-pub use session::{Clock, Session, Sessions, SessionsBuilder, SystemClock, VerifiedToken};
+pub use session::{Session, VerifiedToken};
 
 /// Maps a store failure to the public error.
 pub(crate) fn store_error(error: store::StoreError, action: &'static str) -> Error {

@@ -14,7 +14,8 @@ use tower_service::Service;
 
 use crate::error::{Error, Unauthorized};
 use crate::http::csrf;
-use crate::session::{Session, Sessions};
+use crate::manager::Sessions;
+use crate::session::Session;
 use crate::CookieSource;
 
 /// The cookie the layer reads unless told otherwise ([`SessionLayer::cookie_name`]).

@@ -1,0 +1,281 @@
+//! Login and logout on the session manager: [`Sessions::start`] stores a new session;
+//! [`Sessions::end`], [`Sessions::end_session`] and [`Sessions::end_all`] remove sessions (and
+//! revoke their refresh tokens); [`Sessions::list`] shows a user's sessions.
+
+use crate::cognito::Tokens;
+use crate::error::{Error, Unauthorized};
+use crate::http::cookie::CookieSource;
+use crate::manager::Sessions;
+use crate::policy::{issued, key_of, same_family};
+use crate::refresh::reveal;
+use crate::session::Session;
+use crate::store::{SessionKey, SessionRow, SessionStore, StoreError};
+use crate::verify::Freshness;
+use crate::{store_error, Service};
+
+impl Sessions {
+    /// After a login: verifies the new access token and stores the session row (replacing any
+    /// earlier login of the same user). `tokens` must carry the refresh token.
+    ///
+    /// In a user pool that tracks devices, the login result carries `NewDeviceMetadata`
+    /// ([`Tokens::new_device_metadata`]): `start` then confirms the device with Cognito's
+    /// `ConfirmDevice` (named `cognito-session`) and stores its key in
+    /// the row, and every refresh sends it as `DEVICE_KEY`. If Cognito cannot confirm the device,
+    /// nothing is stored: [`Error::Unavailable`] (503) when transient, else [`Error::Config`].
+    /// Pass the login result unchanged (`(&result).into()`), and do not confirm the device
+    /// yourself (a device already confirmed is accepted).
+    /// [`Session::set_cookie`] on the result gives the login cookie.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, result: aws_sdk_cognitoidentityprovider::types::AuthenticationResultType) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.start(&(&result).into()).await?;
+    /// let set_cookie = session.set_cookie("token");
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(&self, tokens: &Tokens) -> Result<Session, Error> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_deref()
+            .ok_or_else(|| Error::InvalidInput("the login tokens have no refresh token".into()))?;
+        let now = self.now();
+        let (claims, freshness) = self
+            .inner
+            .verifier
+            .verify(&tokens.access_token, now)
+            .await?;
+        if freshness != Freshness::Current {
+            return Err(Error::InvalidInput(
+                "the login's access token has already expired".into(),
+            ));
+        }
+        let timestamp = i64::try_from(now).unwrap_or(i64::MAX);
+        let mut row = SessionRow::new(
+            claims.sub(),
+            "",
+            timestamp,
+            claims.origin_jti().map(str::to_owned),
+        );
+        row.username = Some(claims.username().to_owned()).filter(|u| !u.is_empty());
+        row.session_id = key_of(&claims, self.inner.per_device)
+            .session
+            .map(str::to_owned);
+        let sealed = self.inner.sealing.seal_token(row.key(), refresh_token);
+        row.refresh_token = Some(
+            sealed
+                .map_err(|e| Error::unavailable(Service::DynamoDb, "encrypting the session", e))?,
+        );
+        // The version of a row written by the login that issued this access token: its refresh
+        // expects it (see the `refresh` module).
+        row.version = Some(issued(&tokens.access_token));
+        let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
+        row.expires_at = Some(timestamp.saturating_add(lifetime));
+        row.last_seen = Some(timestamp);
+        if let Some(device) = &tokens.new_device_metadata {
+            // A pool that tracks devices refuses every refresh of an unconfirmed device, and
+            // only this login's (still valid) access token can confirm it: now or never. A
+            // failure stores nothing (503 transient, 500 refused), so no session is started
+            // that would end at its first refresh.
+            Box::pin(
+                self.inner
+                    .cognito
+                    .confirm_device(&tokens.access_token, device),
+            )
+            .await?;
+            row.device_key = Some(device.device_key.clone());
+        }
+        self.inner
+            .store
+            .put(&row)
+            .await
+            .map_err(|e| store_error(e, "storing the session"))?;
+        tracing::info!(sub = claims.sub(), "session started");
+        let mut issued = tokens.clone();
+        issued.refresh_token = None;
+        Ok(self.session_of(claims, Some(issued)))
+    }
+
+    /// Logout: removes the session row of the request's cookie `name`, then revokes its refresh
+    /// token at Cognito (`RevokeToken`, which also invalidates the tokens issued from it). Succeeds
+    /// only when no row of this login remains (also when none did); answer with
+    /// [`Sessions::clear_cookie`]. A failed revocation is logged ("revocation pending") and does
+    /// not fail the logout: the row, which every refresh needs, is gone. A token that does not
+    /// verify, or one from another login of the user, removes nothing and is refused. An expired
+    /// token (within the refresh window) can still log out.
+    ///
+    /// A logout racing a refresh that rotates (or re-encrypts) the refresh token meets a changed
+    /// row: it reads the row again and, while it still belongs to this login, deletes it again,
+    /// conditioned on what it now holds (a few attempts, then 503 [`Error::Unavailable`]). Every
+    /// refresh token it saw in the row (the rotated one and the current one) is revoked.
+    ///
+    /// The refresh token is decrypted only to revoke it. A row encrypted with a key this
+    /// function does not have is left untouched and answers 500 [`Error::Config`] naming the key
+    /// id (nothing is sent to Cognito); a damaged ciphertext cannot be revoked, and the row is
+    /// deleted all the same.
+    pub async fn end<S: CookieSource + ?Sized>(
+        &self,
+        name: &str,
+        request: &S,
+    ) -> Result<(), Error> {
+        let token = self
+            .token_in(name, request)
+            .ok_or(Unauthorized::MissingCookie)?;
+        let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
+        let key = key_of(&claims, self.inner.per_device);
+        self.remove(key, |row| same_family(row, &claims)).await?;
+        Ok(())
+    }
+
+    /// Ends one session of user `sub` without a token, for operators (the CLI's `session end`):
+    /// the row keyed by `sub` and, on a table with `SORT_KEY`, `session_id` (the row's
+    /// [`session_id`](crate::store::SessionRow::session_id), as [`Sessions::list`] shows it) is
+    /// deleted, then its refresh token is revoked at Cognito (`RevokeToken`), exactly as
+    /// [`Sessions::end`] does once it has found the row: the delete is conditioned on what the
+    /// row held when read (a row changed by a concurrent refresh is read and deleted again, and
+    /// every refresh token seen is revoked), and a failed revocation is logged ("revocation
+    /// pending") without failing. Returns whether a session was there.
+    ///
+    /// A row encrypted with a key this function does not have is left untouched and answers 500
+    /// [`Error::Config`] naming the key id (nothing is sent to Cognito). To end every session of
+    /// the user and revoke all their refresh tokens, use [`Sessions::end_all`].
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::Error> {
+    /// for row in sessions.list("user-sub").await? {
+    ///     sessions.end_session(&row.sub, row.session_id.as_deref()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn end_session(&self, sub: &str, session_id: Option<&str>) -> Result<bool, Error> {
+        let key = SessionKey {
+            sub,
+            session: session_id,
+        };
+        self.remove(key, |_| Ok(())).await
+    }
+
+    /// Deletes the row at `key` (when `belongs` accepts it; the first refusal is returned)
+    /// conditioned on what it holds, then revokes every refresh token it held. Returns whether
+    /// there was a row to delete.
+    async fn remove(
+        &self,
+        key: SessionKey<'_>,
+        belongs: impl Fn(&SessionRow) -> Result<(), Unauthorized>,
+    ) -> Result<bool, Error> {
+        /// Reads and conditional deletes before giving up on a row that keeps changing.
+        const ATTEMPTS: usize = 4;
+        let store = &*self.inner.store;
+        // The refresh tokens seen in this login's row, revoked once it is gone.
+        let mut seen: Vec<String> = Vec::new();
+        let mut ended = false;
+        let mut found = false;
+        let mut row = store
+            .load(key)
+            .await
+            .map_err(|e| store_error(e, "reading the session"))?;
+        for attempt in 0..ATTEMPTS {
+            let Some(current) = row.take() else {
+                ended = true;
+                break;
+            };
+            if let Err(reason) = belongs(&current) {
+                // At first, a token of another login: refused. After a conflict, a newer
+                // login replaced this one's row, which is then gone (and that one stays).
+                if attempt == 0 {
+                    return Err(reason.into());
+                }
+                ended = true;
+                break;
+            }
+            found = true;
+            match reveal(&self.inner.sealing, &current) {
+                Ok(refresh_token) if !seen.contains(&refresh_token) => seen.push(refresh_token),
+                Ok(_) => {}
+                // No refresh token, or a damaged one: nothing to revoke, the row goes all the same.
+                Err(Error::Unauthorized(_)) => {}
+                // A key this function lacks: the row is kept, nothing is sent to Cognito.
+                Err(error) => return Err(error),
+            }
+            match store.delete(current.key(), current.version.as_ref()).await {
+                Ok(()) => {
+                    ended = true;
+                    break;
+                }
+                // Changed since the read (rotated or re-encrypted by a refresh): the conflict
+                // shows it as it is now.
+                Err(StoreError::Conflict(now)) => row = now.map(|r| *r),
+                Err(error) => return Err(store_error(error, "deleting the session")),
+            }
+        }
+        if ended && found {
+            tracing::info!(sub = key.sub, "session ended");
+        }
+        for refresh_token in &seen {
+            if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
+                tracing::warn!(sub = key.sub, %error, "session row deleted, revocation pending");
+            }
+        }
+        if !ended {
+            return Err(Error::unavailable(
+                Service::DynamoDb,
+                "ending the session",
+                "the session row kept changing while it was being deleted; retry the logout",
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Every session of user `sub` (one per device with `SORT_KEY`; at most one without), for
+    /// display and operations: the rows' refresh tokens are [withheld](crate::store::StoredToken::withheld)
+    /// (only the key id of an encrypted one is kept), and nothing is decrypted, so rows under a
+    /// key this function lacks are listed too. The access token of each row's last refresh
+    /// (`refreshed_token`) is left out.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::Error> {
+    /// for row in sessions.list("user-sub").await? {
+    ///     let key = row.refresh_token.as_ref().and_then(|t| t.key_id());
+    ///     println!("{:?} since {} (key {key:?})", row.session_id, row.timestamp);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self, sub: &str) -> Result<Vec<SessionRow>, Error> {
+        let rows = self
+            .inner
+            .store
+            .list(sub)
+            .await
+            .map_err(|e| store_error(e, "listing sessions"))?;
+        Ok(rows.into_iter().map(SessionRow::withheld).collect())
+    }
+
+    /// Logs user `sub` out everywhere: deletes every session row, then calls Cognito's
+    /// `AdminUserGlobalSignOut`, which revokes all of the user's refresh tokens. That call needs
+    /// `USER_POOL_ID` and the IAM permission `cognito-idp:AdminUserGlobalSignOut` on the pool.
+    /// Returns how many sessions were deleted.
+    pub async fn end_all(&self, sub: &str) -> Result<usize, Error> {
+        let inner = &*self.inner;
+        let pool = inner.pool_id.as_deref().ok_or_else(|| {
+            Error::config("end_all needs USER_POOL_ID for Cognito's AdminUserGlobalSignOut")
+        })?;
+        let rows = self.list(sub).await?;
+        let username = rows
+            .iter()
+            .find_map(|r| r.username.clone())
+            .unwrap_or_else(|| sub.to_owned());
+        for row in &rows {
+            // Each row at the version it was listed with; one changed meanwhile (a refresh) at
+            // the version its conflict shows, a few times.
+            let mut expected = row.version.clone();
+            for _ in 0..4 {
+                match inner.store.delete(row.key(), expected.as_ref()).await {
+                    Ok(()) | Err(StoreError::Conflict(None)) => break,
+                    Err(StoreError::Conflict(Some(current))) => expected = current.version,
+                    Err(error) => return Err(store_error(error, "deleting a session")),
+                }
+            }
+        }
+        Box::pin(inner.cognito.global_sign_out(pool, &username)).await?;
+        tracing::info!(sub, sessions = rows.len(), "signed out everywhere");
+        Ok(rows.len())
+    }
+}
