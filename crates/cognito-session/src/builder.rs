@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::cognito::Cognito;
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::error::Error;
@@ -459,7 +459,7 @@ impl SessionsBuilder {
                 },
                 validation: s.validation,
                 cookie: Arc::new(s.cookie.clone()),
-                clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                clock: clock.unwrap_or_else(|| Arc::new(std::time::SystemTime::now)),
                 lease: s.refresh_lease,
                 idle: s.idle_timeout,
                 touch_interval: s.touch_interval,

@@ -1,4 +1,4 @@
-//! The time source: [`Clock`] and the [`SystemClock`] default, so tests can move time.
+//! The time source: [`Clock`] (the system clock, `SystemTime::now`, unless a test moves it).
 
 use std::time::SystemTime;
 
@@ -18,20 +18,5 @@ pub trait Clock: Send + Sync + 'static {
 impl<F: Fn() -> SystemTime + Send + Sync + 'static> Clock for F {
     fn now(&self) -> SystemTime {
         self()
-    }
-}
-
-/// The system clock (the default).
-///
-/// ```
-/// use cognito_session::{Clock, SystemClock};
-/// assert!(SystemClock.now() > std::time::UNIX_EPOCH);
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
     }
 }

@@ -106,7 +106,7 @@ pub mod store;
 mod verify;
 
 pub use builder::SessionsBuilder;
-pub use clock::{Clock, SystemClock};
+pub use clock::Clock;
 pub use cognito::{NewDevice, Tokens};
 pub use cognito_jwt::{Claims, Rejected};
 pub use config::SessionValidation;
