@@ -301,7 +301,7 @@ impl From<Rejected> for Error {
 /// An error and its causes for a log line, `: `-separated, each text once (the AWS SDK's errors
 /// often repeat their cause's message): `error = %Chain(&error)` keeps the SDK's error code and
 /// message that the error's own `Display` leaves out.
-pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'a));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

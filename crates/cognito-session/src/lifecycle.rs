@@ -211,7 +211,7 @@ impl Sessions {
         }
         for refresh_token in &seen {
             if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
-                tracing::warn!(sub = key.sub, %error, "session row deleted, revocation pending");
+                tracing::warn!(sub = key.sub, error = %crate::error::Chain(&error), "session row deleted, revocation pending");
             }
         }
         if !ended {

@@ -269,11 +269,11 @@ impl Sessions {
                 // True here (no session row is deleted but for a definitive 401), not in
                 // every use of these errors: so said here, not in their messages.
                 Error::Unavailable { .. } => tracing::warn!(
-                    error = %error,
+                    error = %crate::error::Chain(&error),
                     "session check failed; the session (if any) was kept, retry the request"
                 ),
                 other => tracing::warn!(
-                    error = %other,
+                    error = %crate::error::Chain(other),
                     "session check failed; the session (if any) was kept"
                 ),
             }
@@ -306,7 +306,7 @@ impl Sessions {
                 );
             }
             Err(error) => {
-                tracing::warn!(sub = row.sub.as_str(), %error, "could not record activity")
+                tracing::warn!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "could not record activity")
             }
         }
     }

@@ -270,7 +270,7 @@ pub(crate) fn reveal(sealing: &Sealing, row: &SessionRow) -> Result<String, Erro
             )))
         }
         Err(error) => {
-            tracing::error!(sub, %error, "the stored refresh token cannot be decrypted; the session cannot be refreshed; the row was kept");
+            tracing::error!(sub, error = %crate::error::Chain(&error), "the stored refresh token cannot be decrypted; the session cannot be refreshed; the row was kept");
             Err(Unauthorized::SessionEnded.into())
         }
     }

@@ -322,7 +322,7 @@ impl Sealing {
             Some(sealer) => match sealer.open(stored, &self.refreshed_aad(row.key())) {
                 Ok(token) => Some(token),
                 Err(error) => {
-                    tracing::debug!(sub = row.sub.as_str(), %error, "the last refresh's access token cannot be read; no request can join it");
+                    tracing::debug!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "the last refresh's access token cannot be read; no request can join it");
                     None
                 }
             },

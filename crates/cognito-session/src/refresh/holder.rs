@@ -59,7 +59,7 @@ impl Refresher<'_> {
             }
             Err(RefreshFailed::Misconfigured { cause, error }) => {
                 if self.memory.first_report(&cause) {
-                    tracing::error!(sub, %cause, %error, "Cognito refused the refresh because of this function's configuration; the session was kept");
+                    tracing::error!(sub, %cause, error = %crate::error::Chain(&error), "Cognito refused the refresh because of this function's configuration; the session was kept");
                 } else {
                     tracing::debug!(sub, %cause, "Cognito refused the refresh (configuration, already reported)");
                 }
@@ -198,7 +198,7 @@ impl Refresher<'_> {
             Err(error) => Err(error),
         };
         if let Err(error) = written {
-            tracing::warn!(sub = row.sub.as_str(), %error, "could not bind the seed's session row to its login");
+            tracing::warn!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "could not bind the seed's session row to its login");
             self.release(row, lease).await;
         }
     }
@@ -235,7 +235,7 @@ impl Refresher<'_> {
                     )
                 }
                 Err(error) => {
-                    tracing::warn!(sub, %error, "could not delete the refused session row");
+                    tracing::warn!(sub, error = %crate::error::Chain(&error), "could not delete the refused session row");
                     break;
                 }
             }
@@ -298,7 +298,7 @@ impl Refresher<'_> {
                 },
                 // Without rotation the stored refresh token is unchanged: the session is intact.
                 error if !rotated => {
-                    tracing::warn!(sub, %error, "refreshed, but could not record the refresh");
+                    tracing::warn!(sub, error = %crate::error::Chain(&error), "refreshed, but could not record the refresh");
                     return Ok(());
                 }
                 error => match retries.next() {
@@ -306,7 +306,7 @@ impl Refresher<'_> {
                     None => {
                         // The old refresh token may be dead already: the new one stays in
                         // memory for the next request, which may take the lease at once.
-                        tracing::warn!(sub, %error, "could not store the rotated refresh token; it is kept in memory for the next request");
+                        tracing::warn!(sub, error = %crate::error::Chain(&error), "could not store the rotated refresh token; it is kept in memory for the next request");
                         self.release(row, lease).await;
                         return Err(store_error(error, "storing the rotated refresh token"));
                     }
@@ -327,7 +327,7 @@ impl Refresher<'_> {
             .update(cleanup, row.key(), Some(&expected), &patch)
             .await
         {
-            tracing::warn!(sub = row.sub.as_str(), %error, "could not release the refresh lease; it lapses by itself");
+            tracing::warn!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "could not release the refresh lease; it lapses by itself");
         }
     }
 }

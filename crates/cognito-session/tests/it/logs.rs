@@ -101,3 +101,53 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_logged_outage_keeps_the_sdk_cause_once() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = crate::setup().await;
+    let (_, login) = s.logged_in("outage-log").await;
+    let sessions = crate::sessions_via(&s, &crate::dead_endpoint(), |b| {
+        b.operation_timeout(std::time::Duration::from_secs(2))
+    })
+    .await;
+    let error = sessions
+        .session("token", &cookies(login.access_token().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 503, "{error}");
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("session check failed"))
+        .unwrap_or_else(|| panic!("no WARN for the outage in {logs}"));
+    // The error's own text, then what the SDK said (its Display alone says only "retry").
+    assert!(line.contains(&error.to_string()), "{line}");
+    let cause = line
+        .split_once(&error.to_string())
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    assert!(
+        cause.contains("dispatch failure")
+            || cause.contains("timed out")
+            || cause.contains("onnect"),
+        "the SDK's cause is missing: {line}"
+    );
+    // Each cause once: no text repeats itself along the chain.
+    let parts: Vec<&str> = cause.split(": ").filter(|p| p.len() > 8).collect();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(
+            !parts[i + 1..].contains(part),
+            "{part:?} repeated in {line}"
+        );
+    }
+}
