@@ -257,6 +257,9 @@ impl Settings {
             };
         }
         set(&mut self.cookie.domain, "COOKIE_DOMAIN");
+        if let Some(name) = get("COOKIE_NAME") {
+            self.cookie.name = name;
+        }
         if let Some(path) = get("COOKIE_PATH") {
             self.cookie.path = path;
         }
@@ -303,9 +306,14 @@ impl Settings {
             pool_region(pool)?;
         }
         if let Err(why) = self.cookie.check() {
+            let variable = if why.contains("not a cookie name") {
+                "COOKIE_NAME"
+            } else {
+                "COOKIE_PREFIX"
+            };
             return Err(invalid(
-                "COOKIE_PREFIX",
-                format!("{why} (check COOKIE_DOMAIN and COOKIE_PATH)"),
+                variable,
+                format!("{why} (check COOKIE_NAME, COOKIE_DOMAIN and COOKIE_PATH)"),
             ));
         }
         for (name, url) in [
@@ -578,6 +586,8 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://app.example/path"),
             ("COGNITO_JWKS_MAX_AGE", "0"),
             ("COGNITO_JWKS_MAX_STALE", "60"),
+            ("COOKIE_NAME", "my token"),
+            ("COOKIE_NAME", "sid;Domain=evil.example"),
             ("COGNITO_REPLICA_REGIONS", "eu west 1"),
             ("COGNITO_REPLICA_REGIONS", "eu-west-1,https://evil.example"),
             ("COGNITO_REPLICA_REGIONS", "EU-WEST-1"),

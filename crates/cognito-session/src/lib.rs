@@ -74,6 +74,7 @@
 //! | `SESSION_KMS_CIPHERTEXT` | a KMS-encrypted data key to use as the encryption key (feature `kms`, on by default) |
 //! | `SESSION_TOKEN_CACHE` | entries of the verified-token cache (default 4096; `0` turns it off): a token seen before skips the RSA check, see [`SessionsBuilder::token_cache`] |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
+//! | `COOKIE_NAME` | the session cookie's name where the code names none ([`Sessions::current`], [`SessionLayer`]; default `token`) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
 //! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one (CSRF) |

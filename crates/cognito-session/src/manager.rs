@@ -113,6 +113,19 @@ impl Sessions {
         self.check(token, request.deadline()).await
     }
 
+    /// The session of the request's cookie of the configured name (`COOKIE_NAME`, default
+    /// `token`; [`CookieOptions::name`](crate::CookieOptions::name)): the same as
+    /// [`session`](Self::session) without naming it at every call.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.current(&request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn current<S: CookieSource + ?Sized>(&self, request: &S) -> Result<Session, Error> {
+        self.session(&self.inner.cookie.name, request).await
+    }
+
     /// Like [`session`](Self::session), for a request whose Lambda deadline is known separately
     /// (`lambda_runtime::Context::deadline()`): a refresh lease, and any wait for a concurrent
     /// refresh, end before it. A deadline of 0 (the epoch, as in `Context::default()`) means

@@ -207,6 +207,10 @@ impl CookiePrefix {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieOptions {
+    /// The cookie's name (without the prefix) wherever the caller names none:
+    /// [`Sessions::current`](crate::Sessions::current), [`SessionLayer`](crate::SessionLayer)
+    /// (`COOKIE_NAME`, default `token`).
+    pub name: String,
     /// `Max-Age` in seconds: the session lifetime, not the access token's hour, since an
     /// expired token is what lets the library refresh the session.
     pub max_age_secs: u64,
@@ -225,6 +229,7 @@ pub struct CookieOptions {
 impl Default for CookieOptions {
     fn default() -> Self {
         CookieOptions {
+            name: "token".to_owned(),
             max_age_secs: 30 * 24 * 3600,
             same_site: SameSite::Lax,
             path: "/".to_owned(),
@@ -257,8 +262,23 @@ impl CookieOptions {
     /// assert!(host.check().is_ok());
     /// let bad = CookieOptions { domain: Some("example.com".into()), ..host };
     /// assert!(bad.check().unwrap_err().contains("Domain"));
+    /// let bad = CookieOptions { name: "my token".into(), ..Default::default() };
+    /// assert!(bad.check().unwrap_err().contains("not a cookie name"));
     /// ```
     pub fn check(&self) -> Result<(), String> {
+        // RFC 6265: a cookie name is a token (visible ASCII, no separators).
+        let separator = |c: char| "()<>@,;:\\\"/[]?={} \t".contains(c);
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !separator(c))
+        {
+            return Err(format!(
+                "{:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                self.name
+            ));
+        }
         let prefix = self.prefix.as_str();
         match self.prefix {
             CookiePrefix::None => Ok(()),

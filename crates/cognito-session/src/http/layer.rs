@@ -18,9 +18,6 @@ use crate::manager::Sessions;
 use crate::session::Session;
 use crate::CookieSource;
 
-/// The cookie the layer reads unless told otherwise ([`SessionLayer::cookie_name`]).
-pub(crate) const DEFAULT_COOKIE: &str = "token";
-
 /// Resolves the session of every request and puts the [`Session`] in its extensions.
 ///
 /// [`SessionLayer`] wraps any `tower` service of `http` requests and responses:
@@ -96,15 +93,17 @@ fn matches_any(routes: &[Public], path: &str) -> bool {
 }
 
 impl SessionLayer {
-    /// A layer reading cookie `token`, requiring a session on every route, and checking the
+    /// A layer reading the configured cookie (`COOKIE_NAME`, default `token`), requiring a
+    /// session on every route, and checking the
     /// origin of unsafe requests when `ALLOWED_ORIGINS` (or the builder's `allowed_origins`)
     /// configured some.
     pub fn new(sessions: Sessions) -> Self {
         let origins = sessions.allowed_origins().to_vec();
+        let cookie = sessions.cookie_options().name.clone();
         SessionLayer {
             config: Arc::new(Config {
                 sessions,
-                cookie: DEFAULT_COOKIE.to_owned(),
+                cookie,
                 public: Vec::new(),
                 origins: (!origins.is_empty()).then_some(origins),
             }),
@@ -116,7 +115,8 @@ impl SessionLayer {
         self
     }
 
-    /// The session cookie's name, without any `__Host-` prefix (which the configuration adds).
+    /// The session cookie's name, without any `__Host-` prefix (which the configuration adds),
+    /// when it is not the configured one (`COOKIE_NAME`).
     #[must_use]
     pub fn cookie_name(self, name: impl Into<String>) -> Self {
         self.with(|c| c.cookie = name.into())

@@ -460,3 +460,28 @@ async fn host_prefixed_cookies_are_read_and_written_with_the_prefix() {
     let response = lambda_json(layer(&s.sessions), &seen, event).await;
     assert!(set_cookies(fixture, &response)[0].starts_with("__Host-token=;"));
 }
+
+#[tokio::test]
+async fn the_cookie_name_is_configured_once_for_current_and_the_layer() {
+    let s = setup_with(testkit::PoolOptions::default(), |b| {
+        b.cookie_options(cognito_session::CookieOptions {
+            name: "sid".into(),
+            ..Default::default()
+        })
+    })
+    .await;
+    let (sub, login) = s.logged_in("named-cookie").await;
+    let token = login.access_token().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("cookie", format!("token=x; sid={token}").parse().unwrap());
+    assert_eq!(s.sessions.current(&headers).await.unwrap().sub(), sub);
+    // The seed-style call still names its cookie: `token` here holds no token.
+    assert!(s.sessions.session("token", &headers).await.is_err());
+
+    // The layer reads the configured name without being told.
+    let seen = Seen::default();
+    let event = event_with_cookie(FIXTURES[0], &format!("sid={token}"));
+    let response = lambda_json(SessionLayer::new(s.sessions.clone()), &seen, event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(seen.lock().unwrap().as_slice(), [Some(sub)]);
+}
