@@ -7,39 +7,24 @@ use crate::cache::{TokenCache, DEFAULT_CAPACITY};
 use crate::claims::{Claims, TokenUse};
 use crate::error::{BoxError, CheckFailed, Error};
 use crate::fetch::JwksFetcher;
-use crate::issuer::{pool_issuers, AcceptedIssuer, Issuer, Issuers};
+use crate::issuer::{pool_issuers, AcceptedIssuer, Issuers};
 use crate::jwks::{JwksPolicy, KeyContext};
 use crate::learn::Learner;
-use crate::verifier::{Check, Inner, Verifier};
+use crate::settings::SettingNames;
+use crate::verifier::{Check, Inner, Issuer, Verifier};
 
-/// What the verifier's log lines and configuration errors tell an operator to check, named as
-/// the operator sets them (environment variables, say). The defaults name the builder methods.
-///
-/// ```
-/// let names = cognito_jwt::SettingNames {
-///     client_ids: "CLIENT_ID".into(),
-///     ..Default::default()
-/// };
-/// assert_eq!(names.client_ids, "CLIENT_ID");
-/// ```
-#[derive(Debug, Clone)]
-pub struct SettingNames {
-    /// The accepted app clients (a token of another client verified).
-    pub client_ids: String,
-    /// The accepted issuers (a token of another issuer verified).
-    pub issuers: String,
-    /// Where the keys come from (a configured JWKS URL refused).
-    pub jwks: String,
-}
-
-impl Default for SettingNames {
-    fn default() -> Self {
-        SettingNames {
-            client_ids: "the verifier's client_id".into(),
-            issuers: "the verifier's user_pool (its Region prefix), issuer and replica_regions"
-                .into(),
-            jwks: "the verifier's user_pool, issuer and jwks_url".into(),
-        }
+impl Verifier {
+    /// A builder; see [`VerifierBuilder`].
+    ///
+    /// ```
+    /// let verifier = cognito_jwt::Verifier::builder()
+    ///     .user_pool("us-east-1_AbC123")
+    ///     .client_id("5a3b1c")
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
     }
 }
 

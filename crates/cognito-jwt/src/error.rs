@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::claims::{Claims, ClaimsRejected};
-use crate::jwks::KeyRejected;
 use crate::MAX_TOKEN_BYTES;
 
 /// A boxed error from a dependency (the HTTP client, a custom fetcher, a custom check), kept as
@@ -278,3 +277,24 @@ impl PartialEq for CheckFailed {
 }
 
 impl Eq for CheckFailed {}
+
+/// Why no key could be found for a token's `kid` (step 3).
+///
+/// ```
+/// use cognito_jwt::KeyRejected;
+/// assert_eq!(KeyRejected::UnknownKid.to_string(), "no key with this kid in the user pool's JWKS");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRejected {
+    /// No key with this `kid` in the JWKS, even after a refetch (or within the penalty interval).
+    #[error("no key with this kid in the user pool's JWKS")]
+    UnknownKid,
+    /// The issuer the token names publishes no JWKS (its endpoint refused): a made-up pool, or
+    /// an issuer type the pool does not use.
+    #[error("the token's issuer publishes no signing keys")]
+    NoKeys,
+    /// The JWKS has this `kid`, but the entry is not an RSA signing key for RS256.
+    #[error("the JWKS entry for this kid is not usable: {0}")]
+    Unusable(&'static str),
+}

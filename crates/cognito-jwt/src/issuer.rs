@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::jwks::{Jwks, KeyContext};
-use crate::learn::Learner;
 
 /// An issuer tokens may carry, and where its keys are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,14 +13,6 @@ pub(crate) struct AcceptedIssuer {
     /// A refused JWKS fetch is a configuration error (the issuer or URL was configured, or is
     /// the pool's own home issuer), not a token naming an issuer without keys.
     pub configured: bool,
-}
-
-/// Where the expected issuers and their keys come from.
-pub(crate) enum Issuer {
-    /// Configured (from `USER_POOL_ID` or `COGNITO_ISSUER`).
-    Fixed(Issuers),
-    /// Learned from the first token that verifies (only the seed's three variables set).
-    Learn(Box<Learner>),
 }
 
 /// The issuers tokens may carry, each with its own key cache, created on the first token that

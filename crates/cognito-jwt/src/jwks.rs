@@ -39,30 +39,10 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::cache::{TokenCache, TokenHash};
+use crate::error::{Error, KeyRejected, Rejected};
 pub use crate::fetch::FetchError;
 use crate::fetch::JwksFetcher;
 use crate::Claims;
-
-/// Why no key could be found for a token's `kid` (step 3).
-///
-/// ```
-/// use cognito_jwt::KeyRejected;
-/// assert_eq!(KeyRejected::UnknownKid.to_string(), "no key with this kid in the user pool's JWKS");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyRejected {
-    /// No key with this `kid` in the JWKS, even after a refetch (or within the penalty interval).
-    #[error("no key with this kid in the user pool's JWKS")]
-    UnknownKid,
-    /// The issuer the token names publishes no JWKS (its endpoint refused): a made-up pool, or
-    /// an issuer type the pool does not use.
-    #[error("the token's issuer publishes no signing keys")]
-    NoKeys,
-    /// The JWKS has this `kid`, but the entry is not an RSA signing key for RS256.
-    #[error("the JWKS entry for this kid is not usable: {0}")]
-    Unusable(&'static str),
-}
 
 type Entry = Result<Arc<ParsedPublicKey>, KeyRejected>;
 
@@ -88,7 +68,7 @@ pub(crate) struct KeyContext {
     /// preloaded documents.
     pub fetcher: Option<Arc<dyn JwksFetcher>>,
     /// What configuration errors tell the operator to check.
-    pub names: crate::SettingNames,
+    pub names: crate::settings::SettingNames,
 }
 
 /// The cached keys and when they were fetched (epoch seconds; `None` for preloaded keys).
@@ -410,5 +390,25 @@ fn describe(error: &FetchError) -> String {
     match error {
         FetchError::Refused(message) => message.clone(),
         FetchError::Transient(source) => source.to_string(),
+    }
+}
+
+/// Where a token's key came from.
+pub(crate) struct Keys {
+    pub issuer: Arc<str>,
+    pub jwks: Arc<Jwks>,
+    pub key: Arc<ParsedPublicKey>,
+}
+
+/// A failed JWKS fetch: 503 if transient; if refused, a configuration error when the URL is
+/// configuration's (`hint` says what to check), else a 401 (the token names an issuer that
+/// publishes no keys).
+pub(crate) fn fetch_error(error: FetchError, url: &str, configured: bool, hint: &str) -> Error {
+    match error {
+        FetchError::Transient(source) => Error::unavailable("fetching the signing keys", source),
+        FetchError::Refused(message) if configured => Error::config(format!(
+            "the user pool's JWKS at {url} is not usable ({message}); check {hint}"
+        )),
+        FetchError::Refused(_) => Rejected::Key(KeyRejected::NoKeys).into(),
     }
 }

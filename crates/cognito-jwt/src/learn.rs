@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::ParsedPublicKey;
 
+use crate::error::KeyRejected;
 use crate::error::{Error, Rejected};
 use crate::issuer::{
     parse_cognito_issuer, pool_issuers, AcceptedIssuer, CognitoIssuer, IssuerType, Issuers,
 };
-use crate::jwks::{FetchError, Jwks, KeyContext, KeyRejected};
-use crate::verifier::{fetch_error, Keys};
+use crate::jwks::{fetch_error, FetchError, Jwks, KeyContext, Keys};
 use crate::ClaimsRejected;
 
 /// Pool learning ([`VerifierBuilder::learn_user_pool`](crate::VerifierBuilder::learn_user_pool)): until a token verifies, tokens name

@@ -84,17 +84,19 @@ mod issuer;
 mod jwks;
 mod learn;
 mod misconfig;
+mod settings;
 mod token;
 mod verifier;
 
-pub use builder::{SettingNames, VerifierBuilder};
+pub use builder::VerifierBuilder;
 pub use cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE;
 pub use claims::{Claims, ClaimsRejected, Freshness, TokenUse};
-pub use error::{BoxError, CheckFailed, Error, HeaderRejected, Malformed, Rejected};
+pub use error::{BoxError, CheckFailed, Error, HeaderRejected, KeyRejected, Malformed, Rejected};
 #[cfg(feature = "https")]
 pub use fetch::HttpsFetcher;
 pub use fetch::{FetchError, FetchFuture, JwksFetcher};
-pub use jwks::KeyRejected;
+pub use settings::SettingNames;
+
 pub use verifier::Verifier;
 
 /// Longest token accepted; Cognito access tokens are around 1 KiB, ID tokens a little more.

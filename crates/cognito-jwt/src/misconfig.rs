@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::{ClaimsRejected, SettingNames};
+use crate::claims::ClaimsRejected;
+use crate::settings::SettingNames;
 
 /// One line per cause (kind, expected, actual) per this interval, per process.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(60);

@@ -4,20 +4,20 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::ParsedPublicKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::builder::{SettingNames, VerifierBuilder};
 use crate::cache::{TokenCache, TokenHash};
 use crate::claims::{self, Claims, ClaimsRejected, Freshness, TokenUse};
 use crate::error::{CheckFailed, Error, Malformed, Rejected};
-use crate::issuer::Issuer;
-use crate::jwks::{FetchError, Jwks, KeyRejected};
+use crate::issuer::Issuers;
+use crate::jwks::{fetch_error, Keys};
+use crate::learn::Learner;
+use crate::settings::SettingNames;
 use crate::token::{check_header, decode, parse_header, split};
 use crate::{misconfig, MAX_TOKEN_BYTES};
 
-/// The custom check ([`VerifierBuilder::check`]).
+/// The custom check ([`VerifierBuilder::check`](crate::VerifierBuilder::check)).
 pub(crate) type Check = Arc<dyn Fn(&Claims) -> Result<(), CheckFailed> + Send + Sync>;
 
 /// Verifies Cognito tokens: build it once (at cold start) and share it; cloning is cheap.
@@ -67,13 +67,6 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-/// Where a token's key came from.
-pub(crate) struct Keys {
-    pub issuer: Arc<str>,
-    pub jwks: Arc<Jwks>,
-    pub key: Arc<ParsedPublicKey>,
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,19 +75,6 @@ fn unix_now() -> u64 {
 }
 
 impl Verifier {
-    /// A builder; see [`VerifierBuilder`].
-    ///
-    /// ```
-    /// let verifier = cognito_jwt::Verifier::builder()
-    ///     .user_pool("us-east-1_AbC123")
-    ///     .client_id("5a3b1c")
-    ///     .build()
-    ///     .unwrap();
-    /// ```
-    pub fn builder() -> VerifierBuilder {
-        VerifierBuilder::default()
-    }
-
     /// Verifies `token` now: its claims if it is genuine, accepted and current. An expired
     /// token is refused ([`ClaimsRejected::Expired`]), with its claims in the error when its
     /// signature verified (see [`Error::verified_claims`]); [`Verifier::verify_at`] returns the
@@ -116,7 +96,7 @@ impl Verifier {
     }
 
     /// Verifies `token` at time `now` (seconds since the epoch). A genuine token that expired
-    /// less than the refresh window ago ([`VerifierBuilder::refresh_window`], 0 by default)
+    /// less than the refresh window ago ([`VerifierBuilder::refresh_window`](crate::VerifierBuilder::refresh_window), 0 by default)
     /// comes back with [`Freshness::Expired`]: what a session library refreshes.
     ///
     /// ```no_run
@@ -150,7 +130,7 @@ impl Verifier {
 
     /// Fetches the JWKS of every configured user pool (and `issuer`) now, so the first requests
     /// after a cold start need no fetch. Keys already cached and fresh are not fetched again.
-    /// With [`VerifierBuilder::learn_user_pool`] there is nothing to fetch until the pool is
+    /// With [`VerifierBuilder::learn_user_pool`](crate::VerifierBuilder::learn_user_pool) there is nothing to fetch until the pool is
     /// learned: `Ok`.
     ///
     /// ```no_run
@@ -333,15 +313,10 @@ impl Verifier {
     }
 }
 
-/// A failed JWKS fetch: 503 if transient; if refused, a configuration error when the URL is
-/// configuration's (`hint` says what to check), else a 401 (the token names an issuer that
-/// publishes no keys).
-pub(crate) fn fetch_error(error: FetchError, url: &str, configured: bool, hint: &str) -> Error {
-    match error {
-        FetchError::Transient(source) => Error::unavailable("fetching the signing keys", source),
-        FetchError::Refused(message) if configured => Error::config(format!(
-            "the user pool's JWKS at {url} is not usable ({message}); check {hint}"
-        )),
-        FetchError::Refused(_) => Rejected::Key(KeyRejected::NoKeys).into(),
-    }
+/// Where the expected issuers and their keys come from.
+pub(crate) enum Issuer {
+    /// Configured (from `USER_POOL_ID` or `COGNITO_ISSUER`).
+    Fixed(Issuers),
+    /// Learned from the first token that verifies (only the seed's three variables set).
+    Learn(Box<Learner>),
 }

@@ -19,6 +19,32 @@ use crate::seal::{parse_key, Sealer, Sealing};
 use crate::store::{DynamoDbStore, SessionStore};
 use crate::verify::Verifier;
 
+impl Sessions {
+    /// Builds from environment variables (see the [crate docs](crate#configuration)) and the
+    /// standard AWS SDK configuration. Fails with [`Error::Config`] naming the variable to fix.
+    pub async fn from_env() -> Result<Self, Error> {
+        Self::builder().from_env()?.build().await
+    }
+
+    /// A builder for everything `from_env` reads, plus an `SdkConfig`, clients, a custom store
+    /// and a clock.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .table("sessions")
+    ///     .partition_key("sub")
+    ///     .client_id("5a3b...")
+    ///     .user_pool_id("us-east-1_AbC")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> SessionsBuilder {
+        SessionsBuilder::default()
+    }
+}
+
 /// Builds [`Sessions`]; every setting `from_env` reads can be set here too.
 ///
 /// ```no_run

@@ -213,32 +213,6 @@ impl Error {
         matches!(self, Error::Unauthorized(reason) if !matches!(reason, Unauthorized::MissingCookie))
     }
 
-    /// For a 401 caused by a cookie that can never work again, a `Set-Cookie` value that deletes
-    /// cookie `name` with the *default* attributes (`Path=/`, no `Domain`, no name prefix).
-    /// `None` for every other error, and when no cookie was sent.
-    ///
-    /// Deprecated: an error does not know the configured `COOKIE_PREFIX`, `COOKIE_DOMAIN` and
-    /// `COOKIE_PATH`, and a browser deletes a cookie only when name, `Domain` and `Path` all
-    /// match, so with any of them set this clears nothing and the dead cookie stays. Use
-    /// [`Sessions::clear_cookie_for`](crate::Sessions::clear_cookie_for).
-    ///
-    /// ```
-    /// # #![allow(deprecated)]
-    /// use cognito_session::{Error, Unauthorized};
-    /// let error = Error::Unauthorized(Unauthorized::Revoked);
-    /// assert_eq!(
-    ///     error.clear_cookie("token").as_deref(),
-    ///     Some("token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
-    /// );
-    /// ```
-    #[deprecated(
-        note = "ignores COOKIE_PREFIX, COOKIE_DOMAIN and COOKIE_PATH; use Sessions::clear_cookie_for(&error, name)"
-    )]
-    pub fn clear_cookie(&self, name: &str) -> Option<String> {
-        self.clears_cookie()
-            .then(|| crate::CookieOptions::default().clear(name))
-    }
-
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::Config {
             message: message.into(),

@@ -16,7 +16,7 @@ use crate::session::{Session, VerifiedToken};
 use crate::store::{Patch, SessionRow, SessionStore, StoreError, Write};
 use crate::store_error;
 use crate::verify::{Claims, Freshness, Verifier};
-use crate::{Clock, SessionsBuilder};
+use crate::Clock;
 
 /// The session manager: build it once per process (at cold start) and share it.
 ///
@@ -65,30 +65,6 @@ impl std::fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Builds from environment variables (see the [crate docs](crate#configuration)) and the
-    /// standard AWS SDK configuration. Fails with [`Error::Config`] naming the variable to fix.
-    pub async fn from_env() -> Result<Self, Error> {
-        Self::builder().from_env()?.build().await
-    }
-
-    /// A builder for everything `from_env` reads, plus an `SdkConfig`, clients, a custom store
-    /// and a clock.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), cognito_session::Error> {
-    /// let sessions = cognito_session::Sessions::builder()
-    ///     .table("sessions")
-    ///     .partition_key("sub")
-    ///     .client_id("5a3b...")
-    ///     .user_pool_id("us-east-1_AbC")
-    ///     .build()
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder() -> SessionsBuilder {
-        SessionsBuilder::default()
-    }
-
     pub(crate) fn now(&self) -> u64 {
         self.inner
             .clock

@@ -78,7 +78,11 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// The configuration error for a request that could not be signed (`problem`, from
 /// [`credentials_problem`]) while calling `service` for `action`.
-pub(crate) fn credentials_message(service: crate::Service, action: &str, problem: &str) -> String {
+pub(crate) fn credentials_message(
+    service: impl std::fmt::Display,
+    action: &str,
+    problem: &str,
+) -> String {
     format!(
         "no usable AWS credentials to call {service} ({action}): {problem}; give the function \
          credentials (on Lambda its execution role; elsewhere AWS_ACCESS_KEY_ID and \

@@ -33,6 +33,7 @@
 mod dynamodb;
 mod memory;
 mod record;
+mod token;
 
 use std::fmt;
 use std::future::Future;
@@ -43,7 +44,8 @@ pub use memory::MemoryStore;
 pub use record::{Patch, SessionKey, SessionRow, Version, Write};
 
 use crate::error::BoxError;
-pub use crate::seal::StoredToken;
+pub use token::StoredToken;
+pub(crate) use token::PREFIX;
 
 /// A boxed future, so stores can be used as `dyn SessionStore`.
 ///
