@@ -122,6 +122,19 @@ impl Sealer {
         }
     }
 
+    /// Reads a key as `SESSION_ENCRYPTION_KEY` holds it: 32 bytes in base64 (standard or
+    /// URL-safe, padded or not); the error says what is wrong with it (never the key).
+    ///
+    /// ```
+    /// use cognito_session::Sealer;
+    /// let key = Sealer::parse_key("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=").unwrap();
+    /// assert_eq!(key[0], 1);
+    /// assert!(Sealer::parse_key("c2hvcnQ=").unwrap_err().contains("32"));
+    /// ```
+    pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
+        parse_key(text)
+    }
+
     /// The id of the current key (8 hex digits).
     pub fn key_id(&self) -> &str {
         &self.current.id
@@ -277,7 +290,8 @@ impl Sealing {
     }
 }
 
-/// Parses a base64 (standard or URL-safe) 32-byte key, as in `SESSION_ENCRYPTION_KEY`.
+/// Parses a base64 (standard or URL-safe) 32-byte key, as in `SESSION_ENCRYPTION_KEY`
+/// (the public face is [`Sealer::parse_key`]).
 pub(crate) fn parse_key(text: &str) -> Result<[u8; 32], String> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     let text = text.trim();

@@ -1,9 +1,6 @@
 //! The doctor's settings: flags, falling back to the library's variables (secrets from the
 //! environment only), validated as the library does, each remembering what to name in a fix.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use base64::Engine;
-
 use super::report::Report;
 use super::DoctorArgs;
 use crate::output::Failure;
@@ -80,18 +77,7 @@ fn env(name: &str) -> Option<String> {
 
 /// A base64 (standard or URL-safe) 32-byte key, as the library reads `SESSION_ENCRYPTION_KEY`.
 pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
-    let text = text.trim();
-    let bytes = STANDARD
-        .decode(text)
-        .or_else(|_| URL_SAFE.decode(text))
-        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-        .map_err(|_| "not base64".to_owned())?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        format!(
-            "{} bytes; it must be 32 (e.g. `openssl rand -base64 32`)",
-            bytes.len()
-        )
-    })
+    cognito_session::Sealer::parse_key(text)
 }
 
 /// The Region of a pool id such as `us-east-1_AbC`, if it has that shape.
@@ -322,6 +308,9 @@ fn read_stdin() -> Result<String, Failure> {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+
     use super::*;
 
     #[test]
