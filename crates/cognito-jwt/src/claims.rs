@@ -53,6 +53,29 @@ pub enum ClaimsRejected {
     Expired,
 }
 
+impl ClaimsRejected {
+    /// A stable machine-readable code (`claims.expired`, `claims.issuer`, ...), for logs and JSON.
+    ///
+    /// ```
+    /// assert_eq!(cognito_jwt::ClaimsRejected::Expired.code(), "claims.expired");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimsRejected::Malformed(_) => "claims.malformed",
+            ClaimsRejected::Missing(_) => "claims.missing",
+            ClaimsRejected::Issuer => "claims.issuer",
+            ClaimsRejected::TokenUse(_) => "claims.token_use",
+            ClaimsRejected::Client => "claims.client",
+            ClaimsRejected::Group => "claims.group",
+            ClaimsRejected::Scope => "claims.scope",
+            ClaimsRejected::IssuedInFuture => "claims.issued_in_future",
+            ClaimsRejected::NotYetValid => "claims.not_yet_valid",
+            ClaimsRejected::ImplausibleTimes => "claims.implausible_times",
+            ClaimsRejected::Expired => "claims.expired",
+        }
+    }
+}
+
 /// The verified claims of a Cognito access or ID token.
 ///
 /// Handed out only for a token whose signature, issuer, client and token use were verified

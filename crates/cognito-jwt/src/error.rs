@@ -198,6 +198,75 @@ pub enum Malformed {
     HeaderJson(String),
 }
 
+impl Malformed {
+    /// A stable machine-readable code (`malformed.segments`, ...), for logs and JSON.
+    ///
+    /// ```
+    /// assert_eq!(cognito_jwt::Malformed::Base64.code(), "malformed.base64");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Malformed::TooLong => "malformed.too_long",
+            Malformed::Segments => "malformed.segments",
+            Malformed::Base64 => "malformed.base64",
+            Malformed::HeaderJson(_) => "malformed.header_json",
+        }
+    }
+}
+
+impl HeaderRejected {
+    /// A stable machine-readable code (`header.algorithm`, ...), for logs and JSON.
+    ///
+    /// ```
+    /// assert_eq!(cognito_jwt::HeaderRejected::MissingKid.code(), "header.missing_kid");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            HeaderRejected::Algorithm(_) => "header.algorithm",
+            HeaderRejected::MissingKid => "header.missing_kid",
+            HeaderRejected::KeySource(_) => "header.key_source",
+            HeaderRejected::Critical => "header.critical",
+        }
+    }
+}
+
+impl KeyRejected {
+    /// A stable machine-readable code (`key.unknown_kid`, ...), for logs and JSON.
+    ///
+    /// ```
+    /// assert_eq!(cognito_jwt::KeyRejected::NoKeys.code(), "key.no_keys");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyRejected::UnknownKid => "key.unknown_kid",
+            KeyRejected::NoKeys => "key.no_keys",
+            KeyRejected::Unusable(_) => "key.unusable",
+        }
+    }
+}
+
+impl Rejected {
+    /// A stable machine-readable code for the refusal: the step, then the reason
+    /// (`claims.expired`, `signature`, `check`, ...). Unlike the `Debug` text it carries no
+    /// value from the token and does not change when a message is reworded.
+    ///
+    /// ```
+    /// use cognito_jwt::{ClaimsRejected, Rejected};
+    /// assert_eq!(Rejected::Claims(ClaimsRejected::Client).code(), "claims.client");
+    /// assert_eq!(Rejected::Signature.code(), "signature");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejected::Malformed(reason) => reason.code(),
+            Rejected::Header(reason) => reason.code(),
+            Rejected::Key(reason) => reason.code(),
+            Rejected::Signature => "signature",
+            Rejected::Claims(reason) => reason.code(),
+            Rejected::Check(_) => "check",
+        }
+    }
+}
+
 /// Step 2 refusals.
 ///
 /// ```

@@ -159,7 +159,7 @@ async fn verify(args: VerifyArgs) -> Result<(), Failure> {
             print(&json!({
                 "valid": false,
                 "reason": format!("invalid token: {reason}"),
-                "detail": format!("{reason:?}"),
+                "detail": reason.code(),
             }));
             Err(Failure::refused(format!("token refused: {reason}")))
         }

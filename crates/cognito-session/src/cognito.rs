@@ -273,7 +273,13 @@ fn shown(message: &str) -> &str {
 
 /// Sorts Cognito's refusal of a refresh (HTTP `status`, error `code`, `message`), following the
 /// table in the module docs. `client_id` is named in the fixes.
-pub(crate) fn refusal(status: u16, code: &str, message: &str, client_id: &str) -> Refusal {
+pub(crate) fn refusal(
+    status: u16,
+    code: &str,
+    message: &str,
+    client_id: &str,
+    region: &str,
+) -> Refusal {
     let config = |cause: &str, fix: String| Refusal::Config {
         cause: cause.to_owned(),
         fix,
@@ -352,8 +358,8 @@ pub(crate) fn refusal(status: u16, code: &str, message: &str, client_id: &str) -
         "ResourceNotFoundException" => config(
             "unknown app client",
             format!(
-                "Cognito does not know the app client {client_id} ({}): check CLIENT_ID and the \
-                 function's Region",
+                "Cognito does not know the app client {client_id} in Region {region} ({}): check \
+                 CLIENT_ID and the function's Region (AWS_REGION)",
                 shown(message)
             ),
         ),
@@ -392,6 +398,14 @@ impl fmt::Debug for Cognito {
 }
 
 impl Cognito {
+    /// The Region the client calls, for messages ("no Region" when none is configured).
+    fn region(&self) -> String {
+        self.client
+            .config()
+            .region()
+            .map_or_else(|| "(none configured)".to_owned(), ToString::to_string)
+    }
+
     /// New tokens for `refresh_token`: `GetTokensFromRefreshToken` with rotation (the answer
     /// carries a new refresh token), else `InitiateAuth` with `REFRESH_TOKEN_AUTH` (plus
     /// `SECRET_HASH` when the client has a secret).
@@ -414,7 +428,7 @@ impl Cognito {
                 .set_device_key(device_key.map(str::to_owned))
                 .send()
                 .await
-                .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id))?;
+                .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id, &self.region()))?;
             return tokens_of(output.authentication_result.as_ref());
         }
         let mut request = self
@@ -435,7 +449,7 @@ impl Cognito {
         let output = request
             .send()
             .await
-            .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id))?;
+            .map_err(|e| refresh_failure(&e, e.to_string(), &self.client_id, &self.region()))?;
         tokens_of(output.authentication_result.as_ref())
     }
 
@@ -571,6 +585,7 @@ fn refresh_failure<E>(
     error: &aws_sdk_cognitoidentityprovider::error::SdkError<E>,
     text: String,
     client_id: &str,
+    region: &str,
 ) -> RefreshFailed
 where
     E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata,
@@ -590,7 +605,7 @@ where
                 }
                 _ => 0,
             };
-            match refusal(status, &code, &message, client_id) {
+            match refusal(status, &code, &message, client_id, region) {
                 Refusal::Dead(dead) => RefreshFailed::Dead(dead),
                 Refusal::Config { cause, fix } => RefreshFailed::Misconfigured {
                     cause,
@@ -629,7 +644,7 @@ mod tests {
     use super::*;
 
     fn sort(code: &str, message: &str) -> Refusal {
-        refusal(400, code, message, "client1")
+        refusal(400, code, message, "client1", "us-east-1")
     }
 
     #[test]
@@ -713,7 +728,7 @@ mod tests {
             (
                 "ResourceNotFoundException",
                 "User pool client client1 does not exist.",
-                "CLIENT_ID",
+                "in Region us-east-1",
             ),
             (
                 "UserNotConfirmedException",
@@ -739,7 +754,7 @@ mod tests {
             assert_eq!(sort(code, "slow down"), Refusal::Transient);
         }
         assert_eq!(
-            refusal(503, "NotAuthorizedException", "", "c"),
+            refusal(503, "NotAuthorizedException", "", "c", "us-east-1"),
             Refusal::Transient
         );
     }

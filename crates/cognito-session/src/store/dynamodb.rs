@@ -178,9 +178,13 @@ impl DynamoDbStore {
             Failure::Service { code, message, .. } if is_config_code(&code) => {
                 let hint = match code.as_str() {
                     "ResourceNotFoundException" => format!(
-                        "the session table {:?} does not exist in this account and region; create \
-                         it or fix SESSION_TABLE",
-                        self.table
+                        "the session table {:?} does not exist in this account in Region {}; \
+                         create it, or fix SESSION_TABLE or the function's Region (AWS_REGION)",
+                        self.table,
+                        self.client
+                            .config()
+                            .region()
+                            .map_or_else(|| "(none configured)".to_owned(), ToString::to_string)
                     ),
                     "ValidationException" => format!(
                         "DynamoDB refused to {action} on table {:?} ({message}); check that \

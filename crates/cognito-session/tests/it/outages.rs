@@ -137,6 +137,7 @@ async fn a_missing_table_is_a_configuration_error() {
         assert_eq!(error.status(), 500);
         assert!(error.to_string().contains("no-such-table"), "{error}");
         assert!(error.to_string().contains("SESSION_TABLE"), "{error}");
+        assert!(error.to_string().contains("Region us-east-1"), "{error}");
     }
 }
 
