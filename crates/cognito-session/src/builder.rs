@@ -12,6 +12,8 @@ use crate::cognito::Cognito;
 use crate::config::{parse_origins, pool_region, SessionValidation, Settings};
 use crate::error::Error;
 use crate::http::cookie::CookieOptions;
+use crate::login::settings::ManagedConfig;
+use crate::login::{Managed, TokenEndpoint};
 use crate::manager::{Inner, Sessions};
 #[cfg(feature = "kms")]
 use crate::seal::kms_data_key;
@@ -123,6 +125,17 @@ impl SessionsBuilder {
         /// `SESSION_KMS_CIPHERTEXT`: base64 of a 32-byte data key encrypted by KMS; decrypted
         /// once at cold start (`kms:Decrypt`) and used as the encryption key.
         kms_ciphertext => kms_ciphertext;
+        /// `COGNITO_DOMAIN`: the user pool's domain for managed login
+        /// (`https://myapp.auth.us-east-1.amazoncognito.com` or a custom domain).
+        cognito_domain => cognito_domain;
+        /// `REDIRECT_URI`: the managed login's callback URL, as registered on the app client.
+        redirect_uri => redirect_uri;
+        /// `LOGOUT_URI`: where the managed login's `/logout` sends the browser (a sign-out URL
+        /// registered on the app client).
+        logout_uri => logout_uri;
+        /// `OAUTH_SCOPES`: the scopes managed login asks for (space- or comma-separated; must
+        /// include `openid`; default `openid email`).
+        oauth_scopes => oauth_scopes;
     }
 
     /// A ready KMS client for `SESSION_KMS_CIPHERTEXT`.
@@ -450,8 +463,26 @@ impl SessionsBuilder {
         };
 
         let client_id = s.client_id.clone().unwrap_or_default();
+        let managed = match ManagedConfig::from_settings(
+            s.cognito_domain.as_deref(),
+            s.redirect_uri.as_deref(),
+            s.logout_uri.as_deref(),
+            s.oauth_scopes.as_deref(),
+        )? {
+            None => None,
+            Some(config) => Some(Managed {
+                endpoint: TokenEndpoint::new(&config.domain, s.operation_timeout).map_err(|e| {
+                    Error::config_with("COGNITO_DOMAIN: cannot set up its token endpoint", e)
+                })?,
+                config,
+            }),
+        };
         let verifier = Verifier {
             inner: s.verifier()?.build()?,
+            client_id: client_id.clone(),
+        };
+        let id_verifier = Verifier {
+            inner: s.verifier()?.token_use(cognito_jwt::TokenUse::Id).build()?,
             client_id: client_id.clone(),
         };
         if let Some(jwks) = &s.jwks {
@@ -462,6 +493,8 @@ impl SessionsBuilder {
                     Error::config_with(format!("COGNITO_JWKS: cannot read the file {jwks:?}"), e)
                 })?
             };
+            // The ID-token verifier (the profile) uses the same keys.
+            let _ = id_verifier.inner.preload(&document);
             verifier.inner.preload(&document).map_err(|why| {
                 Error::config(format!(
                     "COGNITO_JWKS: {}",
@@ -492,6 +525,8 @@ impl SessionsBuilder {
                 per_device: s.sort_key.is_some(),
                 pool_id: s.user_pool_id.clone(),
                 allowed_origins,
+                managed,
+                id_verifier,
                 memory: Default::default(),
             }),
         })

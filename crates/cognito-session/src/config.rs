@@ -67,6 +67,11 @@ pub(crate) struct Settings {
     /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) unsafe requests may come from,
     /// normalized. Empty: no CSRF origin check by default.
     pub allowed_origins: Vec<String>,
+    /// Managed login: `COGNITO_DOMAIN`, `REDIRECT_URI`, `LOGOUT_URI`, `OAUTH_SCOPES`.
+    pub cognito_domain: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub logout_uri: Option<String>,
+    pub oauth_scopes: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -135,6 +140,10 @@ impl Default for Settings {
             token_cache: cognito_jwt::DEFAULT_TOKEN_CACHE,
             cognito_endpoint: None,
             allowed_origins: Vec::new(),
+            cognito_domain: None,
+            redirect_uri: None,
+            logout_uri: None,
+            oauth_scopes: None,
         }
     }
 }
@@ -168,6 +177,10 @@ impl Settings {
         set(&mut self.encryption_key, "SESSION_ENCRYPTION_KEY");
         set(&mut self.old_encryption_keys, "SESSION_ENCRYPTION_OLD_KEYS");
         set(&mut self.kms_ciphertext, "SESSION_KMS_CIPHERTEXT");
+        set(&mut self.cognito_domain, "COGNITO_DOMAIN");
+        set(&mut self.redirect_uri, "REDIRECT_URI");
+        set(&mut self.logout_uri, "LOGOUT_URI");
+        set(&mut self.oauth_scopes, "OAUTH_SCOPES");
         set(&mut self.cognito_endpoint, "AWS_ENDPOINT_URL");
         set(
             &mut self.cognito_endpoint,

@@ -87,6 +87,8 @@ pub enum Service {
     Jwks,
     /// AWS KMS (decrypting the session encryption key at cold start).
     Kms,
+    /// The managed login's token endpoint (`<COGNITO_DOMAIN>/oauth2/token`).
+    TokenEndpoint,
 }
 
 impl fmt::Display for Service {
@@ -96,6 +98,7 @@ impl fmt::Display for Service {
             Service::Cognito => "Cognito",
             Service::Jwks => "the JWKS endpoint",
             Service::Kms => "KMS",
+            Service::TokenEndpoint => "the managed login token endpoint",
         })
     }
 }

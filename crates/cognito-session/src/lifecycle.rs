@@ -8,6 +8,7 @@ use crate::http::cookie::CookieSource;
 use crate::manager::Sessions;
 use crate::policy::{issued, key_of, same_family};
 use crate::refresh::reveal;
+use crate::profile::Profile;
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRow, SessionStore, StoreError};
 use crate::verify::Freshness;
@@ -67,6 +68,28 @@ impl Sessions {
         // The version of a row written by the login that issued this access token: its refresh
         // expects it (see the `refresh` module).
         row.version = Some(issued(&tokens.access_token));
+        // The ID token, verified, gives the profile; one of another user refuses the login.
+        let profile = match &tokens.id_token {
+            Some(id_token) => {
+                let (id_claims, _) = self.inner.id_verifier.verify(id_token, now).await?;
+                if id_claims.sub() != claims.sub() {
+                    return Err(Error::InvalidInput(
+                        "the login's ID token and access token name different users".into(),
+                    ));
+                }
+                let profile = Profile::of(&id_claims);
+                row.profile = Some(
+                    self.inner
+                        .sealing
+                        .seal_profile(row.key(), &profile.to_json())
+                        .map_err(|e| {
+                            Error::unavailable(Service::DynamoDb, "encrypting the session", e)
+                        })?,
+                );
+                Some(profile)
+            }
+            None => None,
+        };
         let lifetime = i64::try_from(self.inner.cookie.max_age_secs).unwrap_or(i64::MAX);
         row.expires_at = Some(timestamp.saturating_add(lifetime));
         row.last_seen = Some(timestamp);
@@ -91,7 +114,34 @@ impl Sessions {
         tracing::info!(sub = claims.sub(), "session started");
         let mut issued = tokens.clone();
         issued.refresh_token = None;
-        Ok(self.session_of(claims, Some(issued)))
+        Ok(self.session_of(claims, Some(issued)).with_profile(profile))
+    }
+
+    /// The user's profile for `session` ([`Session::profile`] when the request read it, else
+    /// from the session row): `None` when the row has none (a session started without an ID
+    /// token, or by the seed) or the session has ended.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, session: cognito_session::Session) -> Result<(), cognito_session::Error> {
+    /// if let Some(profile) = sessions.profile(&session).await? {
+    ///     println!("{:?} {:?}", profile.email(), profile.name());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn profile(&self, session: &Session) -> Result<Option<Profile>, Error> {
+        if let Some(profile) = session.profile() {
+            return Ok(Some(profile.clone()));
+        }
+        let key = key_of(session.claims(), self.inner.per_device);
+        let row = self
+            .inner
+            .store
+            .load(key)
+            .await
+            .map_err(|e| store_error(e, "reading the session"))?;
+        Ok(row
+            .filter(|row| same_family(row, session.claims()).is_ok())
+            .and_then(|row| self.inner.sealing.open_profile(&row)))
     }
 
     /// Logout: removes the session row of the request's cookie `name`, then revokes its refresh

@@ -50,6 +50,10 @@ pub(crate) struct Inner {
     pub(crate) per_device: bool,
     pub(crate) pool_id: Option<String>,
     pub(crate) allowed_origins: Vec<String>,
+    /// Managed login, when `COGNITO_DOMAIN` and `REDIRECT_URI` are set.
+    pub(crate) managed: Option<crate::login::Managed>,
+    /// Verifies ID tokens (login and refresh results) for the stored profile.
+    pub(crate) id_verifier: Verifier,
     /// Reported configuration errors and unstored rotated refresh tokens, for this process.
     pub(crate) memory: crate::refresh::Memory,
 }
@@ -215,6 +219,8 @@ impl Sessions {
                             .ok_or(Unauthorized::SessionEnded)?;
                         usable(&row, &claims, now, inner.idle)?;
                         self.touch(&row, now, budget).await;
+                        let profile = inner.sealing.open_profile(&row);
+                        return Ok(self.session_of(claims, None).with_profile(profile));
                     }
                     Ok(self.session_of(claims, None))
                 }
@@ -224,6 +230,7 @@ impl Sessions {
                         sealing: &inner.sealing,
                         cognito: &inner.cognito,
                         verifier: &inner.verifier,
+                        id_verifier: &inner.id_verifier,
                         clock: &*inner.clock,
                         lease: inner.lease,
                         idle: inner.idle,
@@ -236,9 +243,9 @@ impl Sessions {
                     // token's check would carry (and copy) its space.
                     match Box::pin(refresher.refresh(token, &claims)).await? {
                         Outcome::Refreshed(refreshed) => {
-                            let (claims, tokens) = *refreshed;
+                            let (claims, tokens, profile) = *refreshed;
                             tracing::info!(sub = claims.sub(), "refreshed an expired session");
-                            Ok(self.session_of(claims, Some(tokens)))
+                            Ok(self.session_of(claims, Some(tokens)).with_profile(profile))
                         }
                         // Authorized with the claims of the token the refresh produced, and
                         // answered with its cookie, like the request that refreshed.
@@ -305,6 +312,7 @@ impl Sessions {
             claims,
             refreshed,
             cookie: self.inner.cookie.clone(),
+            profile: None,
         }
     }
 

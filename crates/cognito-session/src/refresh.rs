@@ -295,7 +295,7 @@ fn sendable(sealing: &Sealing, row: &SessionRow) -> Result<String, Error> {
 /// The outcome of a refresh.
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
-    Refreshed(Box<(Claims, Tokens)>),
+    Refreshed(Box<(Claims, Tokens, Option<crate::Profile>)>),
     /// Another request refreshed this very token moments ago: the access token that refresh
     /// produced (verified again here) and its claims, never the presented token's.
     Joined(Box<(Claims, Tokens)>),
@@ -345,6 +345,8 @@ pub(crate) struct Refresher<'a> {
     pub sealing: &'a Sealing,
     pub cognito: &'a Cognito,
     pub verifier: &'a Verifier,
+    /// Verifies the refresh's ID token, whose claims renew the stored profile.
+    pub id_verifier: &'a Verifier,
     pub clock: &'a dyn Clock,
     pub lease: Duration,
     pub idle: Option<u64>,

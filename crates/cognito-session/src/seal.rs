@@ -235,6 +235,28 @@ impl Sealing {
         }
     }
 
+    /// The `profile` attribute to store for `profile` (JSON) in the row at `key`.
+    pub(crate) fn seal_profile(&self, key: SessionKey<'_>, profile: &str) -> Result<String, SealError> {
+        match &self.sealer {
+            None => Ok(profile.to_owned()),
+            Some(sealer) => sealer.seal(profile, &[&self.aad(key)[..], b"\0profile"].concat()),
+        }
+    }
+
+    /// The row's profile; `None` when it has none or it cannot be read (a profile is never
+    /// worth refusing a session over).
+    pub(crate) fn open_profile(&self, row: &SessionRow) -> Option<crate::Profile> {
+        let stored = row.profile.as_deref()?;
+        let json = match &self.sealer {
+            None if stored.starts_with("enc:") => return None,
+            None => stored.to_owned(),
+            Some(sealer) => sealer
+                .open(stored, &[&self.aad(row.key())[..], b"\0profile"].concat())
+                .ok()?,
+        };
+        crate::Profile::from_json(&json)
+    }
+
     /// The `refreshed_token` attribute to store for access token `token`.
     pub(crate) fn seal_refreshed(
         &self,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::cognito::Tokens;
 use crate::error::Error;
 use crate::http::cookie::CookieOptions;
+use crate::profile::Profile;
 use crate::verify::Claims;
 
 /// A verified session for one request.
@@ -23,6 +24,7 @@ pub struct Session {
     pub(crate) claims: Claims,
     pub(crate) refreshed: Option<Tokens>,
     pub(crate) cookie: Arc<CookieOptions>,
+    pub(crate) profile: Option<Profile>,
 }
 
 impl Session {
@@ -39,6 +41,29 @@ impl Session {
     /// All verified claims of the current access token (scope, groups, custom claims...).
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// The user's profile (`email`, `name`, custom attributes) from the login's latest ID
+    /// token, when this request read it: in [`SessionValidation::Session`](crate::SessionValidation)
+    /// mode (the row is read anyway), after a refresh, and from [`Sessions::start`](crate::Sessions::start).
+    /// Otherwise (token mode, a joined refresh, a session started without an ID token) `None`:
+    /// [`Sessions::profile`](crate::Sessions::profile) reads it.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
+    /// let session = sessions.session("token", &request).await?;
+    /// if let Some(email) = session.profile().and_then(|p| p.email()) {
+    ///     println!("signed in as {email}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    pub(crate) fn with_profile(mut self, profile: Option<Profile>) -> Session {
+        self.profile = profile;
+        self
     }
 
     /// The new tokens, when this call produced some: after a refresh (like the seed's `cognito`

@@ -71,6 +71,8 @@ struct Config {
     public: Vec<Public>,
     /// `None`: no CSRF check.
     origins: Option<Vec<String>>,
+    /// Browser mode: path prefixes whose page loads without a session go to a login route.
+    browser: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,7 @@ impl SessionLayer {
                 cookie,
                 public: Vec::new(),
                 origins: (!origins.is_empty()).then_some(origins),
+                browser: Vec::new(),
             }),
         }
     }
@@ -155,6 +158,30 @@ impl SessionLayer {
             .filter_map(|o| csrf::origin_of(o.as_ref()))
             .collect();
         self.with(|c| c.origins = Some(origins))
+    }
+
+    /// Browser mode for every path starting with `prefix`: a page load there without a valid
+    /// session (a `GET` or `HEAD` that accepts `text/html`) is answered `302` to `login_path`
+    /// with `return_to` set to the page (`/login?return_to=%2Forders%3Fpage%3D2`), instead of the
+    /// 401 JSON that API requests (`fetch`, `Accept: application/json`) keep getting. Give
+    /// `login_path` as the browser sees it (with any API Gateway stage); it becomes public.
+    /// Several prefixes may each have their login route; the first match wins.
+    ///
+    /// ```
+    /// # fn f(sessions: cognito_session::Sessions) {
+    /// let layer = cognito_session::SessionLayer::new(sessions)
+    ///     .login_redirect("/", "/login")     // every page...
+    ///     .public("/callback")
+    ///     .public_prefix("/assets/");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn login_redirect(self, prefix: impl Into<String>, login_path: impl Into<String>) -> Self {
+        let login_path = login_path.into();
+        self.with(|c| {
+            c.public.push(Public::Exact(login_path.clone()));
+            c.browser.push((prefix.into(), login_path));
+        })
     }
 
     /// Turns the CSRF origin check off (for APIs that browsers never call with the cookie).
@@ -271,6 +298,12 @@ where
             .token_in(&config.cookie, request.headers())
             .map(str::to_owned);
         let deadline = request.deadline();
+        let login = browser_login(&config.browser, &request);
+        let return_to = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
         Box::pin(async move {
             let sessions = &config.sessions;
             let outcome = match token {
@@ -287,6 +320,10 @@ where
                     set_cookie
                 }
                 Err(error) if public => sessions.clear_cookie_for(&error, &config.cookie),
+                Err(error @ Error::Unauthorized(_)) if login.is_some() => {
+                    let login = login.as_deref().unwrap_or("/");
+                    return Ok(login_redirect(sessions, &config.cookie, &error, login, &return_to));
+                }
                 Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
             };
             request.extensions_mut().insert(Checked);
@@ -298,6 +335,58 @@ where
             Ok(response)
         })
     }
+}
+
+/// The login route for a page load (a `GET`/`HEAD` accepting `text/html`) under a browser-mode
+/// prefix.
+fn browser_login<B>(browser: &[(String, String)], request: &Request<B>) -> Option<String> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let html = request
+        .headers()
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    if !html {
+        return None;
+    }
+    let path = request.uri().path();
+    browser
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+        .map(|(_, login)| login.clone())
+}
+
+/// Browser mode's answer to a page load without a session: to the login route, remembering
+/// the page, and clearing a dead cookie.
+fn login_redirect<B: From<String>>(
+    sessions: &Sessions,
+    name: &str,
+    error: &Error,
+    login: &str,
+    return_to: &str,
+) -> Response<B> {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    let separator = if login.contains('?') { '&' } else { '?' };
+    let mut response = Response::new(B::from(String::new()));
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("{login}{separator}{query}")) {
+        headers.insert(http::header::LOCATION, location);
+    }
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    if let Some(cookie) = sessions.clear_cookie_for(error, name) {
+        let name = sessions.cookie_options().name(name).into_owned();
+        add_set_cookie(headers, &name, &cookie);
+    }
+    response
 }
 
 /// A CORS preflight (Fetch standard): `OPTIONS` with `Access-Control-Request-Method`.

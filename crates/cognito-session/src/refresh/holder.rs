@@ -7,6 +7,7 @@ use super::{random_id, Lease, Outcome, Refresher};
 use crate::cognito::{Dead, RefreshFailed};
 use crate::error::{Error, Unauthorized};
 use crate::policy::{issued, same_family};
+use crate::profile::Profile;
 use crate::store::{Patch, SessionRow, StoreError, Version, Write};
 use crate::verify::Claims;
 use crate::{store_error, Service};
@@ -28,6 +29,8 @@ struct Refreshed<'a> {
     /// Which token this refresh replaced ([`token_id`](crate::policy::token_id)), stored as
     /// `refreshed_from`; `None` together with `access_token`.
     replaced: Option<&'a str>,
+    /// The user's profile from the refresh's ID token (JSON), stored sealed as `profile`.
+    profile: Option<&'a str>,
 }
 
 impl Refresher<'_> {
@@ -109,6 +112,22 @@ impl Refresher<'_> {
             }
         }
 
+        // The new ID token (verified: no claim is read before) renews the stored profile.
+        let profile = match &tokens.id_token {
+            Some(id_token) => match self
+                .budget
+                .verify(self.id_verifier.verify(id_token, now_secs))
+                .await
+            {
+                Ok((id_claims, _)) if id_claims.sub() == sub => Some(Profile::of(&id_claims)),
+                other => {
+                    tracing::warn!(sub, ok = other.is_ok(), "the refresh's ID token was not accepted; the stored profile is kept");
+                    None
+                }
+            },
+            None => None,
+        };
+        let profile_json = profile.as_ref().map(Profile::to_json);
         let now_ms = self.now_ms();
         let refreshed = Refreshed {
             timestamp: Some(now_ms / 1000),
@@ -118,6 +137,7 @@ impl Refresher<'_> {
             refresh_token: tokens.refresh_token.as_deref().or(pending.as_deref()),
             access_token: Some(&tokens.access_token),
             replaced: Some(presented),
+            profile: profile_json.as_deref(),
         };
         let rotated = refreshed.refresh_token.is_some();
         self.commit(&row, lease, claims, refreshed, rotated).await?;
@@ -127,7 +147,7 @@ impl Refresher<'_> {
         let mut tokens = tokens;
         // The refresh token stays server-side.
         tokens.refresh_token = None;
-        Ok(Outcome::Refreshed(Box::new((new_claims, tokens))))
+        Ok(Outcome::Refreshed(Box::new((new_claims, tokens, profile))))
     }
 
     /// The patch recording `refreshed` in `row`, its values sealed, the lease removed. A stale
@@ -168,6 +188,9 @@ impl Refresher<'_> {
                 patch.refreshed_from = Write::Remove;
             }
         }
+        if let Some(profile) = refreshed.profile {
+            patch.profile = Write::Set(sealing.seal_profile(key, profile).map_err(sealed)?);
+        }
         patch.lease_id = Write::Remove;
         patch.lease_until_ms = Write::Remove;
         Ok(patch)
@@ -186,6 +209,7 @@ impl Refresher<'_> {
             refresh_token: rotated,
             access_token: None,
             replaced: None,
+            profile: None,
         };
         let written = match self.recording(row, binding) {
             Ok(patch) => {

@@ -32,6 +32,7 @@ const REFRESHED_FROM: &str = "refreshed_from";
 const LEASE_ID: &str = "lease_id";
 const LEASE_UNTIL: &str = "lease_until";
 const DEVICE_KEY: &str = "device_key";
+const PROFILE: &str = "profile";
 const VERSION: &str = "version";
 
 type Item = HashMap<String, AttributeValue>;
@@ -106,6 +107,7 @@ fn writes(patch: &Patch) -> Vec<(&'static str, Option<AttributeValue>)> {
         one(REFRESHED_FROM, &patch.refreshed_from, |t| string(t)),
         one(LEASE_ID, &patch.lease_id, |t| string(t)),
         one(LEASE_UNTIL, &patch.lease_until_ms, |n| number(*n)),
+        one(PROFILE, &patch.profile, |t| string(t)),
     ]
     .into_iter()
     .flatten()
@@ -151,6 +153,7 @@ impl DynamoDbStore {
         row.lease_id = string(LEASE_ID);
         row.lease_until_ms = number(LEASE_UNTIL);
         row.device_key = string(DEVICE_KEY).filter(|key| !key.is_empty());
+        row.profile = string(PROFILE);
         row.version = string(VERSION).map(Version::new);
         row
     }
@@ -321,6 +324,7 @@ impl SessionStore for DynamoDbStore {
             add(LEASE_ID, s(&record.lease_id));
             add(LEASE_UNTIL, n(record.lease_until_ms));
             add(DEVICE_KEY, s(&record.device_key));
+            add(PROFILE, s(&record.profile));
             add(VERSION, record.version.as_ref().map(|v| string(v.as_str())));
             self.client
                 .put_item()

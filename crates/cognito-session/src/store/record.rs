@@ -59,6 +59,10 @@ pub struct SessionRow {
     /// every refresh sends it as `DEVICE_KEY`. Absent on other rows, and on rows written by the
     /// seed.
     pub device_key: Option<String>,
+    /// The user's profile from the login's latest ID token (`profile` attribute): a JSON
+    /// object, sealed like the refresh token when encryption is on. Absent on rows written
+    /// without an ID token, by the seed, or by earlier versions of this library.
+    pub profile: Option<String>,
     /// The record's version (`version` attribute), chosen by the session code on every write;
     /// `None` on rows written by the seed or by earlier versions of this library.
     pub version: Option<Version>,
@@ -94,6 +98,7 @@ impl SessionRow {
             lease_id: None,
             lease_until_ms: None,
             device_key: None,
+            profile: None,
             version: None,
         }
     }
@@ -159,6 +164,7 @@ impl fmt::Debug for SessionRow {
             .field("lease_id", &self.lease_id)
             .field("lease_until_ms", &self.lease_until_ms)
             .field("device_key", &self.device_key)
+            .field("profile", &self.profile.as_ref().map(|_| "<withheld>"))
             .field("version", &self.version)
             .finish()
     }
@@ -277,6 +283,8 @@ pub struct Patch {
     pub lease_id: Write<String>,
     /// `lease_until`.
     pub lease_until_ms: Write<i64>,
+    /// `profile` (as stored).
+    pub profile: Write<String>,
 }
 
 impl Patch {
@@ -303,6 +311,7 @@ impl Patch {
         self.refreshed_from.apply(&mut record.refreshed_from);
         self.lease_id.apply(&mut record.lease_id);
         self.lease_until_ms.apply(&mut record.lease_until_ms);
+        self.profile.apply(&mut record.profile);
     }
 }
 
@@ -324,6 +333,7 @@ impl fmt::Debug for Patch {
             .field("refreshed_from", &self.refreshed_from)
             .field("lease_id", &self.lease_id)
             .field("lease_until_ms", &self.lease_until_ms)
+            .field("profile", &redacted(&self.profile))
             .finish()
     }
 }
