@@ -289,6 +289,18 @@ impl Settings {
                 }
             };
         }
+        if let Some(secure) = get("COOKIE_SECURE") {
+            self.cookie.secure = match secure.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(invalid(
+                        "COOKIE_SECURE",
+                        format!("{secure:?}; use true (the default) or false (plain-HTTP local development only)"),
+                    ))
+                }
+            };
+        }
         if let Some(origins) = get("ALLOWED_ORIGINS") {
             self.allowed_origins = parse_origins(&origins)?;
         }
@@ -317,6 +329,18 @@ impl Settings {
         }
         if let Some(pool) = &self.user_pool_id {
             pool_region(pool)?;
+        }
+        if !self.cookie.secure {
+            if let Some(uri) = self
+                .redirect_uri
+                .as_deref()
+                .filter(|u| u.starts_with("https://"))
+            {
+                return Err(invalid(
+                    "COOKIE_SECURE",
+                    format!("false while REDIRECT_URI is {uri:?}: cookies without Secure are for plain-HTTP local development only; remove COOKIE_SECURE"),
+                ));
+            }
         }
         if let Err(why) = self.cookie.check() {
             let variable = if why.contains("not a cookie name") {

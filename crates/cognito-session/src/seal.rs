@@ -236,7 +236,11 @@ impl Sealing {
     }
 
     /// The `profile` attribute to store for `profile` (JSON) in the row at `key`.
-    pub(crate) fn seal_profile(&self, key: SessionKey<'_>, profile: &str) -> Result<String, SealError> {
+    pub(crate) fn seal_profile(
+        &self,
+        key: SessionKey<'_>,
+        profile: &str,
+    ) -> Result<String, SealError> {
         match &self.sealer {
             None => Ok(profile.to_owned()),
             Some(sealer) => sealer.seal(profile, &[&self.aad(key)[..], b"\0profile"].concat()),

@@ -322,7 +322,13 @@ where
                 Err(error) if public => sessions.clear_cookie_for(&error, &config.cookie),
                 Err(error @ Error::Unauthorized(_)) if login.is_some() => {
                     let login = login.as_deref().unwrap_or("/");
-                    return Ok(login_redirect(sessions, &config.cookie, &error, login, &return_to));
+                    return Ok(login_redirect(
+                        sessions,
+                        &config.cookie,
+                        &error,
+                        login,
+                        &return_to,
+                    ));
                 }
                 Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
             };

@@ -145,12 +145,26 @@ impl Sessions {
     /// A transient failure (token endpoint, JWKS or table unavailable) is a 503
     /// [`Error::Unavailable`] in [`LoginError::Session`] and leaves no session: the user starts
     /// the login again.
-    pub async fn finish_login<B>(&self, request: &http::Request<B>) -> Result<LoginComplete, LoginError> {
+    ///
+    /// The returned future holds nothing of `request` (it is `Send` whatever the body type).
+    pub fn finish_login<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> impl std::future::Future<Output = Result<LoginComplete, LoginError>> + Send + '_ {
+        let query = request.uri().query().unwrap_or("").to_owned();
+        let cookie = find(self.login_cookie_name(), request).map(str::to_owned);
+        self.finish(query, cookie)
+    }
+
+    async fn finish(
+        &self,
+        query: String,
+        cookie: Option<String>,
+    ) -> Result<LoginComplete, LoginError> {
         let managed = self.managed()?;
-        let params: Vec<(String, String)> =
-            form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
         let param = |name: &str| {
             params
                 .iter()
@@ -166,7 +180,7 @@ impl Sessions {
         }
         let state = param("state").ok_or(LoginError::MissingParameter("state"))?;
         let code = param("code").ok_or(LoginError::MissingParameter("code"))?;
-        let cookie = find(self.login_cookie_name(), request).ok_or(LoginError::ForeignState)?;
+        let cookie = cookie.ok_or(LoginError::ForeignState)?;
         if verify_slices_are_equal(cookie.as_bytes(), state.as_bytes()).is_err() {
             return Err(LoginError::ForeignState);
         }
@@ -185,11 +199,13 @@ impl Sessions {
                 ExchangeError::Refused { error, .. } if error == "invalid_grant" => {
                     LoginError::CodeRejected { error }
                 }
-                ExchangeError::Refused { status, error } => LoginError::Session(Error::config(format!(
+                ExchangeError::Refused { status, error } => {
+                    LoginError::Session(Error::config(format!(
                     "the token endpoint of COGNITO_DOMAIN refused the app client (HTTP {status}, \
                      {error}): check CLIENT_ID and CLIENT_SECRET, and that the app client allows \
                      the authorization code grant and lists REDIRECT_URI among its callback URLs"
-                ))),
+                )))
+                }
                 ExchangeError::Transient(source) => LoginError::Session(Error::unavailable(
                     Service::TokenEndpoint,
                     "exchanging the authorization code",
@@ -218,17 +234,27 @@ impl Sessions {
         if freshness != Freshness::Current {
             return Err(LoginError::TokenRejected("the ID token has expired".into()));
         }
-        let nonce = id_claims.get("nonce").and_then(|n| n.as_str()).unwrap_or("");
+        let nonce = id_claims
+            .get("nonce")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
         if verify_slices_are_equal(nonce.as_bytes(), pending.nonce.as_bytes()).is_err() {
             return Err(LoginError::TokenRejected(
                 "the ID token's nonce is not this login's (a replayed or injected token)".into(),
             ));
         }
         // The access token must verify too, and name the same user, before anything is stored.
-        let (access_claims, _) = self.inner.verifier.verify(&response.access_token, now).await.map_err(|error| match error {
-            Error::Unauthorized(why) => LoginError::TokenRejected(format!("the access token: {why}")),
-            other => LoginError::Session(other),
-        })?;
+        let (access_claims, _) = self
+            .inner
+            .verifier
+            .verify(&response.access_token, now)
+            .await
+            .map_err(|error| match error {
+                Error::Unauthorized(why) => {
+                    LoginError::TokenRejected(format!("the access token: {why}"))
+                }
+                other => LoginError::Session(other),
+            })?;
         if access_claims.sub() != id_claims.sub() {
             return Err(LoginError::TokenRejected(
                 "the ID token and the access token name different users".into(),
@@ -244,7 +270,9 @@ impl Sessions {
         let session = match self.start(&tokens).await {
             Ok(session) => session,
             Err(Error::Unauthorized(why)) => {
-                return Err(LoginError::TokenRejected(format!("the access token: {why}")))
+                return Err(LoginError::TokenRejected(format!(
+                    "the access token: {why}"
+                )))
             }
             Err(Error::InvalidInput(why)) => return Err(LoginError::TokenRejected(why)),
             Err(other) => return Err(other.into()),
@@ -297,7 +325,10 @@ mod tests {
 
     #[test]
     fn return_to_is_a_same_origin_path() {
-        assert_eq!(safe_return_to("/orders?page=2#top"), Some("/orders?page=2#top"));
+        assert_eq!(
+            safe_return_to("/orders?page=2#top"),
+            Some("/orders?page=2#top")
+        );
         assert_eq!(safe_return_to("/"), Some("/"));
         for hostile in [
             "https://evil.example/",

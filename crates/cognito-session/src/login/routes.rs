@@ -2,6 +2,8 @@
 //! `lambda_http`, axum and any tower stack alike): redirects, cookies, and a clear error page or
 //! JSON body for every failure.
 
+use std::future::Future;
+
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Response, StatusCode};
 
@@ -22,11 +24,17 @@ impl Sessions {
     /// assert_eq!(response.status(), 302);
     /// # }
     /// ```
-    pub async fn login<B>(&self, request: &http::Request<B>) -> Response<String> {
+    pub fn login<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> impl Future<Output = Response<String>> + Send + '_ {
         let return_to = query_param(request, "return_to");
-        match self.begin_login(return_to.as_deref()).await {
-            Ok(start) => redirect(&start.location, &[start.set_cookie]),
-            Err(error) => self.login_failure(request, &error),
+        let html = wants_html(request);
+        async move {
+            match self.begin_login(return_to.as_deref()).await {
+                Ok(start) => redirect(&start.location, &[start.set_cookie]),
+                Err(error) => self.login_failure(html, &error),
+            }
         }
     }
 
@@ -41,10 +49,17 @@ impl Sessions {
     /// let response = sessions.callback(&request).await;
     /// # }
     /// ```
-    pub async fn callback<B>(&self, request: &http::Request<B>) -> Response<String> {
-        match self.finish_login(request).await {
-            Ok(done) => redirect(&done.return_to, &done.set_cookies),
-            Err(error) => self.login_failure(request, &error),
+    pub fn callback<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> impl Future<Output = Response<String>> + Send + '_ {
+        let html = wants_html(request);
+        let finish = self.finish_login(request);
+        async move {
+            match finish.await {
+                Ok(done) => redirect(&done.return_to, &done.set_cookies),
+                Err(error) => self.login_failure(html, &error),
+            }
         }
     }
 
@@ -61,19 +76,31 @@ impl Sessions {
     /// let response = sessions.logout(&request).await;
     /// # }
     /// ```
-    pub async fn logout<B>(&self, request: &http::Request<B>) -> Response<String> {
-        let name = self.inner.cookie.name.clone();
-        match self.end(&name, request).await {
-            Ok(()) | Err(Error::Unauthorized(_)) => {
-                tracing::info!("logged out");
-                redirect(&self.logout_location(), &[self.clear_cookie(&name)])
+    pub fn logout<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> impl Future<Output = Response<String>> + Send + '_ {
+        let html = wants_html(request);
+        // The cookies, and the Lambda deadline the request carries, owned by the future.
+        let mut headers = http::Request::new(());
+        *headers.headers_mut() = request.headers().clone();
+        if let Some(context) = request.extensions().get::<lambda_http::Context>() {
+            headers.extensions_mut().insert(context.clone());
+        }
+        async move {
+            let name = self.inner.cookie.name.clone();
+            match self.end(&name, &headers).await {
+                Ok(()) | Err(Error::Unauthorized(_)) => {
+                    tracing::info!("logged out");
+                    redirect(&self.logout_location(), &[self.clear_cookie(&name)])
+                }
+                Err(error) => self.login_failure(html, &LoginError::Session(error)),
             }
-            Err(error) => self.login_failure(request, &LoginError::Session(error)),
         }
     }
 
     /// The error answer of a login route, logged once.
-    fn login_failure<B>(&self, request: &http::Request<B>, error: &LoginError) -> Response<String> {
+    fn login_failure(&self, wants_html: bool, error: &LoginError) -> Response<String> {
         let status = error.status();
         let chain = crate::error::Chain(error);
         if status >= 500 {
@@ -81,12 +108,6 @@ impl Sessions {
         } else {
             tracing::warn!(code = error.code(), error = %chain, "login refused");
         }
-        let wants_html = request
-            .headers()
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains("text/html"));
         let message = error.to_string();
         let (content_type, body) = if wants_html {
             let message = escape(&message);
@@ -120,6 +141,16 @@ impl Sessions {
         }
         response
     }
+}
+
+/// Whether the request is a browser's page load (it accepts `text/html`).
+fn wants_html<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 /// The decoded value of query parameter `name`, if present and a same-origin path candidate.

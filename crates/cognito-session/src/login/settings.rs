@@ -31,30 +31,29 @@ impl ManagedConfig {
         logout_uri: Option<&str>,
         scopes: Option<&str>,
     ) -> Result<Option<ManagedConfig>, Error> {
-        let (domain, redirect_uri) = match (domain, redirect_uri) {
-            (None, None) => {
-                if logout_uri.is_some() {
-                    return Err(Error::config(
-                        "LOGOUT_URI is set but COGNITO_DOMAIN and REDIRECT_URI are not: set \
+        let (domain, redirect_uri) =
+            match (domain, redirect_uri) {
+                (None, None) => {
+                    if logout_uri.is_some() {
+                        return Err(Error::config(
+                            "LOGOUT_URI is set but COGNITO_DOMAIN and REDIRECT_URI are not: set \
                          both for managed login, or remove LOGOUT_URI",
-                    ));
+                        ));
+                    }
+                    return Ok(None);
                 }
-                return Ok(None);
-            }
-            (Some(_), None) => {
-                return Err(Error::config(
+                (Some(_), None) => return Err(Error::config(
                     "COGNITO_DOMAIN is set but REDIRECT_URI is not: set it to the callback URL \
                      registered on the app client (e.g. https://app.example.com/callback)",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(Error::config(
-                    "REDIRECT_URI is set but COGNITO_DOMAIN is not: set it to the user pool's \
+                )),
+                (None, Some(_)) => {
+                    return Err(Error::config(
+                        "REDIRECT_URI is set but COGNITO_DOMAIN is not: set it to the user pool's \
                      domain (e.g. https://myapp.auth.us-east-1.amazoncognito.com)",
-                ))
-            }
-            (Some(domain), Some(redirect_uri)) => (domain, redirect_uri),
-        };
+                    ))
+                }
+                (Some(domain), Some(redirect_uri)) => (domain, redirect_uri),
+            };
         let domain = domain.trim_end_matches('/');
         check_url("COGNITO_DOMAIN", domain)?;
         if domain.matches('/').count() > 2 || domain.contains(['?', '#']) {
@@ -107,7 +106,9 @@ fn check_url(name: &str, url: &str) -> Result<(), Error> {
         .or_else(|| url.strip_prefix("http://"))
         .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
     match host {
-        Some(host) if !host.is_empty() && (url.starts_with("https://") || is_loopback_http(url)) => {
+        Some(host)
+            if !host.is_empty() && (url.starts_with("https://") || is_loopback_http(url)) =>
+        {
             Ok(())
         }
         Some(host) if !host.is_empty() => Err(Error::config(format!(
@@ -139,7 +140,10 @@ mod tests {
         let only_domain = config(Some("https://d.example"), None, None, None).unwrap_err();
         assert!(only_domain.contains("REDIRECT_URI is not"), "{only_domain}");
         let only_redirect = config(None, Some("https://a.example/cb"), None, None).unwrap_err();
-        assert!(only_redirect.contains("COGNITO_DOMAIN is not"), "{only_redirect}");
+        assert!(
+            only_redirect.contains("COGNITO_DOMAIN is not"),
+            "{only_redirect}"
+        );
         let logout_alone = config(None, None, Some("https://a.example/"), None).unwrap_err();
         assert!(logout_alone.contains("LOGOUT_URI"), "{logout_alone}");
     }
@@ -163,11 +167,23 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(plain.contains("COGNITO_DOMAIN") && plain.contains("https://"), "{plain}");
-        let relative = config(Some("https://d.example"), Some("/callback"), None, None).unwrap_err();
-        assert!(relative.contains("REDIRECT_URI") && relative.contains("absolute"), "{relative}");
-        let path = config(Some("https://d.example/oauth2"), Some("https://a/cb"), None, None)
-            .unwrap_err();
+        assert!(
+            plain.contains("COGNITO_DOMAIN") && plain.contains("https://"),
+            "{plain}"
+        );
+        let relative =
+            config(Some("https://d.example"), Some("/callback"), None, None).unwrap_err();
+        assert!(
+            relative.contains("REDIRECT_URI") && relative.contains("absolute"),
+            "{relative}"
+        );
+        let path = config(
+            Some("https://d.example/oauth2"),
+            Some("https://a/cb"),
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(path.contains("without a path"), "{path}");
         assert!(!is_loopback_http("http://127.0.0.1.evil.example/"));
         assert!(!is_loopback_http("http://localhost@evil.example/"));
@@ -182,7 +198,10 @@ mod tests {
             Some("email,profile"),
         )
         .unwrap_err();
-        assert!(scopes.contains("OAUTH_SCOPES") && scopes.contains("openid"), "{scopes}");
+        assert!(
+            scopes.contains("OAUTH_SCOPES") && scopes.contains("openid"),
+            "{scopes}"
+        );
         let ok = config(
             Some("https://d.example"),
             Some("https://a.example/cb"),

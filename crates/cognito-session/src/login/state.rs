@@ -87,10 +87,7 @@ impl Sessions {
     /// Stores `pending` for [`LIFETIME_SECS`].
     pub(crate) async fn save_pending(&self, pending: &Pending) -> Result<(), Error> {
         let (sub, session) = self.pending_key(&pending.state);
-        let key = SessionKey {
-            sub: &sub,
-            session,
-        };
+        let key = SessionKey { sub: &sub, session };
         let secrets = serde_json::to_string(pending)
             .map_err(|e| Error::config_with("internal: cannot encode the login state", e))?;
         let now = i64::try_from(self.now()).unwrap_or(i64::MAX);
@@ -115,10 +112,7 @@ impl Sessions {
     /// or was taken before.
     pub(crate) async fn take_pending(&self, state: &str) -> Result<Option<Pending>, Error> {
         let (sub, session) = self.pending_key(state);
-        let key = SessionKey {
-            sub: &sub,
-            session,
-        };
+        let key = SessionKey { sub: &sub, session };
         let row = self
             .inner
             .store

@@ -139,9 +139,12 @@ impl TokenEndpoint {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(ExchangeError::Transient(
-                format!("the token endpoint did not answer within {:?}", self.timeout).into(),
+                format!(
+                    "the token endpoint did not answer within {:?}",
+                    self.timeout
+                )
+                .into(),
             )),
         }
     }
 }
-

@@ -121,7 +121,11 @@ impl Refresher<'_> {
             {
                 Ok((id_claims, _)) if id_claims.sub() == sub => Some(Profile::of(&id_claims)),
                 other => {
-                    tracing::warn!(sub, ok = other.is_ok(), "the refresh's ID token was not accepted; the stored profile is kept");
+                    tracing::warn!(
+                        sub,
+                        ok = other.is_ok(),
+                        "the refresh's ID token was not accepted; the stored profile is kept"
+                    );
                     None
                 }
             },
