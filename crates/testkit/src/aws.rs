@@ -206,7 +206,10 @@ impl Pool {
             .set_callback_urls(non_empty(&options.callback_urls))
             .set_logout_urls(non_empty(&options.logout_urls))
             .set_allowed_o_auth_flows(non_empty(&options.oauth_flows).map(|flows| {
-                flows.iter().map(|f| OAuthFlowType::from(f.as_str())).collect()
+                flows
+                    .iter()
+                    .map(|f| OAuthFlowType::from(f.as_str()))
+                    .collect()
             }))
             .set_allowed_o_auth_scopes(non_empty(&options.oauth_scopes))
             .set_allowed_o_auth_flows_user_pool_client(
@@ -307,6 +310,14 @@ impl Pool {
     }
 
     /// Sets user attributes (e.g. `[("email", "ada@example.com"), ("email_verified", "true")]`).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// pool.user("ada").await;
+    /// pool.set_attributes("ada", &[("email", "ada@example.com"), ("email_verified", "true")])
+    ///     .await;
+    /// # }
+    /// ```
     pub async fn set_attributes(&self, username: &str, attributes: &[(&str, &str)]) {
         let mut request = self
             .cognito

@@ -3,6 +3,7 @@
 //! `/oauth2/userInfo`, answering as the Cognito documentation says and handing out moto's real
 //! tokens, so everything after the login (refresh, revocation) runs on moto as before.
 
+mod browser;
 mod token;
 
 use std::collections::HashMap;
@@ -12,24 +13,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::{Minter, Pool};
 
+use browser::{
+    code_redirect, cookies, page, parse, random_id, random_uuid, redirect, redirect_error,
+    secret_hash, serialize, sign_in_form,
+};
+
 /// The managed-login session cookie on the fake's own origin (Cognito's is also `cognito`).
+///
+/// ```
+/// assert_eq!(testkit::managed_login::SESSION_COOKIE, "cognito");
+/// ```
 pub const SESSION_COOKIE: &str = "cognito";
 /// The double-submit cookie the sign-in form's `_csrf` field must match.
 const CSRF_COOKIE: &str = "XSRF-TOKEN";
-/// Cognito's message for a wrong password or an unknown user.
+/// Cognito's message for a wrong password or an unknown user, shown above the form.
+///
+/// ```
+/// assert_eq!(testkit::managed_login::INCORRECT, "Incorrect username or password.");
+/// ```
 pub const INCORRECT: &str = "Incorrect username or password.";
 /// How long a managed-login session lasts (Cognito: one hour).
 const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
@@ -164,6 +173,13 @@ fn minter() -> &'static Minter {
 
 impl ManagedLogin {
     /// Serves managed login for `pool` on a free 127.0.0.1 port.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// assert!(login.base_url().starts_with("http://127.0.0.1:"));
+    /// # }
+    /// ```
     pub async fn start(pool: &Pool) -> ManagedLogin {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -204,39 +220,90 @@ impl ManagedLogin {
     }
 
     /// `http://127.0.0.1:<port>`: the pool's domain.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// let authorize = format!("{}/oauth2/authorize", login.base_url());
+    /// # let _ = authorize;
+    /// # }
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// How many requests reached `/oauth2/token` (failed, refused and hung ones included).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// assert_eq!(login.token_requests(), 0);
+    /// # }
+    /// ```
     pub fn token_requests(&self) -> usize {
         self.inner.token_requests.load(Ordering::SeqCst)
     }
 
     /// How many password sign-ins the form accepted (a session cookie skipping the form does
     /// not count).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// assert_eq!(login.sign_ins(), 0);
+    /// # }
+    /// ```
     pub fn sign_ins(&self) -> usize {
         self.inner.sign_ins.load(Ordering::SeqCst)
     }
 
     /// From now on `/oauth2/token` answers `status` (e.g. 500, 503) with
     /// `{"error":"server_error"}`, until [`heal`](Self::heal).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// login.fail_token_endpoint(503);
+    /// # }
+    /// ```
     pub fn fail_token_endpoint(&self, status: u16) {
         *self.inner.fault.lock().unwrap() = Some(Fault::Status(status));
     }
 
     /// From now on `/oauth2/token` never answers (the caller's timeout fires), until
     /// [`heal`](Self::heal).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// login.hang_token_endpoint();
+    /// # }
+    /// ```
     pub fn hang_token_endpoint(&self) {
         *self.inner.fault.lock().unwrap() = Some(Fault::Hang);
     }
 
     /// The token endpoint answers normally again.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// login.fail_token_endpoint(500);
+    /// login.heal();
+    /// # }
+    /// ```
     pub fn heal(&self) {
         *self.inner.fault.lock().unwrap() = None;
     }
 
     /// How long a new authorization code stays valid (Cognito: five minutes, the default).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// let login = testkit::ManagedLogin::start(&pool).await;
+    /// login.set_code_lifetime(std::time::Duration::ZERO); // every new code is already expired
+    /// # }
+    /// ```
     pub fn set_code_lifetime(&self, lifetime: Duration) {
         *self.inner.code_lifetime.lock().unwrap() = lifetime;
     }
@@ -249,7 +316,13 @@ impl Inner {
         let cookies = cookies(&parts.headers);
         let body = match body.collect().await {
             Ok(body) => body.to_bytes(),
-            Err(_) => return page(StatusCode::BAD_REQUEST, "invalid_request", "unreadable body"),
+            Err(_) => {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "unreadable body",
+                )
+            }
         };
         match (parts.method.clone(), parts.uri.path()) {
             (Method::GET, "/oauth2/authorize") => self.authorize(&params, &cookies, false).await,
@@ -309,29 +382,41 @@ impl Inner {
 
     /// Checks an authorize request as Cognito does: an unknown client or an unregistered
     /// `redirect_uri` gets an error page; every other problem goes back to the `redirect_uri`.
-    async fn check_authorize(&self, params: &Params) -> Result<Authorize, Answer> {
+    async fn check_authorize(&self, params: &Params) -> Result<Authorize, Box<Answer>> {
         let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
         let client = match self.client(&get("client_id").unwrap_or_default()).await {
             Ok(Some(client)) => client,
             Ok(None) => {
-                return Err(page(
+                return Err(Box::new(page(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "the client_id is not an app client of this user pool",
-                ))
+                )))
             }
-            Err(error) => return Err(page(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &error)),
+            Err(error) => {
+                return Err(Box::new(page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &error,
+                )))
+            }
         };
         let redirect_uri = get("redirect_uri").unwrap_or_default();
         if !client.callback_urls.contains(&redirect_uri) {
-            return Err(page(
+            return Err(Box::new(page(
                 StatusCode::BAD_REQUEST,
                 "redirect_mismatch",
                 "the redirect_uri is not a callback URL of the app client",
-            ));
+            )));
         }
         let state = get("state");
-        let refuse = |error: &str| Err(redirect_error(&redirect_uri, error, state.as_deref()));
+        let refuse = |error: &str| {
+            Err(Box::new(redirect_error(
+                &redirect_uri,
+                error,
+                state.as_deref(),
+            )))
+        };
         let (challenge, method) = (get("code_challenge"), get("code_challenge_method"));
         match get("response_type").as_deref() {
             None => return refuse("invalid_request"),
@@ -354,7 +439,11 @@ impl Inner {
             return refuse("unsupported_response_type");
         }
         let scopes: Vec<String> = match get("scope") {
-            Some(scope) => scope.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+            Some(scope) => scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             None => client.scopes.clone(),
         };
         if scopes.iter().any(|s| !client.scopes.contains(s)) {
@@ -375,10 +464,13 @@ impl Inner {
     async fn authorize(&self, params: &Params, cookies: &Params, form: bool) -> Answer {
         let request = match self.check_authorize(params).await {
             Ok(request) => request,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         if let Some(session) = self.session(cookies) {
-            if let Ok(tokens) = self.authenticate(&request.client, &session.0, &session.1).await {
+            if let Ok(tokens) = self
+                .authenticate(&request.client, &session.0, &session.1)
+                .await
+            {
                 let code = self.grant(&request, &session.0, session.2, tokens).await;
                 return code_redirect(&request, &code, Vec::new());
             }
@@ -394,16 +486,23 @@ impl Inner {
     async fn sign_in(&self, params: &Params, cookies: &Params, body: &[u8]) -> Answer {
         let request = match self.check_authorize(params).await {
             Ok(request) => request,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let form = parse(&String::from_utf8_lossy(body));
         let csrf = form.get("_csrf").filter(|c| !c.is_empty());
         if csrf.is_none() || csrf != cookies.get(CSRF_COOKIE) {
-            return page(StatusCode::FORBIDDEN, "invalid_request", "the form's CSRF token does not match");
+            return page(
+                StatusCode::FORBIDDEN,
+                "invalid_request",
+                "the form's CSRF token does not match",
+            );
         }
         let username = form.get("username").cloned().unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
-        let tokens = match self.authenticate(&request.client, &username, &password).await {
+        let tokens = match self
+            .authenticate(&request.client, &username, &password)
+            .await
+        {
             Ok(tokens) => tokens,
             Err(message) => return sign_in_form(params, Some(&message)),
         };
@@ -433,12 +532,21 @@ impl Inner {
             state.sessions.remove(id);
             return None;
         }
-        Some((session.username.clone(), session.password.clone(), session.signed_in_at))
+        Some((
+            session.username.clone(),
+            session.password.clone(),
+            session.signed_in_at,
+        ))
     }
 
     /// `InitiateAuth` `USER_PASSWORD_AUTH` at moto (with `SECRET_HASH` for a secret client).
     /// The error is the message the form shows.
-    async fn authenticate(&self, client: &Client, username: &str, password: &str) -> Result<Tokens, String> {
+    async fn authenticate(
+        &self,
+        client: &Client,
+        username: &str,
+        password: &str,
+    ) -> Result<Tokens, String> {
         if username.is_empty() || password.is_empty() {
             return Err(INCORRECT.to_owned());
         }
@@ -457,10 +565,14 @@ impl Inner {
             Err(error) => {
                 let service = error.as_service_error();
                 return Err(match service {
-                    Some(e) if e.is_not_authorized_exception() || e.is_user_not_found_exception() => {
+                    Some(e)
+                        if e.is_not_authorized_exception() || e.is_user_not_found_exception() =>
+                    {
                         INCORRECT.to_owned()
                     }
-                    Some(e) if e.is_user_not_confirmed_exception() => "User is not confirmed.".to_owned(),
+                    Some(e) if e.is_user_not_confirmed_exception() => {
+                        "User is not confirmed.".to_owned()
+                    }
                     Some(e) if e.is_password_reset_required_exception() => {
                         "Password reset required for the user".to_owned()
                     }
@@ -477,13 +589,22 @@ impl Inner {
             }),
             None => Err(format!(
                 "This managed-login fake does not serve the {} challenge.",
-                output.challenge_name.map(|c| c.as_str().to_owned()).unwrap_or_default()
+                output
+                    .challenge_name
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default()
             )),
         }
     }
 
     /// A new one-time authorization code for `tokens`.
-    async fn grant(&self, request: &Authorize, username: &str, auth_time: u64, tokens: Tokens) -> String {
+    async fn grant(
+        &self,
+        request: &Authorize,
+        username: &str,
+        auth_time: u64,
+        tokens: Tokens,
+    ) -> String {
         let attributes = self.attributes(username).await.unwrap_or_default();
         let code = random_uuid();
         self.state.lock().unwrap().codes.insert(
@@ -503,181 +624,4 @@ impl Inner {
         );
         code
     }
-
-    /// `GET /logout`: ends the managed-login session and redirects to a registered `logout_uri`
-    /// (or, with `redirect_uri` and `response_type`, to the sign-in form).
-    async fn logout(&self, params: &Params, cookies: &Params) -> Answer {
-        let get = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-        let client = match self.client(&get("client_id").unwrap_or_default()).await {
-            Ok(Some(client)) => client,
-            Ok(None) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "the client_id is not an app client of this user pool",
-                )
-            }
-            Err(error) => return page(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &error),
-        };
-        let target = if let Some(logout_uri) = get("logout_uri") {
-            if !client.logout_urls.contains(&logout_uri) {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "the logout_uri is not a sign-out URL of the app client",
-                );
-            }
-            logout_uri
-        } else if get("redirect_uri").is_some() {
-            let mut login = params.clone();
-            login.remove("logout_uri");
-            if let Err(answer) = self.check_authorize(&login).await {
-                return answer;
-            }
-            format!("/login?{}", serialize(&login))
-        } else {
-            return page(StatusCode::BAD_REQUEST, "invalid_request", "logout_uri is required");
-        };
-        if let Some(id) = cookies.get(SESSION_COOKIE) {
-            self.state.lock().unwrap().sessions.remove(id);
-        }
-        let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-        redirect(&target, vec![clear])
-    }
-}
-
-/// Cognito's `SECRET_HASH`: Base64(HMAC-SHA256(secret, username + client id)).
-fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    STANDARD.encode(hmac::sign(&key, format!("{username}{client_id}").as_bytes()).as_ref())
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    SystemRandom::new().fill(&mut bytes).expect("system randomness");
-    bytes
-}
-
-fn random_id() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-}
-
-/// A random version-4 UUID (Cognito's authorization codes look like UUIDs).
-fn random_uuid() -> String {
-    let mut b = random_bytes::<16>();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
-}
-
-fn parse(text: &str) -> Params {
-    form_urlencoded::parse(text.as_bytes()).into_owned().collect()
-}
-
-fn serialize(params: &Params) -> String {
-    let mut sorted: Vec<_> = params.iter().collect();
-    sorted.sort();
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(sorted)
-        .finish()
-}
-
-fn cookies(headers: &hyper::HeaderMap) -> Params {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// `uri` with `pairs` appended to its query.
-fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    let separator = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{separator}{query}")
-}
-
-fn redirect_error(redirect_uri: &str, error: &str, state: Option<&str>) -> Answer {
-    let mut pairs = vec![("error", error)];
-    pairs.extend(state.map(|s| ("state", s)));
-    redirect(&with_query(redirect_uri, &pairs), Vec::new())
-}
-
-fn code_redirect(request: &Authorize, code: &str, cookies: Vec<String>) -> Answer {
-    let mut pairs = vec![("code", code)];
-    pairs.extend(request.state.as_deref().map(|s| ("state", s)));
-    redirect(&with_query(&request.redirect_uri, &pairs), cookies)
-}
-
-fn redirect(location: &str, cookies: Vec<String>) -> Answer {
-    let mut builder = Response::builder()
-        .status(StatusCode::FOUND)
-        .header(LOCATION, location)
-        .header(CACHE_CONTROL, "no-store");
-    for cookie in cookies {
-        builder = builder.header(SET_COOKIE, cookie);
-    }
-    builder
-        .body(Full::new(Bytes::new()))
-        .expect("a valid redirect")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn html(status: StatusCode, body: String, cookies: Vec<String>) -> Answer {
-    let mut builder = Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "text/html;charset=UTF-8")
-        .header(CACHE_CONTROL, "no-store");
-    for cookie in cookies {
-        builder = builder.header(SET_COOKIE, cookie);
-    }
-    builder.body(Full::new(Bytes::from(body))).expect("a valid page")
-}
-
-/// An error page naming the OAuth error (`redirect_mismatch`, `invalid_request`, ...).
-fn page(status: StatusCode, error: &str, detail: &str) -> Answer {
-    let body = format!(
-        "<!doctype html><html><head><title>Error</title></head><body>\
-         <h1>An error was encountered with the requested page.</h1>\
-         <p id=\"error\">error={}</p><p>{}</p></body></html>",
-        escape(error),
-        escape(detail)
-    );
-    html(status, body, Vec::new())
-}
-
-/// The sign-in form; it posts back to `/login` with the authorize request in its query.
-fn sign_in_form(params: &Params, message: Option<&str>) -> Answer {
-    let csrf = random_id();
-    let error = message
-        .map(|m| format!("<p id=\"loginErrorMessage\" class=\"error\">{}</p>", escape(m)))
-        .unwrap_or_default();
-    let body = format!(
-        "<!doctype html><html><head><title>Signin</title></head><body>\
-         <h1>Sign in with your username and password</h1>{error}\
-         <form name=\"signin\" method=\"post\" action=\"/login?{action}\">\
-         <input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
-         <label for=\"signInFormUsername\">Username</label>\
-         <input id=\"signInFormUsername\" name=\"username\" type=\"text\" autocomplete=\"username\">\
-         <label for=\"signInFormPassword\">Password</label>\
-         <input id=\"signInFormPassword\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
-         <input name=\"signInSubmitButton\" type=\"submit\" value=\"Sign in\">\
-         </form></body></html>",
-        action = escape(&serialize(params)),
-    );
-    let cookie = format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Lax");
-    html(StatusCode::OK, body, vec![cookie])
 }

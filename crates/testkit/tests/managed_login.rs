@@ -20,6 +20,9 @@ use testkit::{ManagedLogin, Pool, PoolOptions, PASSWORD};
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const OTHER_CALLBACK: &str = "http://127.0.0.1:9/other";
 const SIGNED_OUT: &str = "http://127.0.0.1:9/";
+/// HTTP Basic credentials (client id, secret), if any.
+type Basic<'a> = Option<(&'a str, &'a str)>;
+
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 /// An answer: status, headers, body.
@@ -44,7 +47,9 @@ impl Reply {
     fn redirect_params(&self) -> HashMap<String, String> {
         let location = self.location().expect("a redirect");
         let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
-        form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
     }
 }
 
@@ -62,7 +67,13 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, method: &str, url: &str, headers: &[(&str, String)], body: String) -> Reply {
+    async fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Reply {
         let mut request = hyper::Request::builder().method(method).uri(url);
         if !self.jar.is_empty() {
             let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -101,8 +112,16 @@ impl Browser {
     }
 
     /// Follows the authorize redirect to the sign-in form and submits it.
-    async fn sign_in(&mut self, login: &ManagedLogin, query: &str, username: &str, password: &str) -> Reply {
-        let authorize = self.get(&format!("{}/oauth2/authorize?{query}", login.base_url())).await;
+    async fn sign_in(
+        &mut self,
+        login: &ManagedLogin,
+        query: &str,
+        username: &str,
+        password: &str,
+    ) -> Reply {
+        let authorize = self
+            .get(&format!("{}/oauth2/authorize?{query}", login.base_url()))
+            .await;
         assert_eq!(authorize.status, 302, "{}", authorize.body);
         let to_form = authorize.location().unwrap();
         assert!(to_form.starts_with("/login?"), "{to_form}");
@@ -111,7 +130,13 @@ impl Browser {
         self.submit(login, &form, username, password).await
     }
 
-    async fn submit(&mut self, login: &ManagedLogin, form: &Reply, username: &str, password: &str) -> Reply {
+    async fn submit(
+        &mut self,
+        login: &ManagedLogin,
+        form: &Reply,
+        username: &str,
+        password: &str,
+    ) -> Reply {
         let action = between(&form.body, "action=\"", "\"").replace("&amp;", "&");
         let csrf = between(&form.body, "name=\"_csrf\" value=\"", "\"");
         let body = form_urlencoded::Serializer::new(String::new())
@@ -119,14 +144,25 @@ impl Browser {
             .append_pair("username", username)
             .append_pair("password", password)
             .finish();
-        let content_type = [("content-type", "application/x-www-form-urlencoded".to_owned())];
-        self.send("POST", &format!("{}{action}", login.base_url()), &content_type, body)
-            .await
+        let content_type = [(
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        self.send(
+            "POST",
+            &format!("{}{action}", login.base_url()),
+            &content_type,
+            body,
+        )
+        .await
     }
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}")) + start.len();
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {text}"))
+        + start.len();
     let to = text[from..].find(end).unwrap() + from;
     text[from..to].to_owned()
 }
@@ -159,16 +195,31 @@ async fn setup(secret: bool) -> (Pool, ManagedLogin) {
 }
 
 /// A POST to the token endpoint with these form fields, HTTP Basic when `basic` is given.
-async fn token(login: &ManagedLogin, fields: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
-    let mut headers = vec![("content-type", "application/x-www-form-urlencoded".to_owned())];
+async fn token(
+    login: &ManagedLogin,
+    fields: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Reply {
+    let mut headers = vec![(
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
     if let Some((id, secret)) = basic {
-        headers.push(("authorization", format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))));
+        headers.push((
+            "authorization",
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        ));
     }
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
     Browser::new()
-        .send("POST", &format!("{}/oauth2/token", login.base_url()), &headers, body)
+        .send(
+            "POST",
+            &format!("{}/oauth2/token", login.base_url()),
+            &headers,
+            body,
+        )
         .await
 }
 
@@ -183,7 +234,12 @@ async fn code_for(pool: &Pool, login: &ManagedLogin, username: &str) -> (Browser
     (browser, params["code"].clone())
 }
 
-fn exchange<'a>(pool: &'a Pool, code: &'a str, redirect_uri: &'a str, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+fn exchange<'a>(
+    pool: &'a Pool,
+    code: &'a str,
+    redirect_uri: &'a str,
+    verifier: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("grant_type", "authorization_code"),
         ("client_id", pool.client_id.as_str()),
@@ -208,14 +264,25 @@ fn verifier(pool: &Pool, token_use: TokenUse) -> Verifier {
 async fn code_and_pkce_flow_gives_moto_tokens_that_verify_with_the_nonce() {
     let (pool, login) = setup(false).await;
     let sub = pool.user("ml-ada").await;
-    pool.set_attributes("ml-ada", &[("email", "ada@example.com"), ("email_verified", "true")])
-        .await;
+    pool.set_attributes(
+        "ml-ada",
+        &[("email", "ada@example.com"), ("email_verified", "true")],
+    )
+    .await;
     let mut browser = Browser::new();
     let back = browser
-        .sign_in(&login, &query(&pool.client_id, CALLBACK), "ml-ada", PASSWORD)
+        .sign_in(
+            &login,
+            &query(&pool.client_id, CALLBACK),
+            "ml-ada",
+            PASSWORD,
+        )
         .await;
     assert_eq!(back.status, 302, "{}", back.body);
-    assert!(back.location().unwrap().starts_with(&format!("{CALLBACK}?")));
+    assert!(back
+        .location()
+        .unwrap()
+        .starts_with(&format!("{CALLBACK}?")));
     let params = back.redirect_params();
     assert_eq!(params["state"], "state-123");
     let session_cookie = back
@@ -228,13 +295,20 @@ async fn code_and_pkce_flow_gives_moto_tokens_that_verify_with_the_nonce() {
     assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
     assert_eq!(login.sign_ins(), 1);
 
-    let answer = token(&login, &exchange(&pool, &params["code"], CALLBACK, Some(VERIFIER)), None).await;
+    let answer = token(
+        &login,
+        &exchange(&pool, &params["code"], CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(login.token_requests(), 1);
     let tokens = answer.json();
     assert_eq!(tokens["token_type"], "Bearer");
     assert!(tokens["expires_in"].as_i64().unwrap() > 0);
-    assert!(tokens["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(tokens["refresh_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
 
     let access = verifier(&pool, TokenUse::Access)
         .verify(tokens["access_token"].as_str().unwrap())
@@ -249,7 +323,10 @@ async fn code_and_pkce_flow_gives_moto_tokens_that_verify_with_the_nonce() {
     assert_eq!(id.get("nonce"), Some(&Value::from("nonce-456")));
     assert_eq!(id.email(), Some("ada@example.com"));
     assert_eq!(id.email_verified(), Some(true));
-    assert_eq!(testkit::peek(tokens["id_token"].as_str().unwrap())["cognito:username"], "ml-ada");
+    assert_eq!(
+        testkit::peek(tokens["id_token"].as_str().unwrap())["cognito:username"],
+        "ml-ada"
+    );
 
     // The refresh token is moto's own: InitiateAuth at moto accepts it.
     let refreshed = pool
@@ -268,14 +345,22 @@ async fn an_unregistered_redirect_uri_or_unknown_client_gets_an_error_page_not_a
     let (pool, login) = setup(false).await;
     let mut browser = Browser::new();
     let wrong = browser
-        .get(&format!("{}/oauth2/authorize?{}", login.base_url(), query(&pool.client_id, "http://127.0.0.1:9/evil")))
+        .get(&format!(
+            "{}/oauth2/authorize?{}",
+            login.base_url(),
+            query(&pool.client_id, "http://127.0.0.1:9/evil")
+        ))
         .await;
     assert_eq!(wrong.status, 400);
     assert_eq!(wrong.location(), None);
     assert!(wrong.body.contains("redirect_mismatch"), "{}", wrong.body);
 
     let unknown = browser
-        .get(&format!("{}/oauth2/authorize?{}", login.base_url(), query("no-such-client", CALLBACK)))
+        .get(&format!(
+            "{}/oauth2/authorize?{}",
+            login.base_url(),
+            query("no-such-client", CALLBACK)
+        ))
         .await;
     assert_eq!(unknown.status, 400);
     assert_eq!(unknown.location(), None);
@@ -288,17 +373,35 @@ async fn other_authorize_errors_go_back_to_the_redirect_uri_with_the_state() {
     let base = query(&pool.client_id, CALLBACK);
     let cases = [
         (base.replace("response_type=code&", ""), "invalid_request"),
-        (base.replace("response_type=code", "response_type=id_token"), "unsupported_response_type"),
-        (base.replace("code_challenge_method=S256", "code_challenge_method=plain"), "invalid_request"),
-        (base.replace("&code_challenge_method=S256", ""), "invalid_request"),
-        (base.replace("scope=openid+email", "scope=openid+phone"), "invalid_scope"),
+        (
+            base.replace("response_type=code", "response_type=id_token"),
+            "unsupported_response_type",
+        ),
+        (
+            base.replace("code_challenge_method=S256", "code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            base.replace("&code_challenge_method=S256", ""),
+            "invalid_request",
+        ),
+        (
+            base.replace("scope=openid+email", "scope=openid+phone"),
+            "invalid_scope",
+        ),
     ];
     for (query, error) in cases {
-        let answer = browser.get(&format!("{}/oauth2/authorize?{query}", login.base_url())).await;
+        let answer = browser
+            .get(&format!("{}/oauth2/authorize?{query}", login.base_url()))
+            .await;
         assert_eq!(answer.status, 302, "{query}");
         assert!(answer.location().unwrap().starts_with(CALLBACK), "{query}");
         let params = answer.redirect_params();
-        assert_eq!((params["error"].as_str(), params["state"].as_str()), (error, "state-123"), "{query}");
+        assert_eq!(
+            (params["error"].as_str(), params["state"].as_str()),
+            (error, "state-123"),
+            "{query}"
+        );
     }
 
     // An app client with the callback URL but without the code flow.
@@ -314,7 +417,11 @@ async fn other_authorize_errors_go_back_to_the_redirect_uri_with_the_state() {
         .user_pool_client
         .unwrap();
     let answer = browser
-        .get(&format!("{}/oauth2/authorize?{}", login.base_url(), query(plain.client_id().unwrap(), CALLBACK)))
+        .get(&format!(
+            "{}/oauth2/authorize?{}",
+            login.base_url(),
+            query(plain.client_id().unwrap(), CALLBACK)
+        ))
         .await;
     assert_eq!(answer.redirect_params()["error"], "unauthorized_client");
 }
@@ -326,7 +433,12 @@ async fn a_wrong_password_or_unknown_user_shows_the_form_again() {
     for (username, password) in [("ml-bob", "Wrong-password-1!"), ("ml-nobody", PASSWORD)] {
         let mut browser = Browser::new();
         let answer = browser
-            .sign_in(&login, &query(&pool.client_id, CALLBACK), username, password)
+            .sign_in(
+                &login,
+                &query(&pool.client_id, CALLBACK),
+                username,
+                password,
+            )
             .await;
         assert_eq!(answer.status, 200, "{username}");
         assert_eq!(answer.location(), None);
@@ -345,8 +457,15 @@ async fn the_sign_in_form_refuses_a_post_without_its_csrf_token() {
     let answer = Browser::new()
         .send(
             "POST",
-            &format!("{}/login?{}", login.base_url(), query(&pool.client_id, CALLBACK)),
-            &[("content-type", "application/x-www-form-urlencoded".to_owned())],
+            &format!(
+                "{}/login?{}",
+                login.base_url(),
+                query(&pool.client_id, CALLBACK)
+            ),
+            &[(
+                "content-type",
+                "application/x-www-form-urlencoded".to_owned(),
+            )],
             body,
         )
         .await;
@@ -360,17 +479,34 @@ async fn the_code_is_bound_to_the_redirect_uri_and_the_pkce_verifier() {
     pool.user("ml-carol").await;
     let cases: [(&str, Option<&str>); 3] = [
         (OTHER_CALLBACK, Some(VERIFIER)),
-        (CALLBACK, Some("a-different-verifier-of-the-right-length-0123456789")),
+        (
+            CALLBACK,
+            Some("a-different-verifier-of-the-right-length-0123456789"),
+        ),
         (CALLBACK, None),
     ];
     for (redirect_uri, code_verifier) in cases {
         let (_, code) = code_for(&pool, &login, "ml-carol").await;
-        let answer = token(&login, &exchange(&pool, &code, redirect_uri, code_verifier), None).await;
-        assert_eq!((answer.status, answer.json()["error"].as_str()), (400, Some("invalid_grant")), "{redirect_uri} {code_verifier:?}");
+        let answer = token(
+            &login,
+            &exchange(&pool, &code, redirect_uri, code_verifier),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.json()["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{redirect_uri} {code_verifier:?}"
+        );
     }
     // The same request with the right values passes.
     let (_, code) = code_for(&pool, &login, "ml-carol").await;
-    let answer = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await;
+    let answer = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
@@ -379,15 +515,33 @@ async fn a_code_works_once_and_expires() {
     let (pool, login) = setup(false).await;
     pool.user("ml-dave").await;
     let (_, code) = code_for(&pool, &login, "ml-dave").await;
-    let first = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await;
+    let first = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
     assert_eq!(first.status, 200, "{}", first.body);
-    let again = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await;
-    assert_eq!((again.status, again.json()["error"].as_str()), (400, Some("invalid_grant")));
+    let again = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.json()["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 
     login.set_code_lifetime(Duration::ZERO);
     let (_, code) = code_for(&pool, &login, "ml-dave").await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let late = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await;
+    let late = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
     assert_eq!(late.json()["error"], "invalid_grant");
     assert_eq!(login.token_requests(), 3);
 }
@@ -398,10 +552,10 @@ async fn a_secret_client_authenticates_with_basic_or_post_and_is_refused_without
     pool.user("ml-erin").await;
     let secret = pool.client_secret.clone().unwrap();
     let id = pool.client_id.clone();
-    let refused: [(Option<(&str, &str)>, Option<&str>); 4] = [
-        (None, None),                            // client_id alone
-        (Some((&id, "wrong-secret")), None),     // wrong secret in Basic
-        (None, Some("wrong-secret")),            // wrong client_secret_post
+    let refused: [(Basic, Option<&str>); 4] = [
+        (None, None),                              // client_id alone
+        (Some((&id, "wrong-secret")), None),       // wrong secret in Basic
+        (None, Some("wrong-secret")),              // wrong client_secret_post
         (Some(("no-such-client", &secret)), None), // unknown client
     ];
     for (basic, post_secret) in refused {
@@ -412,10 +566,19 @@ async fn a_secret_client_authenticates_with_basic_or_post_and_is_refused_without
         }
         fields.extend(post_secret.map(|s| ("client_secret", s)));
         let answer = token(&login, &fields, basic).await;
-        assert_eq!((answer.status, answer.json()["error"].as_str()), (400, Some("invalid_client")), "{basic:?} {post_secret:?}");
+        assert_eq!(
+            (answer.status, answer.json()["error"].as_str()),
+            (400, Some("invalid_client")),
+            "{basic:?} {post_secret:?}"
+        );
     }
     let (_, code) = code_for(&pool, &login, "ml-erin").await;
-    let basic = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), Some((&id, &secret))).await;
+    let basic = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        Some((&id, &secret)),
+    )
+    .await;
     assert_eq!(basic.status, 200, "{}", basic.body);
     let (_, code) = code_for(&pool, &login, "ml-erin").await;
     let mut fields = exchange(&pool, &code, CALLBACK, Some(VERIFIER));
@@ -429,21 +592,40 @@ async fn refresh_token_grant_answers_new_tokens_and_refuses_a_revoked_one() {
     let (pool, login) = setup(false).await;
     pool.user("ml-frank").await;
     let (_, code) = code_for(&pool, &login, "ml-frank").await;
-    let tokens = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await.json();
+    let tokens = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await
+    .json();
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    let fields = [("grant_type", "refresh_token"), ("client_id", pool.client_id.as_str()), ("refresh_token", refresh_token)];
+    let fields = [
+        ("grant_type", "refresh_token"),
+        ("client_id", pool.client_id.as_str()),
+        ("refresh_token", refresh_token),
+    ];
     let answer = token(&login, &fields, None).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let refreshed = answer.json();
     assert_eq!(refreshed["token_type"], "Bearer");
     assert!(refreshed.get("refresh_token").is_none(), "{refreshed}");
     assert_ne!(refreshed["access_token"], tokens["access_token"]);
-    verifier(&pool, TokenUse::Access).verify(refreshed["access_token"].as_str().unwrap()).await.unwrap();
-    verifier(&pool, TokenUse::Id).verify(refreshed["id_token"].as_str().unwrap()).await.unwrap();
+    verifier(&pool, TokenUse::Access)
+        .verify(refreshed["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    verifier(&pool, TokenUse::Id)
+        .verify(refreshed["id_token"].as_str().unwrap())
+        .await
+        .unwrap();
 
     pool.global_sign_out("ml-frank").await;
     let revoked = token(&login, &fields, None).await;
-    assert_eq!((revoked.status, revoked.json()["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (revoked.status, revoked.json()["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
@@ -451,14 +633,36 @@ async fn malformed_token_requests_get_the_documented_errors() {
     let (pool, login) = setup(false).await;
     let id = pool.client_id.as_str();
     let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("grant_type", "password"), ("client_id", id)], "unsupported_grant_type"),
+        (
+            &[("grant_type", "password"), ("client_id", id)],
+            "unsupported_grant_type",
+        ),
         (&[("client_id", id)], "invalid_request"),
-        (&[("grant_type", "authorization_code"), ("client_id", id), ("code", "x")], "invalid_request"),
-        (&[("grant_type", "authorization_code"), ("client_id", id), ("code", "no-such-code"), ("redirect_uri", CALLBACK)], "invalid_grant"),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("code", "x"),
+            ],
+            "invalid_request",
+        ),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("code", "no-such-code"),
+                ("redirect_uri", CALLBACK),
+            ],
+            "invalid_grant",
+        ),
     ];
     for (fields, error) in cases {
         let answer = token(&login, fields, None).await;
-        assert_eq!((answer.status, answer.json()["error"].as_str()), (400, Some(error)), "{fields:?}");
+        assert_eq!(
+            (answer.status, answer.json()["error"].as_str()),
+            (400, Some(error)),
+            "{fields:?}"
+        );
     }
     let json_body = Browser::new()
         .send(
@@ -476,13 +680,26 @@ async fn a_managed_login_session_skips_the_form_until_logout() {
     let (pool, login) = setup(false).await;
     pool.user("ml-grace").await;
     let (mut browser, _) = code_for(&pool, &login, "ml-grace").await;
-    let authorize = format!("{}/oauth2/authorize?{}", login.base_url(), query(&pool.client_id, CALLBACK));
+    let authorize = format!(
+        "{}/oauth2/authorize?{}",
+        login.base_url(),
+        query(&pool.client_id, CALLBACK)
+    );
 
     let again = browser.get(&authorize).await;
     assert_eq!(again.status, 302);
-    assert!(again.location().unwrap().starts_with(CALLBACK), "{:?}", again.location());
+    assert!(
+        again.location().unwrap().starts_with(CALLBACK),
+        "{:?}",
+        again.location()
+    );
     let code = again.redirect_params()["code"].clone();
-    let answer = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await;
+    let answer = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(login.sign_ins(), 1, "no second password sign-in");
 
@@ -499,13 +716,31 @@ async fn a_managed_login_session_skips_the_form_until_logout() {
     };
     let refused = browser.get(&logout("http://127.0.0.1:9/elsewhere")).await;
     assert_eq!((refused.status, refused.location()), (400, None));
-    assert!(browser.get(&authorize).await.location().unwrap().starts_with(CALLBACK), "session kept");
+    assert!(
+        browser
+            .get(&authorize)
+            .await
+            .location()
+            .unwrap()
+            .starts_with(CALLBACK),
+        "session kept"
+    );
 
     let out = browser.get(&logout(SIGNED_OUT)).await;
-    assert_eq!((out.status, out.location().as_deref()), (302, Some(SIGNED_OUT)));
-    assert!(!browser.jar.contains_key("cognito"), "the session cookie is cleared");
+    assert_eq!(
+        (out.status, out.location().as_deref()),
+        (302, Some(SIGNED_OUT))
+    );
+    assert!(
+        !browser.jar.contains_key("cognito"),
+        "the session cookie is cleared"
+    );
     let after = browser.get(&authorize).await;
-    assert!(after.location().unwrap().starts_with("/login?"), "{:?}", after.location());
+    assert!(
+        after.location().unwrap().starts_with("/login?"),
+        "{:?}",
+        after.location()
+    );
 }
 
 #[tokio::test]
@@ -515,27 +750,57 @@ async fn a_replayed_session_cookie_is_dead_after_logout() {
     let (mut browser, _) = code_for(&pool, &login, "ml-heidi").await;
     let stolen = browser.jar.clone();
     let out = browser
-        .get(&format!("{}/logout?client_id={}&logout_uri={}", login.base_url(), pool.client_id, SIGNED_OUT))
+        .get(&format!(
+            "{}/logout?client_id={}&logout_uri={}",
+            login.base_url(),
+            pool.client_id,
+            SIGNED_OUT
+        ))
         .await;
     assert_eq!(out.status, 302);
     let mut replay = Browser::new();
     replay.jar = stolen;
-    let authorize = format!("{}/oauth2/authorize?{}", login.base_url(), query(&pool.client_id, CALLBACK));
-    assert!(replay.get(&authorize).await.location().unwrap().starts_with("/login?"));
+    let authorize = format!(
+        "{}/oauth2/authorize?{}",
+        login.base_url(),
+        query(&pool.client_id, CALLBACK)
+    );
+    assert!(replay
+        .get(&authorize)
+        .await
+        .location()
+        .unwrap()
+        .starts_with("/login?"));
 }
 
 #[tokio::test]
 async fn user_info_answers_the_attributes_for_a_valid_access_token() {
     let (pool, login) = setup(false).await;
     let sub = pool.user("ml-ivan").await;
-    pool.set_attributes("ml-ivan", &[("email", "ivan@example.com"), ("email_verified", "true")])
-        .await;
+    pool.set_attributes(
+        "ml-ivan",
+        &[("email", "ivan@example.com"), ("email_verified", "true")],
+    )
+    .await;
     let (_, code) = code_for(&pool, &login, "ml-ivan").await;
-    let tokens = token(&login, &exchange(&pool, &code, CALLBACK, Some(VERIFIER)), None).await.json();
+    let tokens = token(
+        &login,
+        &exchange(&pool, &code, CALLBACK, Some(VERIFIER)),
+        None,
+    )
+    .await
+    .json();
     let url = format!("{}/oauth2/userInfo", login.base_url());
     let bearer = |t: &str| vec![("authorization", format!("Bearer {t}"))];
 
-    let info = Browser::new().send("GET", &url, &bearer(tokens["access_token"].as_str().unwrap()), String::new()).await;
+    let info = Browser::new()
+        .send(
+            "GET",
+            &url,
+            &bearer(tokens["access_token"].as_str().unwrap()),
+            String::new(),
+        )
+        .await;
     assert_eq!(info.status, 200, "{}", info.body);
     let info = info.json();
     assert_eq!(info["sub"], sub.as_str());
@@ -543,9 +808,16 @@ async fn user_info_answers_the_attributes_for_a_valid_access_token() {
     assert_eq!(info["email"], "ivan@example.com");
     assert_eq!(info["email_verified"], "true");
 
-    let bad = Browser::new().send("GET", &url, &bearer("not-a-token"), String::new()).await;
+    let bad = Browser::new()
+        .send("GET", &url, &bearer("not-a-token"), String::new())
+        .await;
     assert_eq!(bad.status, 401);
-    let challenge = bad.headers.get("www-authenticate").unwrap().to_str().unwrap();
+    let challenge = bad
+        .headers
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(challenge.contains("invalid_token"), "{challenge}");
     let missing = Browser::new().get(&url).await;
     assert_eq!(missing.status, 400);
@@ -565,6 +837,10 @@ async fn the_token_endpoint_can_fail_hang_and_heal() {
     assert!(hung.is_err(), "the token endpoint should not answer");
     login.heal();
     let answer = token(&login, &fields, None).await;
-    assert_eq!(answer.status, 200, "a failed or hung request does not consume the code: {}", answer.body);
+    assert_eq!(
+        answer.status, 200,
+        "a failed or hung request does not consume the code: {}",
+        answer.body
+    );
     assert_eq!(login.token_requests(), 3);
 }

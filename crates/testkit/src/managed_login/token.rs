@@ -82,7 +82,8 @@ impl Inner {
         let fault = *self.fault.lock().unwrap();
         match fault {
             Some(Fault::Status(status)) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return json_answer(status, &json!({"error": "server_error"}));
             }
             Some(Fault::Hang) => {
@@ -92,7 +93,10 @@ impl Inner {
             None => {}
         }
         if parts.method != Method::POST {
-            return json_answer(StatusCode::METHOD_NOT_ALLOWED, &json!({"error": "invalid_request"}));
+            return json_answer(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({"error": "invalid_request"}),
+            );
         }
         let form_encoded = parts
             .headers
@@ -113,7 +117,9 @@ impl Inner {
             None | Some("") => refuse("invalid_request"),
             Some("authorization_code") => self.code_grant(&client, &form),
             Some("refresh_token") => self.refresh_grant(&client, &form).await,
-            Some("client_credentials") if !client.flows.iter().any(|f| f == "client_credentials") => {
+            Some("client_credentials")
+                if !client.flows.iter().any(|f| f == "client_credentials") =>
+            {
                 refuse("unauthorized_client")
             }
             Some(_) => refuse("unsupported_grant_type"),
@@ -141,7 +147,9 @@ impl Inner {
         };
         let body_id = form.get("client_id").filter(|v| !v.is_empty());
         let (id, secret) = match (&basic, body_id) {
-            (Some((id, _)), Some(body_id)) if id != body_id => return Err(refuse("invalid_client")),
+            (Some((id, _)), Some(body_id)) if id != body_id => {
+                return Err(refuse("invalid_client"))
+            }
             (Some((id, secret)), _) => (id.clone(), Some(secret.clone())),
             (None, Some(id)) => (id.clone(), form.get("client_secret").cloned()),
             (None, None) => return Err(refuse("invalid_client")),
@@ -149,14 +157,20 @@ impl Inner {
         let client = match self.client(&id).await {
             Ok(Some(client)) => client,
             Ok(None) => return Err(refuse("invalid_client")),
-            Err(_) => return Err(json_answer(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": "server_error"}))),
+            Err(_) => {
+                return Err(json_answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "server_error"}),
+                ))
+            }
         };
         let authenticated = match (&client.secret, &secret) {
             (None, None) => true,
             (None, Some(given)) => given.is_empty(),
             (Some(_), None) => false,
             (Some(expected), Some(given)) => {
-                constant_time::verify_slices_are_equal(expected.as_bytes(), given.as_bytes()).is_ok()
+                constant_time::verify_slices_are_equal(expected.as_bytes(), given.as_bytes())
+                    .is_ok()
             }
         };
         if !authenticated {
@@ -183,7 +197,10 @@ impl Inner {
         }
         let grant = {
             let mut state = self.state.lock().unwrap();
-            let bound_here = state.codes.get(code).is_some_and(|g| g.client_id == client.id);
+            let bound_here = state
+                .codes
+                .get(code)
+                .is_some_and(|g| g.client_id == client.id);
             if !bound_here {
                 return refuse("invalid_grant");
             }
@@ -197,9 +214,10 @@ impl Inner {
             return refuse("invalid_grant");
         }
         if let Some(challenge) = &grant.code_challenge {
-            let verified = form
-                .get("code_verifier")
-                .is_some_and(|v| constant_time::verify_slices_are_equal(s256(v).as_bytes(), challenge.as_bytes()).is_ok());
+            let verified = form.get("code_verifier").is_some_and(|v| {
+                constant_time::verify_slices_are_equal(s256(v).as_bytes(), challenge.as_bytes())
+                    .is_ok()
+            });
             if !verified {
                 return refuse("invalid_grant");
             }
@@ -217,11 +235,10 @@ impl Inner {
         }
         if let Some(refresh) = &grant.tokens.refresh {
             answer["refresh_token"] = json!(refresh);
-            self.state
-                .lock()
-                .unwrap()
-                .refresh
-                .insert(refresh.clone(), (grant.username.clone(), grant.scopes.clone()));
+            self.state.lock().unwrap().refresh.insert(
+                refresh.clone(),
+                (grant.username.clone(), grant.scopes.clone()),
+            );
         }
         json_answer(StatusCode::OK, &answer)
     }
@@ -238,12 +255,20 @@ impl Inner {
         Some(self.sign_id(claims, &grant.scopes, &grant.attributes))
     }
 
-    fn sign_id(&self, mut claims: Map<String, Value>, scopes: &[String], attributes: &[(String, String)]) -> String {
+    fn sign_id(
+        &self,
+        mut claims: Map<String, Value>,
+        scopes: &[String],
+        attributes: &[(String, String)],
+    ) -> String {
         for (scope, names) in SCOPE_CLAIMS {
             if !scopes.iter().any(|s| s == scope) {
                 continue;
             }
-            for (name, value) in attributes.iter().filter(|(n, _)| names.contains(&n.as_str())) {
+            for (name, value) in attributes
+                .iter()
+                .filter(|(n, _)| names.contains(&n.as_str()))
+            {
                 let value = if name.ends_with("_verified") {
                     json!(value == "true")
                 } else {
@@ -272,16 +297,23 @@ impl Inner {
         let result = match refreshed {
             Ok(output) => output.authentication_result,
             Err(error) => {
-                let not_authorized = error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_not_authorized_exception() || e.is_resource_not_found_exception());
-                return if not_authorized { refuse("invalid_grant") } else { refuse("server_error") };
+                let not_authorized = error.as_service_error().is_some_and(|e| {
+                    e.is_not_authorized_exception() || e.is_resource_not_found_exception()
+                });
+                return if not_authorized {
+                    refuse("invalid_grant")
+                } else {
+                    refuse("server_error")
+                };
             }
         };
         let Some(result) = result else {
             return refuse("invalid_grant");
         };
-        let (id, access) = (result.id_token.unwrap_or_default(), result.access_token.unwrap_or_default());
+        let (id, access) = (
+            result.id_token.unwrap_or_default(),
+            result.access_token.unwrap_or_default(),
+        );
         let Some(mut claims) = claims_of(&id) else {
             return refuse("server_error");
         };
@@ -289,7 +321,13 @@ impl Inner {
             // The refresh token was issued to another app client.
             return refuse("invalid_grant");
         }
-        let remembered = self.state.lock().unwrap().refresh.get(refresh_token).cloned();
+        let remembered = self
+            .state
+            .lock()
+            .unwrap()
+            .refresh
+            .get(refresh_token)
+            .cloned();
         let id_token = match remembered {
             Some((username, scopes)) => {
                 claims.insert("at_hash".into(), json!(at_hash(&access)));
@@ -322,7 +360,12 @@ impl Inner {
         Some(
             user.user_attributes()
                 .iter()
-                .map(|a| (a.name().to_owned(), a.value().unwrap_or_default().to_owned()))
+                .map(|a| {
+                    (
+                        a.name().to_owned(),
+                        a.value().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect(),
         )
     }
@@ -353,7 +396,10 @@ impl Inner {
         };
         let mut body = Map::new();
         for attribute in user.user_attributes() {
-            body.insert(attribute.name().to_owned(), json!(attribute.value().unwrap_or_default()));
+            body.insert(
+                attribute.name().to_owned(),
+                json!(attribute.value().unwrap_or_default()),
+            );
         }
         body.insert("username".into(), json!(user.username()));
         json_answer(StatusCode::OK, &Value::Object(body))
