@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_lc_rs::hmac;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType,
+    AttributeType, AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType, OAuthFlowType,
 };
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -80,6 +80,39 @@ pub struct PoolOptions {
     pub partition_key: String,
     /// A sort key attribute name (one session per device), if any.
     pub sort_key: Option<String>,
+    /// The app client's callback URLs (managed login's allowed `redirect_uri`s); none by default.
+    pub callback_urls: Vec<String>,
+    /// The app client's sign-out URLs (managed login's allowed `logout_uri`s); none by default.
+    pub logout_urls: Vec<String>,
+    /// The app client's OAuth flows (`code`, `implicit`, `client_credentials`). When not empty,
+    /// the client is an OAuth client of the pool (`AllowedOAuthFlowsUserPoolClient`, identity
+    /// provider `COGNITO`); none by default.
+    pub oauth_flows: Vec<String>,
+    /// The app client's OAuth scopes (`openid`, `email`, `profile`, `phone`,
+    /// `aws.cognito.signin.user.admin`); none by default.
+    pub oauth_scopes: Vec<String>,
+}
+
+impl PoolOptions {
+    /// An app client for managed login: the authorization code flow, scopes `openid email
+    /// profile`, one callback URL and one sign-out URL (the other options are the defaults).
+    ///
+    /// ```
+    /// let options = testkit::PoolOptions::managed_login(
+    ///     "http://localhost:3000/callback",
+    ///     "http://localhost:3000/",
+    /// );
+    /// assert_eq!(options.oauth_flows, ["code"]);
+    /// ```
+    pub fn managed_login(callback_url: &str, logout_url: &str) -> PoolOptions {
+        PoolOptions {
+            callback_urls: vec![callback_url.into()],
+            logout_urls: vec![logout_url.into()],
+            oauth_flows: vec!["code".into()],
+            oauth_scopes: ["openid", "email", "profile"].map(String::from).to_vec(),
+            ..PoolOptions::default()
+        }
+    }
 }
 
 impl Default for PoolOptions {
@@ -88,6 +121,10 @@ impl Default for PoolOptions {
             secret: false,
             partition_key: "sub".into(),
             sort_key: None,
+            callback_urls: Vec::new(),
+            logout_urls: Vec::new(),
+            oauth_flows: Vec::new(),
+            oauth_scopes: Vec::new(),
         }
     }
 }
@@ -129,6 +166,10 @@ fn unique(prefix: &str) -> String {
     )
 }
 
+fn non_empty(list: &[String]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.to_vec())
+}
+
 /// SDK configuration for `endpoint` with dummy credentials in us-east-1.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -162,6 +203,21 @@ impl Pool {
             .generate_secret(options.secret)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .set_callback_urls(non_empty(&options.callback_urls))
+            .set_logout_urls(non_empty(&options.logout_urls))
+            .set_allowed_o_auth_flows(non_empty(&options.oauth_flows).map(|flows| {
+                flows
+                    .iter()
+                    .map(|f| OAuthFlowType::from(f.as_str()))
+                    .collect()
+            }))
+            .set_allowed_o_auth_scopes(non_empty(&options.oauth_scopes))
+            .set_allowed_o_auth_flows_user_pool_client(
+                (!options.oauth_flows.is_empty()).then_some(true),
+            )
+            .set_supported_identity_providers(
+                (!options.oauth_flows.is_empty()).then(|| vec!["COGNITO".to_owned()]),
+            )
             .send()
             .await
             .expect("create app client")
@@ -251,6 +307,33 @@ impl Pool {
             .and_then(|a| a.value())
             .expect("sub attribute")
             .to_owned()
+    }
+
+    /// Sets user attributes (e.g. `[("email", "ada@example.com"), ("email_verified", "true")]`).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// pool.user("ada").await;
+    /// pool.set_attributes("ada", &[("email", "ada@example.com"), ("email_verified", "true")])
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn set_attributes(&self, username: &str, attributes: &[(&str, &str)]) {
+        let mut request = self
+            .cognito
+            .admin_update_user_attributes()
+            .user_pool_id(&self.pool_id)
+            .username(username);
+        for (name, value) in attributes {
+            request = request.user_attributes(
+                AttributeType::builder()
+                    .name(*name)
+                    .value(*value)
+                    .build()
+                    .expect("attribute"),
+            );
+        }
+        request.send().await.expect("update user attributes");
     }
 
     /// A real login (`USER_PASSWORD_AUTH`): access, ID and refresh tokens.

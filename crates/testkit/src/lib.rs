@@ -6,6 +6,7 @@
 mod aws;
 mod fake_cognito;
 mod jwks;
+pub mod managed_login;
 mod moto;
 mod proxy;
 mod runtime;
@@ -15,6 +16,7 @@ mod tokens;
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
 pub use fake_cognito::{FakeCognito, RememberDevices};
 pub use jwks::JwksServer;
+pub use managed_login::ManagedLogin;
 pub use moto::Moto;
 pub use proxy::{Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
