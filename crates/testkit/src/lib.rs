@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod aws;
+pub mod browser;
 mod fake_cognito;
 mod jwks;
 pub mod managed_login;
