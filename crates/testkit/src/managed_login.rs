@@ -4,7 +4,10 @@
 //! tokens, so everything after the login (refresh, revocation) runs on moto as before.
 
 mod browser;
+mod client;
 mod token;
+
+pub use client::{HttpBrowser, Reply};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

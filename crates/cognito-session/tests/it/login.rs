@@ -319,7 +319,7 @@ async fn without_managed_login_configured_the_routes_say_so() {
 #[tokio::test]
 async fn browser_mode_sends_page_loads_to_login_and_keeps_401_for_apis() {
     use lambda_http::tower::{ServiceBuilder, ServiceExt};
-    use lambda_http::{service_fn, Body, Request, Response};
+    use lambda_http::{service_fn, Body, Request, Response, Service};
     let s = setup().await;
     let mut service = ServiceBuilder::new()
         .layer(SessionLayer::new(s.sessions.clone()).login_redirect("/app", "/login"))

@@ -12,6 +12,7 @@ mod handler;
 mod hardening;
 mod layer;
 mod lifecycle;
+mod login;
 mod logs;
 mod misconfiguration;
 mod outages;
