@@ -21,7 +21,7 @@ use cognito_session::{Session, SessionLayer, Sessions};
 use serde_json::json;
 
 /// The router, with the session layer (the part worth copying).
-fn app(sessions: Sessions) -> Router {
+pub fn app(sessions: Sessions) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login))

@@ -212,6 +212,12 @@ impl Pool {
                     .collect()
             }))
             .set_allowed_o_auth_scopes(non_empty(&options.oauth_scopes))
+            // What the ID tokens carry (real Cognito's default: every readable attribute).
+            .set_read_attributes((!options.oauth_flows.is_empty()).then(|| {
+                ["email", "email_verified", "name"]
+                    .map(String::from)
+                    .to_vec()
+            }))
             .set_allowed_o_auth_flows_user_pool_client(
                 (!options.oauth_flows.is_empty()).then_some(true),
             )

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use cognito_session::{LoginError, Sessions, SessionLayer};
+use cognito_session::{LoginError, SessionLayer, Sessions};
 use testkit::managed_login::{HttpBrowser, Reply};
 use testkit::{ManagedLogin, Pool, PoolOptions, PASSWORD};
 
@@ -73,7 +73,10 @@ impl Login {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("return_to", return_to)
             .finish();
-        let response = self.sessions.login(&get(&format!("/login?{query}"), None)).await;
+        let response = self
+            .sessions
+            .login(&get(&format!("/login?{query}"), None))
+            .await;
         assert_eq!(response.status(), 302, "{}", response.body());
         let location = header(&response, "location").pop().unwrap();
         let cookie = set_cookie(&response, "__Host-cognito-login").expect("the login cookie");
@@ -106,7 +109,10 @@ async fn managed_login_starts_a_session_with_the_profile_and_returns_to_the_page
     let s = setup().await;
     let sub = s.pool.user("ada").await;
     s.pool
-        .set_attributes("ada", &[("email", "ada@example.com"), ("email_verified", "true")])
+        .set_attributes(
+            "ada",
+            &[("email", "ada@example.com"), ("email_verified", "true")],
+        )
         .await;
     let (location, login_cookie) = s.begin("/orders?page=2").await;
     // The authorize request as Cognito documents it.
@@ -122,7 +128,10 @@ async fn managed_login_starts_a_session_with_the_profile_and_returns_to_the_page
     assert_eq!(query["code_challenge"].len(), 43);
     assert_eq!(query["scope"], "openid email");
     assert!(query["nonce"].len() >= 43 && query["state"].len() >= 43);
-    assert_eq!(login_cookie, format!("__Host-cognito-login={}", query["state"]));
+    assert_eq!(
+        login_cookie,
+        format!("__Host-cognito-login={}", query["state"])
+    );
 
     let mut browser = HttpBrowser::new();
     let callback = s.sign_in(&mut browser, &location, "ada").await;
@@ -130,17 +139,26 @@ async fn managed_login_starts_a_session_with_the_profile_and_returns_to_the_page
     assert_eq!(response.status(), 302, "{}", response.body());
     assert_eq!(header(&response, "location"), ["/orders?page=2"]);
     let cookies = header(&response, "set-cookie");
-    let session_cookie = cookies.iter().find(|c| c.starts_with("token=")).expect("session cookie");
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("token="))
+        .expect("session cookie");
     assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("Secure"));
     assert!(session_cookie.contains("SameSite=Lax"));
     assert!(
-        cookies.iter().any(|c| c.starts_with("__Host-cognito-login=;") && c.contains("Max-Age=0")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-cognito-login=;") && c.contains("Max-Age=0")),
         "the login cookie is removed: {cookies:?}"
     );
     assert_eq!(header(&response, "cache-control"), ["no-store"]);
 
     // The cookie is a working session with the profile, read from the row.
-    let token = session_cookie.split(';').next().unwrap().trim_start_matches("token=");
+    let token = session_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("token=");
     let session = s
         .sessions
         .session("token", &crate::cookies(token))
@@ -168,7 +186,11 @@ async fn a_replayed_callback_is_refused_and_changes_nothing() {
     assert_eq!(replay.status(), 400);
     assert_eq!(error_code(&replay), "login_expired");
     assert!(s.pool.row(&sub).await.is_none(), "no session from a replay");
-    assert_eq!(s.fake.token_requests(), 1, "the replay never reached the token endpoint");
+    assert_eq!(
+        s.fake.token_requests(),
+        1,
+        "the replay never reached the token endpoint"
+    );
 }
 
 #[tokio::test]
@@ -216,7 +238,11 @@ async fn return_to_only_takes_same_origin_paths() {
         let (location, cookie) = s.begin(asked).await;
         let callback = s.sign_in(&mut HttpBrowser::new(), &location, "dora").await;
         let response = s.callback(&callback, Some(&cookie)).await;
-        assert_eq!(header(&response, "location"), [landed], "return_to {asked:?}");
+        assert_eq!(
+            header(&response, "location"),
+            [landed],
+            "return_to {asked:?}"
+        );
     }
 }
 
@@ -235,7 +261,10 @@ async fn a_token_endpoint_outage_is_a_503_and_no_session() {
         s.fake.heal();
         assert_eq!(response.status(), 503, "{fault}: {}", response.body());
         assert_eq!(header(&response, "retry-after"), ["1"]);
-        assert!(s.pool.row(&sub).await.is_none(), "{fault}: no half-created session");
+        assert!(
+            s.pool.row(&sub).await.is_none(),
+            "{fault}: no half-created session"
+        );
     }
 }
 
@@ -253,7 +282,10 @@ async fn a_code_the_token_endpoint_refuses_and_cognito_errors_are_clear_refusals
     // Cognito sending the browser back with an error (the user cancelled, say).
     let (_, cookie) = s.begin("/").await;
     let denied = s
-        .callback("/callback?error=access_denied&error_description=no", Some(&cookie))
+        .callback(
+            "/callback?error=access_denied&error_description=no",
+            Some(&cookie),
+        )
         .await;
     assert_eq!(denied.status(), 401);
     assert_eq!(error_code(&denied), "login_denied");
@@ -275,7 +307,10 @@ async fn logout_ends_the_session_and_the_managed_login_session() {
     let done = s.callback(&callback, Some(&cookie)).await;
     let session_cookie = set_cookie(&done, "token").unwrap();
 
-    let logout = s.sessions.logout(&get("/logout", Some(&session_cookie))).await;
+    let logout = s
+        .sessions
+        .logout(&get("/logout", Some(&session_cookie)))
+        .await;
     assert_eq!(logout.status(), 302);
     let to = header(&logout, "location").pop().unwrap();
     let expected = format!(
@@ -285,7 +320,9 @@ async fn logout_ends_the_session_and_the_managed_login_session() {
         form_urlencoded::byte_serialize(SIGNED_OUT.as_bytes()).collect::<String>()
     );
     assert_eq!(to, expected);
-    assert!(header(&logout, "set-cookie").iter().any(|c| c.starts_with("token=;")));
+    assert!(header(&logout, "set-cookie")
+        .iter()
+        .any(|c| c.starts_with("token=;")));
     assert!(s.pool.row(&sub).await.is_none(), "the row is gone");
 
     // Before the managed login's logout, its session signs the browser in without a form;
@@ -293,12 +330,18 @@ async fn logout_ends_the_session_and_the_managed_login_session() {
     let (location, _) = s.begin("/").await;
     let again = browser.get(&location).await;
     assert_eq!(again.status, 302);
-    assert!(again.location().unwrap().starts_with(CALLBACK), "signed in without a form");
+    assert!(
+        again.location().unwrap().starts_with(CALLBACK),
+        "signed in without a form"
+    );
     let signed_out = browser.get(&to).await;
     assert_eq!(signed_out.location().as_deref(), Some(SIGNED_OUT));
     let (location, _) = s.begin("/").await;
     let form = browser.get(&location).await;
-    assert!(form.location().unwrap().starts_with("/login?"), "the sign-in form again");
+    assert!(
+        form.location().unwrap().starts_with("/login?"),
+        "the sign-in form again"
+    );
 }
 
 #[tokio::test]
@@ -334,7 +377,11 @@ async fn browser_mode_sends_page_loads_to_login_and_keeps_401_for_apis() {
             .body(Body::Empty)
             .unwrap()
     };
-    let page = request("GET", "/app/orders?page=2", "text/html,application/xhtml+xml");
+    let page = request(
+        "GET",
+        "/app/orders?page=2",
+        "text/html,application/xhtml+xml",
+    );
     let response = service.ready().await.unwrap().call(page).await.unwrap();
     assert_eq!(response.status(), 302);
     assert_eq!(

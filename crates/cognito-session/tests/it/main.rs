@@ -1,6 +1,7 @@
 //! Integration tests against moto in server mode (started once for this binary by `testkit`).
 
 mod attacks;
+mod browser;
 mod concurrency;
 mod config;
 mod devices;

@@ -176,4 +176,3 @@ fn between(text: &str, start: &str, end: &str) -> String {
     let to = text[from..].find(end).unwrap() + from;
     text[from..to].to_owned()
 }
-
