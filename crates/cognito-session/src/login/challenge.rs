@@ -21,7 +21,7 @@ use crate::session::Session;
 /// use cognito_session::{Answer, SignIn};
 /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::SignInError> {
 /// match sessions.sign_in("alice", "Correct-horse-9!").await? {
-///     SignIn::Done(session) => println!("Set-Cookie: {}", session.set_cookie("token")),
+///     SignIn::Done(session) => println!("Set-Cookie: {:?}", session.set_cookie("token")),
 ///     SignIn::Challenge(challenge) => {
 ///         // Show the form for `challenge.kind()`, keep `challenge.to_state()` for the next request.
 ///         let next = sessions.respond(&challenge, &Answer::Code("123456".into())).await?;

@@ -11,7 +11,7 @@
 //! | `TooManyRequestsException`, `LimitExceededException`, `TooManyFailedAttemptsException` | [`SignInError::TooManyAttempts`] (429) |
 //! | `UserNotConfirmedException` | [`SignInError::UserNotConfirmed`] (403) |
 //! | `PasswordResetRequiredException` | [`SignInError::PasswordResetRequired`] (403) |
-//! | `CodeMismatchException`; `NotAuthorizedException`: `Your software token has already been used once.` | [`SignInError::WrongCode`] (401) |
+//! | `CodeMismatchException`, `EnableSoftwareTokenMFAException` (`VerifySoftwareToken`); `NotAuthorizedException`: `Your software token has already been used once.` | [`SignInError::WrongCode`] (401) |
 //! | `ExpiredCodeException`; `NotAuthorizedException`: `Invalid session for the user, session is expired.` or `Invalid session for the user.` | [`SignInError::ChallengeExpired`] (401) |
 //! | `InvalidPasswordException`, `PasswordHistoryPolicyViolationException` | [`SignInError::PasswordRejected`] (400) |
 //! | `NotAuthorizedException` about the client secret (`... configured for secret but secret was not received`, `Unable to verify secret hash ...`, or no sentence: moto) | [`Error::Config`] (500) naming `CLIENT_SECRET` |
@@ -192,7 +192,7 @@ fn sort(status: u16, code: &str, message: &str, call: &Call) -> SignInError {
         }
         "UserNotConfirmedException" => SignInError::UserNotConfirmed,
         "PasswordResetRequiredException" => SignInError::PasswordResetRequired,
-        "CodeMismatchException" => SignInError::WrongCode,
+        "CodeMismatchException" | "EnableSoftwareTokenMFAException" => SignInError::WrongCode,
         "ExpiredCodeException" => SignInError::ChallengeExpired,
         "InvalidPasswordException" | "PasswordHistoryPolicyViolationException" => {
             SignInError::PasswordRejected(shown(message).to_owned())

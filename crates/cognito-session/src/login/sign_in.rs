@@ -51,7 +51,7 @@ impl Sessions {
     /// use cognito_session::{SignIn, SignInError};
     /// # async fn f(sessions: cognito_session::Sessions) {
     /// match sessions.sign_in("alice", "Correct-horse-9!").await {
-    ///     Ok(SignIn::Done(session)) => println!("Set-Cookie: {}", session.set_cookie("token")),
+    ///     Ok(SignIn::Done(session)) => println!("Set-Cookie: {:?}", session.set_cookie("token")),
     ///     Ok(SignIn::Challenge(challenge)) => println!("next: {:?}", challenge.kind()),
     ///     Err(error) => println!("{} {error}", error.status()),
     /// }
@@ -136,7 +136,7 @@ impl Sessions {
     /// # async fn f(sessions: cognito_session::Sessions, state: &str) -> Result<(), cognito_session::SignInError> {
     /// let challenge = Challenge::from_state(state)?;
     /// if let SignIn::Done(session) = sessions.respond(&challenge, &Answer::Code("123456".into())).await? {
-    ///     println!("Set-Cookie: {}", session.set_cookie("token"));
+    ///     println!("Set-Cookie: {:?}", session.set_cookie("token"));
     /// }
     /// # Ok(()) }
     /// ```

@@ -162,8 +162,15 @@ impl Srp {
         };
         let b = hex(c.srp_b, "SRP_B")?;
         let salt = hex(c.salt, "SALT")?;
+        // Decoded as the SDKs do (Node's and Python's base64 skip characters outside the
+        // alphabet; moto's SECRET_BLOCK is a UUID).
+        let block: String = c
+            .secret_block
+            .chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '+' | '/' | '='))
+            .collect();
         let secret_block = STANDARD
-            .decode(c.secret_block)
+            .decode(block)
             .map_err(|_| SrpError::Malformed("SECRET_BLOCK"))?;
         if &b % n == BigUint::ZERO {
             return Err(SrpError::BIsZero);
