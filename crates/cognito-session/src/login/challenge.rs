@@ -398,7 +398,10 @@ mod tests {
         let challenge = Challenge::of(
             "NEW_PASSWORD_REQUIRED",
             &parameters(&[
-                ("requiredAttributes", r#"["userAttributes.name","userAttributes.phone_number"]"#),
+                (
+                    "requiredAttributes",
+                    r#"["userAttributes.name","userAttributes.phone_number"]"#,
+                ),
                 ("userAttributes", r#"{"email":"a@example.com"}"#),
                 ("USER_ID_FOR_SRP", "alice-internal"),
             ]),
@@ -415,7 +418,10 @@ mod tests {
         assert_eq!(challenge.username, "alice-internal");
         let select = Challenge::of(
             "SELECT_MFA_TYPE",
-            &parameters(&[("MFAS_CAN_CHOOSE", r#"["SMS_MFA","SOFTWARE_TOKEN_MFA","WEB"]"#)]),
+            &parameters(&[(
+                "MFAS_CAN_CHOOSE",
+                r#"["SMS_MFA","SOFTWARE_TOKEN_MFA","WEB"]"#,
+            )]),
             "s".into(),
             "alice".into(),
         )
@@ -440,7 +446,9 @@ mod tests {
                 destination: Some("+*******1234".into())
             }
         );
-        assert!(Challenge::of("CUSTOM_CHALLENGE", &HashMap::new(), "s".into(), "a".into()).is_none());
+        assert!(
+            Challenge::of("CUSTOM_CHALLENGE", &HashMap::new(), "s".into(), "a".into()).is_none()
+        );
     }
 
     #[test]
@@ -457,9 +465,16 @@ mod tests {
         assert!(!state.contains("cognito-session"), "{state}");
         assert_eq!(Challenge::from_state(&state).unwrap(), challenge);
         let debug = format!("{challenge:?}");
-        assert!(!debug.contains("AYAB") && !debug.contains("JBSW"), "{debug}");
+        assert!(
+            !debug.contains("AYAB") && !debug.contains("JBSW"),
+            "{debug}"
+        );
         for bad in ["", "v1.", "v1.!!!", "v2.e30", &state[3..], "v1.e30"] {
-            assert_eq!(Challenge::from_state(bad).unwrap_err().status(), 400, "{bad}");
+            assert_eq!(
+                Challenge::from_state(bad).unwrap_err().status(),
+                400,
+                "{bad}"
+            );
         }
     }
 
@@ -488,6 +503,8 @@ mod tests {
                 attributes: vec![("name".into(), "Alice".into())]
             }
         );
-        assert!(!debug.contains("123456") && !debug.contains("hunter2") && !debug.contains("Alice"));
+        assert!(
+            !debug.contains("123456") && !debug.contains("hunter2") && !debug.contains("Alice")
+        );
     }
 }

@@ -156,7 +156,9 @@ where
             )
             .into()
         }
-        Failure::Transient => return Error::unavailable(Service::Cognito, call.action, error).into(),
+        Failure::Transient => {
+            return Error::unavailable(Service::Cognito, call.action, error).into()
+        }
     };
     let status = error.raw_response().map_or(400, |r| r.status().as_u16());
     let sorted = sort(status, &code, &message, call);
@@ -187,9 +189,9 @@ fn sort(status: u16, code: &str, message: &str, call: &Call) -> SignInError {
     let client_id = &call.client_id;
     match code {
         "UserNotFoundException" => SignInError::IncorrectCredentials,
-        "TooManyRequestsException" | "LimitExceededException" | "TooManyFailedAttemptsException" => {
-            SignInError::TooManyAttempts
-        }
+        "TooManyRequestsException"
+        | "LimitExceededException"
+        | "TooManyFailedAttemptsException" => SignInError::TooManyAttempts,
         "UserNotConfirmedException" => SignInError::UserNotConfirmed,
         "PasswordResetRequiredException" => SignInError::PasswordResetRequired,
         "CodeMismatchException" | "EnableSoftwareTokenMFAException" => SignInError::WrongCode,
@@ -286,31 +288,118 @@ mod tests {
         let unknown = sorted("UserNotFoundException", "User does not exist.");
         let disabled = sorted("NotAuthorizedException", "User is disabled.");
         for error in [&wrong, &unknown, &disabled] {
-            assert!(matches!(error, SignInError::IncorrectCredentials), "{error:?}");
+            assert!(
+                matches!(error, SignInError::IncorrectCredentials),
+                "{error:?}"
+            );
             assert_eq!(error.to_string(), wrong.to_string());
             assert_eq!(format!("{error:?}"), format!("{wrong:?}"));
         }
     }
 
+    /// The variant's name (the `Failed` ones by the error's kind).
+    fn variant(error: &SignInError) -> &'static str {
+        match error {
+            SignInError::IncorrectCredentials => "IncorrectCredentials",
+            SignInError::TooManyAttempts => "TooManyAttempts",
+            SignInError::UserNotConfirmed => "UserNotConfirmed",
+            SignInError::PasswordResetRequired => "PasswordResetRequired",
+            SignInError::WrongCode => "WrongCode",
+            SignInError::ChallengeExpired => "ChallengeExpired",
+            SignInError::PasswordRejected(_) => "PasswordRejected",
+            SignInError::Failed(Error::Unavailable { .. }) => "Unavailable",
+            SignInError::Failed(Error::Config { .. }) => "Config",
+            SignInError::Failed(_) => "Failed",
+        }
+    }
+
     #[test]
     fn each_refusal_gets_its_variant() {
-        let cases: [(&str, &str, fn(&SignInError) -> bool); 11] = [
-            ("NotAuthorizedException", "Password attempts exceeded", |e| matches!(e, SignInError::TooManyAttempts)),
-            ("TooManyRequestsException", "Too many requests", |e| matches!(e, SignInError::TooManyAttempts)),
-            ("LimitExceededException", "Attempt limit exceeded, please try after some time.", |e| matches!(e, SignInError::TooManyAttempts)),
-            ("UserNotConfirmedException", "User is not confirmed.", |e| matches!(e, SignInError::UserNotConfirmed)),
-            ("PasswordResetRequiredException", "Password reset required for the user", |e| matches!(e, SignInError::PasswordResetRequired)),
-            ("CodeMismatchException", "Invalid code received for user", |e| matches!(e, SignInError::WrongCode)),
-            ("ExpiredCodeException", "Invalid code provided, please request a code again.", |e| matches!(e, SignInError::ChallengeExpired)),
-            ("NotAuthorizedException", "Invalid session for the user, session is expired.", |e| matches!(e, SignInError::ChallengeExpired)),
-            ("InvalidPasswordException", "Password does not conform to policy: Password not long enough", |e| matches!(e, SignInError::PasswordRejected(m) if m.contains("not long enough"))),
-            ("InternalErrorException", "boom", |e| matches!(e, SignInError::Failed(Error::Unavailable { .. }))),
-            ("NotAuthorizedException", "Unable to verify secret hash for client client1", |e| matches!(e, SignInError::Failed(Error::Config { message, .. }) if message.contains("CLIENT_SECRET"))),
+        let cases = [
+            (
+                "NotAuthorizedException",
+                "Password attempts exceeded",
+                "TooManyAttempts",
+            ),
+            (
+                "TooManyRequestsException",
+                "Too many requests",
+                "TooManyAttempts",
+            ),
+            (
+                "LimitExceededException",
+                "Attempt limit exceeded, please try after some time.",
+                "TooManyAttempts",
+            ),
+            (
+                "UserNotConfirmedException",
+                "User is not confirmed.",
+                "UserNotConfirmed",
+            ),
+            (
+                "PasswordResetRequiredException",
+                "Password reset required for the user",
+                "PasswordResetRequired",
+            ),
+            (
+                "CodeMismatchException",
+                "Invalid code received for user",
+                "WrongCode",
+            ),
+            (
+                "EnableSoftwareTokenMFAException",
+                "Code mismatch",
+                "WrongCode",
+            ),
+            (
+                "ExpiredCodeException",
+                "Invalid code provided, please request a code again.",
+                "ChallengeExpired",
+            ),
+            (
+                "NotAuthorizedException",
+                "Invalid session for the user, session is expired.",
+                "ChallengeExpired",
+            ),
+            (
+                "InvalidPasswordException",
+                "Password does not conform to policy: Password not long enough",
+                "PasswordRejected",
+            ),
+            ("InternalErrorException", "boom", "Unavailable"),
+            (
+                "NotAuthorizedException",
+                "Unable to verify secret hash for client client1",
+                "Config",
+            ),
+            (
+                "NotAuthorizedException",
+                "Client client1 is configured for secret but secret was not received",
+                "Config",
+            ),
+            (
+                "InvalidUserPoolConfigurationException",
+                "User pool is not configured for MFA",
+                "Config",
+            ),
         ];
         for (code, message, expected) in cases {
             let error = sorted(code, message);
-            assert!(expected(&error), "{code}: {message}: {error:?}");
+            assert_eq!(variant(&error), expected, "{code}: {message}: {error:?}");
         }
+        let rejected = sorted(
+            "InvalidPasswordException",
+            "Password does not conform to policy: Password not long enough",
+        );
+        assert!(
+            rejected.to_string().contains("not long enough"),
+            "{rejected}"
+        );
+        let secret = sorted(
+            "NotAuthorizedException",
+            "Unable to verify secret hash for client client1",
+        );
+        assert!(secret.to_string().contains("CLIENT_SECRET"), "{secret}");
     }
 
     #[test]
@@ -320,8 +409,14 @@ mod tests {
             "USER_PASSWORD_AUTH flow not enabled for this client",
         );
         assert_eq!(flow.status(), 500);
-        assert!(flow.to_string().contains("ALLOW_USER_PASSWORD_AUTH"), "{flow}");
-        let client = sorted("ResourceNotFoundException", "User pool client client1 does not exist.");
+        assert!(
+            flow.to_string().contains("ALLOW_USER_PASSWORD_AUTH"),
+            "{flow}"
+        );
+        let client = sorted(
+            "ResourceNotFoundException",
+            "User pool client client1 does not exist.",
+        );
         assert!(client.to_string().contains("us-east-1"), "{client}");
         // moto echoes the SECRET_HASH it was sent as its message: never repeated.
         let echoed = sorted("NotAuthorizedException", "c2VjcmV0aGFzaA==");

@@ -88,11 +88,11 @@ impl Sessions {
             .initiate_auth()
             .client_id(&cognito.client_id)
             .auth_parameters("USERNAME", username);
-        request = match (&srp, flow) {
-            (Some((srp, _)), _) => request
+        request = match &srp {
+            Some((srp, _)) => request
                 .auth_flow(AuthFlowType::UserSrpAuth)
                 .auth_parameters("SRP_A", srp.srp_a()),
-            (None, _) => request
+            None => request
                 .auth_flow(AuthFlowType::UserPasswordAuth)
                 .auth_parameters("PASSWORD", password),
         };
@@ -147,7 +147,13 @@ impl Sessions {
     ) -> Result<SignIn, SignInError> {
         let mut responses = HashMap::new();
         match (&challenge.kind, answer) {
-            (ChallengeKind::NewPasswordRequired { .. }, Answer::NewPassword { password, attributes }) => {
+            (
+                ChallengeKind::NewPasswordRequired { .. },
+                Answer::NewPassword {
+                    password,
+                    attributes,
+                },
+            ) => {
                 responses.insert("NEW_PASSWORD".to_owned(), password.clone());
                 for (name, value) in attributes {
                     responses.insert(format!("userAttributes.{name}"), value.clone());
@@ -162,7 +168,9 @@ impl Sessions {
             (ChallengeKind::EmailOtp { .. }, Answer::Code(code)) => {
                 responses.insert("EMAIL_OTP_CODE".to_owned(), code.trim().to_owned());
             }
-            (ChallengeKind::SelectMfaType { options }, Answer::Choose(mfa)) if options.contains(mfa) => {
+            (ChallengeKind::SelectMfaType { options }, Answer::Choose(mfa))
+                if options.contains(mfa) =>
+            {
                 responses.insert("ANSWER".to_owned(), mfa.cognito_name().to_owned());
             }
             (ChallengeKind::MfaSetup { options }, Answer::Choose(Mfa::Totp))
@@ -312,13 +320,16 @@ impl Sessions {
             .send()
             .await
             .map_err(|e| sign_in_failure(e, &self.call("setting up the authenticator app")))?;
-        let secret = output.secret_code.filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::unavailable(
-                Service::Cognito,
-                "setting up the authenticator app",
-                "AssociateSoftwareToken answered without a SecretCode",
-            )
-        })?;
+        let secret = output
+            .secret_code
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::unavailable(
+                    Service::Cognito,
+                    "setting up the authenticator app",
+                    "AssociateSoftwareToken answered without a SecretCode",
+                )
+            })?;
         Ok(SignIn::Challenge(Challenge {
             kind: ChallengeKind::TotpSetup,
             name: challenge.name.clone(),
@@ -382,13 +393,27 @@ impl Sessions {
         }
     }
 
+    /// [`Sessions::start`] with the sign-in's tokens. When it fails (503, nothing stored), the
+    /// new refresh token is revoked (best effort) rather than left valid and unused.
     async fn start_signed_in(
         &self,
         result: &AuthenticationResultType,
     ) -> Result<crate::Session, Error> {
-        let session = self.start(&Tokens::from(result)).await?;
-        tracing::info!("signed in");
-        Ok(session)
+        let tokens = Tokens::from(result);
+        match self.start(&tokens).await {
+            Ok(session) => {
+                tracing::info!("signed in");
+                Ok(session)
+            }
+            Err(error) => {
+                if let Some(refresh_token) = &tokens.refresh_token {
+                    if let Err(revoke) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
+                        tracing::warn!(error = %crate::error::Chain(&revoke), "sign-in's session not started, revocation pending");
+                    }
+                }
+                Err(error)
+            }
+        }
     }
 
     fn call(&self, action: &'static str) -> Call {

@@ -179,7 +179,10 @@ impl Srp {
         if u == BigUint::ZERO {
             return Err(SrpError::UIsZero);
         }
-        let pool_name = c.pool_id.split_once('_').map_or(c.pool_id, |(_, name)| name);
+        let pool_name = c
+            .pool_id
+            .split_once('_')
+            .map_or(c.pool_id, |(_, name)| name);
         let identity = hash(&[
             pool_name.as_bytes(),
             c.user_id.as_bytes(),
@@ -340,7 +343,11 @@ mod tests {
                 secret_block: "AAAA",
                 timestamp: "Tue Dec 1 14:05:09 UTC 2026",
             };
-            assert_eq!(srp.password_claim(&challenge), Err(SrpError::BIsZero), "{b}");
+            assert_eq!(
+                srp.password_claim(&challenge),
+                Err(SrpError::BIsZero),
+                "{b}"
+            );
         }
     }
 

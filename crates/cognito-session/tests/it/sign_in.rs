@@ -40,7 +40,10 @@ async fn assert_started(s: &Setup, session: &Session) {
     assert!(s.pool.row(session.sub()).await.is_some(), "no session row");
     let set_cookie = session.set_cookie("token").expect("a login cookie");
     assert!(set_cookie.starts_with("token=") && set_cookie.contains("HttpOnly"));
-    let access = &session.refreshed().expect("the login's tokens").access_token;
+    let access = &session
+        .refreshed()
+        .expect("the login's tokens")
+        .access_token;
     let again = s.sessions.session("token", &cookies(access)).await.unwrap();
     assert_eq!(again.sub(), session.sub());
 }
@@ -77,7 +80,11 @@ async fn plain_and_srp_sign_in_with_and_without_a_client_secret() {
             .await
             .unwrap();
         let session = done(plain);
-        assert_eq!(s.calls.count("RespondToAuthChallenge"), 0, "secret {secret}");
+        assert_eq!(
+            s.calls.count("RespondToAuthChallenge"),
+            0,
+            "secret {secret}"
+        );
         assert_started(&s, &session).await;
         // moto checks SRP's SECRET_HASH on InitiateAuth.
         let session = done(s.sessions.sign_in("bob", PASSWORD).await.unwrap());
@@ -137,7 +144,10 @@ async fn a_temporary_password_must_be_replaced() {
         attributes: vec![],
     };
     let refused = s.sessions.respond(&carried, &weak).await.unwrap_err();
-    assert!(matches!(refused, SignInError::PasswordRejected(_)), "{refused:?}");
+    assert!(
+        matches!(refused, SignInError::PasswordRejected(_)),
+        "{refused:?}"
+    );
     assert_eq!(refused.status(), 400);
     // A code is no answer to this challenge.
     let wrong_kind = s
@@ -193,14 +203,24 @@ fn totp(secret: &str, at: u64) -> String {
     let tag = hmac::sign(&key, &(at / 30).to_be_bytes());
     let h = tag.as_ref();
     let offset = usize::from(h[19] & 0x0f);
-    let value = u32::from_be_bytes([h[offset] & 0x7f, h[offset + 1], h[offset + 2], h[offset + 3]]);
+    let value = u32::from_be_bytes([
+        h[offset] & 0x7f,
+        h[offset + 1],
+        h[offset + 2],
+        h[offset + 3],
+    ]);
     format!("{:06}", value % 1_000_000)
 }
 
 /// A code of `secret` that stays current for a few seconds (moto accepts only the current one),
 /// and a wrong one.
 async fn codes(secret: &str) -> (String, String) {
-    let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
     if now() % 30 > 24 {
         tokio::time::sleep(Duration::from_secs(31 - now() % 30)).await;
     }
@@ -261,7 +281,11 @@ async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
         .unwrap();
 
     for flow in [SignInFlow::Srp, SignInFlow::Password] {
-        let step = s.sessions.sign_in_with(flow, "frank", PASSWORD).await.unwrap();
+        let step = s
+            .sessions
+            .sign_in_with(flow, "frank", PASSWORD)
+            .await
+            .unwrap();
         let asked = challenge(step);
         assert_eq!(asked.kind(), &ChallengeKind::SoftwareTokenMfa, "{flow:?}");
         let (right, wrong) = codes(&secret).await;
@@ -272,9 +296,17 @@ async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
             .unwrap_err();
         assert!(matches!(refused, SignInError::WrongCode), "{refused:?}");
         assert_eq!(refused.status(), 401);
-        assert!(s.pool.row(&sub).await.is_none(), "a wrong code started a session");
+        assert!(
+            s.pool.row(&sub).await.is_none(),
+            "a wrong code started a session"
+        );
         // The same challenge, answered right this time.
-        let session = done(s.sessions.respond(&asked, &Answer::Code(right)).await.unwrap());
+        let session = done(
+            s.sessions
+                .respond(&asked, &Answer::Code(right))
+                .await
+                .unwrap(),
+        );
         assert_started(&s, &session).await;
         s.sessions.end_session(&sub, None).await.unwrap();
     }
@@ -326,12 +358,18 @@ async fn an_authenticator_app_is_set_up_during_sign_in() {
     );
     assert_eq!(app.kind(), &ChallengeKind::TotpSetup);
     assert_eq!(proxy.count("AssociateSoftwareToken"), 1);
-    let secret = app.totp_secret().expect("the secret for the app").to_owned();
+    let secret = app
+        .totp_secret()
+        .expect("the secret for the app")
+        .to_owned();
     assert!(app.totp_uri("Example").unwrap().contains(&secret));
     // Carried across requests, as a web form would.
     let app = Challenge::from_state(&app.to_state()).unwrap();
     let (right, wrong) = codes(&secret).await;
-    let refused = sessions.respond(&app, &Answer::Code(wrong)).await.unwrap_err();
+    let refused = sessions
+        .respond(&app, &Answer::Code(wrong))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, SignInError::WrongCode), "{refused:?}");
     assert!(s.pool.row(&sub).await.is_none());
     let session = done(sessions.respond(&app, &Answer::Code(right)).await.unwrap());
@@ -377,9 +415,16 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
         .await
         .unwrap_err();
     // By SRP, moto refuses an unknown user at InitiateAuth (it checks no password claim).
-    let unknown_srp = s.sessions.sign_in("nobody-here", PASSWORD).await.unwrap_err();
+    let unknown_srp = s
+        .sessions
+        .sign_in("nobody-here", PASSWORD)
+        .await
+        .unwrap_err();
     for error in [&wrong, &unknown, &unknown_srp] {
-        assert!(matches!(error, SignInError::IncorrectCredentials), "{error:?}");
+        assert!(
+            matches!(error, SignInError::IncorrectCredentials),
+            "{error:?}"
+        );
         assert_eq!(error.to_string(), wrong.to_string());
         assert_eq!(format!("{error:?}"), format!("{wrong:?}"));
         assert_eq!(error.status(), 401);
@@ -405,8 +450,15 @@ async fn an_unconfirmed_user_is_asked_to_confirm() {
         .await
         .unwrap();
     for flow in [SignInFlow::Srp, SignInFlow::Password] {
-        let error = s.sessions.sign_in_with(flow, "ivan", PASSWORD).await.unwrap_err();
-        assert!(matches!(error, SignInError::UserNotConfirmed), "{flow:?}: {error:?}");
+        let error = s
+            .sessions
+            .sign_in_with(flow, "ivan", PASSWORD)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, SignInError::UserNotConfirmed),
+            "{flow:?}: {error:?}"
+        );
         assert_eq!(error.status(), 403);
         assert!(error.to_string().contains("confirm"), "{error}");
     }
@@ -435,6 +487,9 @@ async fn a_transient_failure_starts_no_session() {
         assert_eq!(error.status(), 503);
         assert!(s.pool.row(&sub).await.is_none(), "{operation} {fault:?}");
     }
+    // Only the last one got tokens: their refresh token, never stored, was revoked (moto does
+    // not implement RevokeToken, so the SDK retries it: attempts, not calls, are counted).
+    assert!(proxy.count("RevokeToken") >= 1, "the unused refresh token was not revoked");
     // Throttled sign-ins are "too many attempts" (429), not an outage.
     proxy.heal();
     proxy.inject(Rule::on("InitiateAuth", Fault::Throttled));
