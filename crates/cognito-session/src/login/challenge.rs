@@ -151,22 +151,29 @@ pub enum ChallengeKind {
 /// assert_eq!(again.kind(), challenge.kind());
 /// # Ok(()) }
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Challenge {
-    #[serde(rename = "k")]
     pub(crate) kind: ChallengeKind,
     /// Cognito's challenge name (`SMS_MFA`, ...).
-    #[serde(rename = "n")]
     pub(crate) name: String,
     /// Cognito's `Session`.
-    #[serde(rename = "s")]
     pub(crate) session: String,
     /// The `USERNAME` the challenge responses carry (Cognito's, not necessarily what was typed).
-    #[serde(rename = "u")]
     pub(crate) username: String,
     /// `AssociateSoftwareToken`'s `SecretCode`, for [`ChallengeKind::TotpSetup`].
-    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
     pub(crate) totp_secret: Option<String>,
+}
+
+/// A [`Challenge`] as its state string holds it (private: `Challenge` itself has no serde, so
+/// its secrets are serialized only by `to_state`).
+#[derive(Serialize, Deserialize)]
+struct State {
+    k: ChallengeKind,
+    n: String,
+    s: String,
+    u: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<String>,
 }
 
 /// The state string's prefix: its format version.
@@ -229,7 +236,14 @@ impl Challenge {
     /// # }
     /// ```
     pub fn to_state(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let state = State {
+            k: self.kind.clone(),
+            n: self.name.clone(),
+            s: self.session.clone(),
+            u: self.username.clone(),
+            t: self.totp_secret.clone(),
+        };
+        let json = serde_json::to_vec(&state).unwrap_or_default();
         format!("{STATE_VERSION}{}", URL_SAFE_NO_PAD.encode(json))
     }
 
@@ -250,11 +264,17 @@ impl Challenge {
         };
         let body = state.strip_prefix(STATE_VERSION).ok_or_else(invalid)?;
         let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
-        let challenge: Challenge = serde_json::from_slice(&json).map_err(|_| invalid())?;
-        if challenge.session.is_empty() || challenge.name.is_empty() {
+        let state: State = serde_json::from_slice(&json).map_err(|_| invalid())?;
+        if state.s.is_empty() || state.n.is_empty() {
             return Err(invalid());
         }
-        Ok(challenge)
+        Ok(Challenge {
+            kind: state.k,
+            name: state.n,
+            session: state.s,
+            username: state.u,
+            totp_secret: state.t,
+        })
     }
 
     /// The challenge Cognito named `name` with `parameters`, or `None` for one this library

@@ -489,7 +489,10 @@ async fn a_transient_failure_starts_no_session() {
     }
     // Only the last one got tokens: their refresh token, never stored, was revoked (moto does
     // not implement RevokeToken, so the SDK retries it: attempts, not calls, are counted).
-    assert!(proxy.count("RevokeToken") >= 1, "the unused refresh token was not revoked");
+    assert!(
+        proxy.count("RevokeToken") >= 1,
+        "the unused refresh token was not revoked"
+    );
     // Throttled sign-ins are "too many attempts" (429), not an outage.
     proxy.heal();
     proxy.inject(Rule::on("InitiateAuth", Fault::Throttled));
