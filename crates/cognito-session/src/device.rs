@@ -15,7 +15,8 @@
 //! ```
 //!
 //! where `pad` is the big-endian bytes of a number, with a leading zero byte when the top bit is
-//! set. The password is thrown away: this library never signs in with the device (that would be
+//! set (the group and `pad` are shared with the password sign-in's SRP, `crate::login::srp`).
+//! The password is thrown away: this library never signs in with the device (that would be
 //! `DEVICE_SRP_AUTH`, at login, which the caller's own login code does); it only needs the device
 //! confirmed so that its refresh token keeps working.
 
@@ -24,16 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use num_bigint::BigUint;
 
-/// The 3072-bit prime of RFC 5054 (= RFC 3526 group 15), Cognito's SRP group; the generator is 2.
-const N_HEX: &[u8] = b"\
-FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD\
-EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED\
-EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F\
-83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B\
-E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510\
-15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7\
-ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C\
-BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF";
+use crate::login::srp::{g, n, pad};
 
 /// What `ConfirmDevice` takes as `DeviceSecretVerifierConfig`, base64 like the SDKs send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,21 +69,10 @@ fn verifier(
     outer.update(&salt);
     outer.update(inner.as_ref());
     let x = BigUint::from_bytes_be(outer.finish().as_ref());
-    let n = BigUint::parse_bytes(N_HEX, 16).expect("N_HEX is a hexadecimal constant");
-    let v = BigUint::from(2u32).modpow(&x, &n);
+    let v = g().modpow(&x, n());
     VerifierConfig {
         salt: STANDARD.encode(salt),
         password_verifier: STANDARD.encode(pad(&v)),
-    }
-}
-
-/// Big-endian bytes, with a leading zero byte when the top bit is set (the SDKs' `padHex`).
-fn pad(n: &BigUint) -> Vec<u8> {
-    let bytes = n.to_bytes_be();
-    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        [&[0u8][..], &bytes].concat()
-    } else {
-        bytes
     }
 }
 

@@ -120,6 +120,7 @@ pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use login::{Answer, Challenge, ChallengeKind, Mfa, SignIn, SignInError, SignInFlow};
 pub use login::{LoginComplete, LoginError, LoginStart};
 pub use manager::Sessions;
 pub use profile::Profile;

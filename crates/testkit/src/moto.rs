@@ -59,6 +59,9 @@ impl Moto {
         let python = python();
         let mut child = Command::new(&python)
             .args(["-c", LAUNCHER])
+            // moto checks TOTP codes (of its fixed secret) only with this; the sign-in tests
+            // need a wrong code refused.
+            .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

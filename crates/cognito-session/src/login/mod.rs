@@ -1,14 +1,26 @@
-//! Logging users in: managed login (the user pool's hosted pages, authorization code with PKCE,
-//! `state` and `nonce`), its callback and logout, and the login state kept between them.
+//! Logging users in: managed login (the user pool's hosted pages: authorization code with PKCE,
+//! `state` and `nonce`, its callback and logout) and password sign-in for apps with their own
+//! login form ([`Sessions::sign_in`], Cognito's `USER_SRP_AUTH` / `USER_PASSWORD_AUTH` and the
+//! challenges that follow), each ending in [`Sessions::start`] like every other login.
+//!
+//! [`Sessions::sign_in`]: crate::Sessions::sign_in
+//! [`Sessions::start`]: crate::Sessions::start
 
+mod challenge;
 mod error;
 mod managed;
 mod routes;
 pub(crate) mod settings;
+mod sign_in;
+mod sign_in_error;
+pub(crate) mod srp;
 mod state;
 mod token_endpoint;
 
+pub use challenge::{Answer, Challenge, ChallengeKind, Mfa, SignIn};
 pub use error::LoginError;
 pub(crate) use managed::Managed;
 pub use managed::{LoginComplete, LoginStart};
+pub use sign_in::SignInFlow;
+pub use sign_in_error::SignInError;
 pub(crate) use token_endpoint::TokenEndpoint;

@@ -18,6 +18,7 @@ mod logs;
 mod misconfiguration;
 mod outages;
 mod round_trips;
+mod sign_in;
 mod store_conformance;
 mod token_cache;
 mod verifier;
