@@ -75,6 +75,7 @@ fn alias(name: &str) -> &'static str {
         REFRESHED_FROM => "rf",
         LEASE_ID => "li",
         LEASE_UNTIL => "lu",
+        PROFILE => "pr",
         _ => "ver",
     }
 }

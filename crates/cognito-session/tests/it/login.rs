@@ -407,3 +407,54 @@ async fn browser_mode_sends_page_loads_to_login_and_keeps_401_for_apis() {
     let response = service.ready().await.unwrap().call(login).await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn every_refresh_renews_the_stored_profile_from_the_new_id_token() {
+    let s = setup().await;
+    let sub = s.pool.user("ida").await;
+    s.pool
+        .set_attributes("ida", &[("email", "ida@example.com")])
+        .await;
+    let (location, cookie) = s.begin("/").await;
+    let callback = s.sign_in(&mut HttpBrowser::new(), &location, "ida").await;
+    let done = s.callback(&callback, Some(&cookie)).await;
+    let token = set_cookie(&done, "token").unwrap();
+    let token = token.trim_start_matches("token=");
+    s.pool
+        .set_attributes("ida", &[("email", "ida@new.example")])
+        .await;
+    // Within the token's life the stored profile answers (no Cognito call).
+    let session = s
+        .sessions
+        .session("token", &crate::cookies(token))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.profile().and_then(|p| p.email()),
+        Some("ida@example.com")
+    );
+    // Expired: the refresh's ID token carries the new address, and the row keeps it.
+    s.clock.store(3600 + 60, Ordering::Relaxed);
+    let refreshed = s
+        .sessions
+        .session("token", &crate::cookies(token))
+        .await
+        .unwrap();
+    assert!(refreshed.refreshed().is_some());
+    assert_eq!(
+        refreshed.profile().and_then(|p| p.email()),
+        Some("ida@new.example")
+    );
+    let new_token = &refreshed.refreshed().unwrap().access_token;
+    let later = s
+        .sessions
+        .session("token", &crate::cookies(new_token))
+        .await
+        .unwrap();
+    assert_eq!(
+        later.profile().and_then(|p| p.email()),
+        Some("ida@new.example")
+    );
+    let row = s.pool.row(&sub).await.unwrap();
+    assert!(row["profile"].as_s().unwrap().contains("ida@new.example"));
+}
