@@ -4,6 +4,9 @@
 //! - `GET /`: public; "Log in" links, or the signed-in user's email and a logout button.
 //! - `GET /login`, `GET /callback`, `POST /logout`: managed login ([`Sessions::login`],
 //!   [`Sessions::callback`], [`Sessions::logout`]).
+//! - `GET /signin`, `POST /signin`, `POST /signin/next`: the app's own password form
+//!   ([`Sessions::sign_in`], then [`Sessions::respond`] for a challenge such as a new password or
+//!   an MFA code; the challenge waits in an `HttpOnly` cookie between the two requests).
 //! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back.
 //! - `GET /api/me`: a protected JSON route: without a session, 401 JSON.
 //!
@@ -14,10 +17,15 @@
 //! `listening on http://127.0.0.1:<port>`. Run locally over plain HTTP with `COOKIE_SECURE=false`.
 
 use axum::extract::{Request, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use cognito_session::{Session, SessionLayer, Sessions};
+use axum::{Form, Json, Router};
+use cognito_session::{
+    Answer, Challenge, ChallengeKind, CookieSource, Mfa, Session, SessionLayer, Sessions, SignIn,
+};
+use serde::Deserialize;
 use serde_json::json;
 
 /// The router, with the session layer (the part worth copying).
@@ -27,6 +35,8 @@ pub fn app(sessions: Sessions) -> Router {
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/logout", post(logout))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signin/next", post(signin_next))
         .route("/app", get(protected_page))
         .route("/api/me", get(me))
         .layer(
@@ -34,6 +44,8 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/")
                 .public("/callback")
                 .public("/logout")
+                .public("/signin")
+                .public("/signin/next")
                 // Page loads under /app without a session go to /login and come back.
                 .login_redirect("/app", "/login"),
         )
@@ -52,6 +64,128 @@ async fn logout(State(sessions): State<Sessions>, request: Request) -> Response 
     sessions.logout(&request).await.into_response()
 }
 
+/// The cookie a sign-in challenge waits in between two requests (never a URL: it is a secret).
+const CHALLENGE_COOKIE: &str = "signin-challenge";
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct Next {
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn signin_form() -> Html<String> {
+    password_form(None)
+}
+
+fn password_form(error: Option<&str>) -> Html<String> {
+    let error = error
+        .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "{error}<form method=\"post\" action=\"/signin\">\
+             <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
+             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\
+             <button id=\"signin\">Sign in</button></form>"
+        ),
+    )
+}
+
+async fn signin(State(sessions): State<Sessions>, Form(form): Form<Credentials>) -> Response {
+    let step = sessions.sign_in(&form.username, &form.password).await;
+    next_step(&sessions, step)
+}
+
+async fn signin_next(
+    State(sessions): State<Sessions>,
+    headers: HeaderMap,
+    Form(form): Form<Next>,
+) -> Response {
+    let challenge = match headers.cookie(CHALLENGE_COOKIE).map(Challenge::from_state) {
+        Some(Ok(challenge)) => challenge,
+        _ => return (StatusCode::BAD_REQUEST, password_form(Some("start again"))).into_response(),
+    };
+    let answer = match challenge.kind() {
+        ChallengeKind::NewPasswordRequired { .. } => Answer::NewPassword {
+            password: form.new_password,
+            attributes: Vec::new(),
+        },
+        ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
+            Answer::Choose(Mfa::Totp)
+        }
+        _ => Answer::Code(form.code),
+    };
+    let step = sessions.respond(&challenge, &answer).await;
+    next_step(&sessions, step)
+}
+
+/// Signed in: the session cookie and on to the page; a challenge: its form; refused: the
+/// form again with the reason (the same words for a wrong password and an unknown user).
+fn next_step(sessions: &Sessions, step: Result<SignIn, cognito_session::SignInError>) -> Response {
+    let name = sessions.cookie_options().name.clone();
+    let clear_challenge =
+        format!("{CHALLENGE_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/signin; Max-Age=0");
+    match step {
+        Ok(SignIn::Done(session)) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(LOCATION, "/app".parse().expect("a header value"));
+            for cookie in [session.set_cookie(&name), Some(clear_challenge)]
+                .into_iter()
+                .flatten()
+            {
+                if let Ok(value) = cookie.parse() {
+                    headers.append(SET_COOKIE, value);
+                }
+            }
+            (StatusCode::SEE_OTHER, headers).into_response()
+        }
+        Ok(SignIn::Challenge(challenge)) => {
+            let cookie = format!(
+                "{CHALLENGE_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/signin; Max-Age=300",
+                challenge.to_state()
+            );
+            let field = match challenge.kind() {
+                ChallengeKind::NewPasswordRequired { .. } => {
+                    "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>".to_owned()
+                }
+                ChallengeKind::TotpSetup => format!(
+                    "<p>Add this key to your authenticator app: <code>{}</code></p>\
+                     <label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>",
+                    escape(challenge.totp_secret().unwrap_or_default())
+                ),
+                ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
+                    "<p>Use an authenticator app.</p>".to_owned()
+                }
+                _ => "<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>".to_owned(),
+            };
+            let body = page(
+                "One more step",
+                &format!("<form method=\"post\" action=\"/signin/next\">{field}<button id=\"next\">Continue</button></form>"),
+            );
+            ([(SET_COOKIE, cookie)], body).into_response()
+        }
+        Err(error) => {
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                [(SET_COOKIE, clear_challenge)],
+                password_form(Some(&error.to_string())),
+            )
+                .into_response()
+        }
+    }
+}
+
 async fn home(session: Option<Session>) -> Html<String> {
     let body = match &session {
         Some(session) => format!(
@@ -61,7 +195,8 @@ async fn home(session: Option<Session>) -> Html<String> {
             escape(display_name(session))
         ),
         None => "<p id=\"user\">Not signed in</p>\
-                 <p><a id=\"login\" href=\"/login?return_to=/app\">Log in</a></p>"
+                 <p><a id=\"login\" href=\"/login?return_to=/app\">Log in</a> \
+                 or <a id=\"signin\" href=\"/signin\">sign in with a password here</a></p>"
             .to_owned(),
     };
     page("Home", &body)

@@ -138,6 +138,22 @@ impl SessionsBuilder {
         oauth_scopes => oauth_scopes;
     }
 
+    /// `SIGN_IN_FLOW`: the flow [`Sessions::sign_in`] uses (`USER_SRP_AUTH` by default).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .sign_in_flow(cognito_session::SignInFlow::Password)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sign_in_flow(mut self, flow: crate::SignInFlow) -> Self {
+        self.settings.sign_in_flow = flow;
+        self
+    }
+
     /// A ready KMS client for `SESSION_KMS_CIPHERTEXT`.
     #[cfg(feature = "kms")]
     pub fn kms_client(mut self, client: aws_sdk_kms::Client) -> Self {
@@ -527,6 +543,7 @@ impl SessionsBuilder {
                 allowed_origins,
                 managed,
                 id_verifier,
+                sign_in_flow: s.sign_in_flow,
                 memory: Default::default(),
             }),
         })

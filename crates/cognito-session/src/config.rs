@@ -72,6 +72,8 @@ pub(crate) struct Settings {
     pub redirect_uri: Option<String>,
     pub logout_uri: Option<String>,
     pub oauth_scopes: Option<String>,
+    /// `SIGN_IN_FLOW`: what [`Sessions::sign_in`](crate::Sessions::sign_in) uses.
+    pub sign_in_flow: crate::SignInFlow,
 }
 
 impl std::fmt::Debug for Settings {
@@ -144,6 +146,7 @@ impl Default for Settings {
             redirect_uri: None,
             logout_uri: None,
             oauth_scopes: None,
+            sign_in_flow: crate::SignInFlow::Srp,
         }
     }
 }
@@ -285,6 +288,18 @@ impl Settings {
                     return Err(invalid(
                         "COOKIE_PREFIX",
                         format!("{prefix:?}; use __Host-, __Secure- or none"),
+                    ))
+                }
+            };
+        }
+        if let Some(flow) = get("SIGN_IN_FLOW") {
+            self.sign_in_flow = match flow.to_ascii_lowercase().as_str() {
+                "srp" | "user_srp_auth" => crate::SignInFlow::Srp,
+                "password" | "user_password_auth" => crate::SignInFlow::Password,
+                _ => {
+                    return Err(invalid(
+                        "SIGN_IN_FLOW",
+                        format!("{flow:?}; use srp (USER_SRP_AUTH, the default) or password (USER_PASSWORD_AUTH)"),
                     ))
                 }
             };

@@ -76,6 +76,7 @@
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_NAME` | the session cookie's name where the code names none ([`Sessions::current`], [`SessionLayer`]; default `token`) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
+//! | `SIGN_IN_FLOW` | `srp` (default, `USER_SRP_AUTH`) or `password` (`USER_PASSWORD_AUTH`): what [`Sessions::sign_in`] uses |
 //! | `COOKIE_SECURE` | `false` drops the `Secure` attribute, for plain-HTTP local development only (refused with an `https://` `REDIRECT_URI`) |
 //! | `COGNITO_DOMAIN`, `REDIRECT_URI` | managed login: the user pool's domain (`https://myapp.auth.us-east-1.amazoncognito.com` or a custom domain) and the callback URL registered on the app client ([`Sessions::login`], [`Sessions::callback`]) |
 //! | `LOGOUT_URI` | a sign-out URL of the app client: [`Sessions::logout`] then ends the managed-login session too |

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) managed: Option<crate::login::Managed>,
     /// Verifies ID tokens (login and refresh results) for the stored profile.
     pub(crate) id_verifier: Verifier,
+    /// The flow [`Sessions::sign_in`] uses.
+    pub(crate) sign_in_flow: crate::SignInFlow,
     /// Reported configuration errors and unstored rotated refresh tokens, for this process.
     pub(crate) memory: crate::refresh::Memory,
 }

@@ -37,7 +37,8 @@ pub enum SignInFlow {
 const TOTP_DEVICE_NAME: &str = "cognito-session";
 
 impl Sessions {
-    /// Signs `username` in with `password` by `USER_SRP_AUTH`, and starts the session
+    /// Signs `username` in with `password` by `USER_SRP_AUTH` (or the flow `SIGN_IN_FLOW` /
+    /// [`SessionsBuilder::sign_in_flow`](crate::SessionsBuilder::sign_in_flow) chose), and starts the session
     /// ([`Sessions::start`]: row, device confirmation) when Cognito asks nothing more. Otherwise
     /// returns the [`Challenge`] to answer with [`Sessions::respond`].
     ///
@@ -58,7 +59,8 @@ impl Sessions {
     /// # }
     /// ```
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignIn, SignInError> {
-        self.sign_in_with(SignInFlow::Srp, username, password).await
+        self.sign_in_with(self.inner.sign_in_flow, username, password)
+            .await
     }
 
     /// [`sign_in`](Sessions::sign_in) with the flow of your choice.

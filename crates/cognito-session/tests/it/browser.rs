@@ -26,6 +26,14 @@ struct App {
 }
 
 async fn app() -> App {
+    app_with(|b| b).await
+}
+
+/// The app, its sessions built with `customize` (on top of managed login on the fake, and the
+/// CSRF origin check for the app's own origin).
+async fn app_with(
+    customize: impl FnOnce(cognito_session::SessionsBuilder) -> cognito_session::SessionsBuilder,
+) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let pool = Pool::new(PoolOptions::managed_login(
@@ -36,14 +44,13 @@ async fn app() -> App {
     let fake = ManagedLogin::start(&pool).await;
     let clock = Arc::new(AtomicI64::new(0));
     let (builder, _) = builder(&pool);
-    let sessions = builder
+    let builder = builder
+        .allowed_origins([url.as_str()])
         .cognito_domain(fake.base_url())
         .redirect_uri(format!("{url}/callback"))
         .logout_uri(format!("{url}/"))
-        .clock(movable_clock(clock.clone()))
-        .build()
-        .await
-        .expect("build sessions");
+        .clock(movable_clock(clock.clone()));
+    let sessions = customize(builder).build().await.expect("build sessions");
     let router = web_app::app(sessions);
     tokio::spawn(async move { axum::serve(listener, router).await });
     App {
@@ -174,4 +181,77 @@ async fn a_browser_logs_in_refreshes_and_logs_out_through_managed_login() {
         3,
         "ada, bob, and the attacker signed in with a password"
     );
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_with_the_apps_own_form_and_sets_a_new_password() {
+    // USER_PASSWORD_AUTH: moto checks passwords there (over SRP it cannot tell a wrong one).
+    let app = app_with(|b| b.sign_in_flow(cognito_session::SignInFlow::Password)).await;
+    app.pool
+        .cognito
+        .admin_create_user()
+        .user_pool_id(&app.pool.pool_id)
+        .username("cleo")
+        .temporary_password("Temp-horse-1!")
+        .send()
+        .await
+        .expect("a user with a temporary password");
+    app.pool
+        .set_attributes("cleo", &[("email", "cleo@example.com")])
+        .await;
+    let browser = Browser::start().await;
+    let cleo = browser.context("web_app_password_form").await;
+
+    // A wrong password and an unknown user get the same words.
+    cleo.goto(&format!("{}/signin", app.url)).await;
+    cleo.fill("username", "cleo").await;
+    cleo.fill("password", "Wrong-horse-1!").await;
+    cleo.submit("#signin").await;
+    let wrong = cleo.wait_for_text("incorrect username or password").await;
+    cleo.screenshot("wrong-password").await;
+    cleo.fill("username", "nobody-at-all").await;
+    cleo.fill("password", "Wrong-horse-1!").await;
+    cleo.submit("#signin").await;
+    let unknown = cleo.wait_for_text("incorrect username or password").await;
+    assert_eq!(wrong, unknown, "the same page for both");
+
+    // The temporary password leads to the new-password step; the challenge waits in an
+    // HttpOnly cookie that page scripts cannot read.
+    cleo.fill("username", "cleo").await;
+    cleo.fill("password", "Temp-horse-1!").await;
+    cleo.submit("#signin").await;
+    cleo.wait_for_text("One more step").await;
+    let challenge = cleo
+        .cookie("signin-challenge")
+        .await
+        .expect("the challenge cookie");
+    assert!(challenge.http_only && challenge.secure, "{challenge:?}");
+    assert_eq!(challenge.path.as_deref(), Some("/signin"));
+    assert!(!cleo.document_cookie().await.contains("signin-challenge"));
+    cleo.screenshot("new-password-step").await;
+    cleo.fill("new_password", "Brand-new-horse-2!").await;
+    cleo.submit("#next").await;
+    cleo.wait_for_text("Signed in as cleo@example.com").await;
+    cleo.goto(&format!("{}/signin", app.url)).await;
+    assert!(
+        cleo.cookie("signin-challenge").await.is_none(),
+        "the challenge cookie is gone"
+    );
+    cleo.goto(&format!("{}/app", app.url)).await;
+    cleo.wait_for_text("Signed in as cleo@example.com").await;
+    let cookie = cleo.cookie("token").await.expect("the session cookie");
+    assert!(cookie.http_only && cookie.secure);
+    assert_eq!(cookie.same_site.as_deref(), Some("Lax"));
+    assert!(!cleo.document_cookie().await.contains("token="));
+    cleo.screenshot("signed-in-with-own-form").await;
+
+    // The new password is the password now.
+    cleo.submit("#logout").await;
+    cleo.wait_for_text("Not signed in").await;
+    cleo.goto(&format!("{}/signin", app.url)).await;
+    cleo.fill("username", "cleo").await;
+    cleo.fill("password", "Brand-new-horse-2!").await;
+    cleo.submit("#signin").await;
+    cleo.wait_for_text("Signed in as cleo@example.com").await;
+    assert_eq!(app.fake.sign_ins(), 0, "no managed login involved");
 }
