@@ -39,6 +39,7 @@ impl Subject {
         row.expires_at = Some(1_800_000_000);
         row.last_seen = Some(1_700_000_010);
         row.device_key = Some("us-east-1_device".into());
+        row.profile = Some(r#"{"email":"a@example.com"}"#.into());
         row.version = version.map(Version::new);
         row
     }
@@ -88,6 +89,7 @@ pub async fn update_at_the_right_version_applies_the_patch_and_returns_the_recor
     patch.refreshed_from = Write::Set("hash".into());
     patch.lease_id = Write::Set("lease".into());
     patch.lease_until_ms = Write::Set(1_700_000_503_000);
+    patch.profile = Write::Set(r#"{"email":"b@example.com"}"#.into());
     patch.last_seen = Write::Remove;
     let written = s.store.update(key, Some(&v("v1")), &patch).await.unwrap();
     let mut expected = row.clone();
@@ -95,6 +97,10 @@ pub async fn update_at_the_right_version_applies_the_patch_and_returns_the_recor
     assert_eq!(written, expected, "the record as written");
     assert_eq!(written.last_seen, None, "removed");
     assert_eq!(written.origin_jti.as_deref(), Some("family"), "kept");
+    assert_eq!(
+        written.profile.as_deref(),
+        Some(r#"{"email":"b@example.com"}"#)
+    );
     assert_eq!(s.store.load(key).await.unwrap(), Some(expected.clone()));
 
     // Removing what was set, and a patch that keeps the version.
