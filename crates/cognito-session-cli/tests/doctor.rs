@@ -674,3 +674,100 @@ async fn doctor_reports_missing_credentials_and_unreachable_aws_once() {
     }
     assert_eq!(line(&json, "config.user_pool_id")["status"], "warn");
 }
+
+#[tokio::test]
+async fn doctor_checks_managed_login_against_the_app_client_and_the_pool_domain() {
+    let callback = "https://app.example.com/callback";
+    let signed_out = "https://app.example.com/";
+    let pool = Pool::new(PoolOptions::managed_login(callback, signed_out)).await;
+    enable_ttl(&pool).await;
+    let domain = format!("doc{}", std::process::id());
+    pool.cognito
+        .create_user_pool_domain()
+        .user_pool_id(&pool.pool_id)
+        .domain(&domain)
+        .send()
+        .await
+        .expect("a pool domain");
+    let url = format!("https://{domain}.auth.us-east-1.amazoncognito.com");
+    let login = |redirect: &'static str, logout: &'static str| {
+        vec![("REDIRECT_URI", redirect), ("LOGOUT_URI", logout)]
+    };
+    let logins = [
+        "login.code_flow",
+        "login.callback_url",
+        "login.logout_url",
+        "login.scopes",
+        "login.domain",
+    ];
+
+    // As registered: every managed-login check passes.
+    let mut extra = login(callback, signed_out);
+    extra.push(("COGNITO_DOMAIN", url.as_str()));
+    let (_, json) = run(&pool, &extra, &[]).await;
+    let ok = with_status(&json, "ok");
+    for check in logins {
+        assert!(ok.contains(check), "{check}: {json:#}");
+    }
+
+    // A callback URL, a sign-out URL and a scope the client does not have.
+    let mut extra = login("https://app.example.com/cb", "https://other.example/");
+    extra.push(("COGNITO_DOMAIN", url.as_str()));
+    extra.push(("OAUTH_SCOPES", "openid phone"));
+    let (output, json) = run(&pool, &extra, &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    let failed = with_status(&json, "fail");
+    for check in ["login.callback_url", "login.logout_url", "login.scopes"] {
+        assert!(failed.contains(check), "{check}: {json:#}");
+    }
+    assert!(line(&json, "login.callback_url")["message"]
+        .as_str()
+        .unwrap()
+        .contains(callback));
+    assert!(line(&json, "login.scopes")["message"]
+        .as_str()
+        .unwrap()
+        .contains("phone"));
+
+    // Another pool's domain, and no such domain.
+    let other = Pool::new(PoolOptions::default()).await;
+    let foreign = format!("doc-other{}", std::process::id());
+    other
+        .cognito
+        .create_user_pool_domain()
+        .user_pool_id(&other.pool_id)
+        .domain(&foreign)
+        .send()
+        .await
+        .expect("another pool's domain");
+    for (name, says) in [
+        (foreign.as_str(), "belongs to user pool"),
+        ("no-such-domain-x", "no such user pool domain"),
+    ] {
+        let url = format!("https://{name}.auth.us-east-1.amazoncognito.com");
+        let mut extra = login(callback, signed_out);
+        extra.push(("COGNITO_DOMAIN", url.as_str()));
+        let (_, json) = run(&pool, &extra, &[]).await;
+        assert_eq!(line(&json, "login.domain")["status"], "fail", "{json:#}");
+        assert!(
+            line(&json, "login.domain")["message"]
+                .as_str()
+                .unwrap()
+                .contains(says),
+            "{json:#}"
+        );
+    }
+
+    // An app client without the code grant, and one half of the configuration alone.
+    let plain = Pool::new(PoolOptions::default()).await;
+    let mut extra = login(callback, signed_out);
+    extra.push(("COGNITO_DOMAIN", url.as_str()));
+    let (_, json) = run(&plain, &extra, &[]).await;
+    assert_eq!(line(&json, "login.code_flow")["status"], "fail", "{json:#}");
+    let (_, json) = run(&pool, &[("REDIRECT_URI", callback)], &[]).await;
+    assert_eq!(line(&json, "login.config")["status"], "fail", "{json:#}");
+    assert!(line(&json, "login.config")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("COGNITO_DOMAIN"));
+}

@@ -258,6 +258,7 @@ fn client_checks(
     }
     validity(client, setup, report);
     rotation(client, setup, report);
+    super::login::client(client, setup, report);
 }
 
 /// `client.refresh_validity`: a session cannot outlive its refresh token.

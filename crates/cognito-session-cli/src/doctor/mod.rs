@@ -10,6 +10,7 @@ mod aws;
 mod cognito;
 mod iam;
 mod jwks;
+mod login;
 mod report;
 mod setup;
 mod table;
@@ -61,6 +62,18 @@ pub struct DoctorArgs {
     /// How many rows of the table to sample (a `Scan` with this `Limit`); 0 reads none.
     #[arg(long, default_value_t = 25)]
     pub sample: i32,
+    /// The user pool's domain for managed login.
+    #[arg(long, env = "COGNITO_DOMAIN")]
+    pub cognito_domain: Option<String>,
+    /// The managed login's callback URL.
+    #[arg(long, env = "REDIRECT_URI")]
+    pub redirect_uri: Option<String>,
+    /// Where the managed login's `/logout` sends the browser.
+    #[arg(long, env = "LOGOUT_URI")]
+    pub logout_uri: Option<String>,
+    /// The scopes managed login asks for (default `openid email`).
+    #[arg(long, env = "OAUTH_SCOPES")]
+    pub oauth_scopes: Option<String>,
     /// Print the checks as JSON: `{"status", "summary", "checks": [{check, status, message,
     /// fix?, code}]}`.
     #[arg(long)]
@@ -73,11 +86,13 @@ pub async fn run(args: DoctorArgs) -> Result<(), Failure> {
     let json = args.json;
     let mut report = Report::default();
     let mut setup = setup::Setup::read(args, &mut report)?;
+    login::settings(&setup, &mut report);
     if let Some(aws) = aws::Aws::connect(&setup, &mut report).await {
         aws::kms(&aws, &mut setup, &mut report).await;
         let table_ok = table::check(&aws, &setup, &mut report).await;
         iam::dynamodb(&aws, &setup, table_ok, &mut report).await;
         let client = cognito::check(&aws, &setup, &mut report).await;
+        login::domain(&aws, &setup, &mut report).await;
         iam::cognito(&aws, &setup, &client, &mut report).await;
     }
     let keys = jwks::check(&setup, &mut report).await;

@@ -56,6 +56,11 @@ pub struct Setup {
     pub cognito_endpoint: Option<String>,
     pub token: Option<String>,
     pub sample: i32,
+    /// Managed login: `COGNITO_DOMAIN`, `REDIRECT_URI`, `LOGOUT_URI`, `OAUTH_SCOPES`.
+    pub cognito_domain: Option<Named>,
+    pub redirect_uri: Option<Named>,
+    pub logout_uri: Option<Named>,
+    pub oauth_scopes: Option<Named>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -266,6 +271,10 @@ impl Setup {
                 .or_else(|| env("AWS_ENDPOINT_URL")),
             token,
             sample: args.sample.max(0),
+            cognito_domain: Named::new(args.cognito_domain, "--cognito-domain", "COGNITO_DOMAIN"),
+            redirect_uri: Named::new(args.redirect_uri, "--redirect-uri", "REDIRECT_URI"),
+            logout_uri: Named::new(args.logout_uri, "--logout-uri", "LOGOUT_URI"),
+            oauth_scopes: Named::new(args.oauth_scopes, "--oauth-scopes", "OAUTH_SCOPES"),
         })
     }
 
