@@ -86,6 +86,32 @@ pub(crate) fn signed_but_refused(
     }
 }
 
+/// While the pool is still being learned, a token for another app client is refused before any
+/// key is fetched (a forged token must cost nothing), so nobody knows whether it is genuine. If
+/// every user is refused that way, the configured client id is the likely mistake: say so, at
+/// most once a minute whatever the token says (so made-up client ids cannot flood the log).
+pub(crate) fn refused_while_learning(
+    rejected: &ClaimsRejected,
+    expected_clients: &[String],
+    actual_client: &str,
+    names: &SettingNames,
+) {
+    let expected_client = &*expected_clients.join(", ");
+    if matches!(rejected, ClaimsRejected::Client)
+        && due(
+            ("learning-client", expected_client.into(), "".into()),
+            Instant::now(),
+        )
+    {
+        tracing::warn!(
+            expected_client_id = expected_client,
+            actual_client_id = actual_client,
+            "a token for app client {actual_client} was refused before its signature was              checked (the user pool is not configured, so it is learned from the first token              for {expected_client}); if every user is refused, check {}, or set USER_POOL_ID so              that such tokens are checked against the pool's keys (at most one line per minute)",
+            names.client_ids
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

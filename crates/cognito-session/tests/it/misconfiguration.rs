@@ -153,6 +153,53 @@ async fn a_token_of_another_issuer_signed_by_the_pools_keys_logs_one_warning_nam
 }
 
 #[tokio::test]
+async fn a_wrong_client_id_while_learning_the_pool_logs_one_warning_naming_client_id() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("learning-wrong-client").await;
+    // Only the seed's variables, and a CLIENT_ID that is not the app client's.
+    let wrong = format!("not-the-app-client-{}", std::process::id());
+    let sessions = cognito_session::Sessions::builder()
+        .table(&s.pool.table)
+        .partition_key(&s.pool.partition_key)
+        .client_id(&wrong)
+        .sdk_config(s.pool.sdk.clone())
+        .build()
+        .await
+        .unwrap();
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let token = login.access_token().unwrap();
+    let mut claims = testkit::peek(token);
+    for n in 0..20 {
+        // The genuine token, and tokens naming ever other (made-up) client ids: one line.
+        claims["client_id"] = format!("made-up-{n}").into();
+        let forged = minter().access(&claims);
+        for token in [token, forged.as_str()] {
+            let error = sessions
+                .session("token", &crate::cookies(token))
+                .await
+                .unwrap_err();
+            assert_refused(&error, &Rejected::Claims(ClaimsRejected::Client));
+        }
+    }
+    let warnings = capture.warnings();
+    assert_eq!(warnings.len(), 1, "one line a minute: {warnings:#?}");
+    let line = &warnings[0];
+    assert!(
+        line.contains(&s.pool.client_id) && line.contains(&wrong),
+        "{line}"
+    );
+    assert!(
+        line.contains("CLIENT_ID") && line.contains("USER_POOL_ID"),
+        "{line}"
+    );
+    assert!(
+        !line.contains(&token[token.len() / 2..][..24]),
+        "never the token"
+    );
+}
+
+#[tokio::test]
 async fn a_forged_token_naming_another_client_logs_no_warning() {
     let s = setup().await;
     let (_, login) = s.logged_in("forged-client").await;
