@@ -50,16 +50,22 @@ async fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .init();
-    let result = match cli.command {
-        Command::Table(command) => table::run(command).await,
-        Command::Token(command) => token::run(command).await,
-        Command::Session(command) => session::run(command).await,
-        Command::Doctor(args) => doctor::run(args).await,
+    // The doctor reports its Region itself, on its own line.
+    let (result, names_region) = match cli.command {
+        Command::Table(command) => (table::run(command).await, true),
+        Command::Token(command) => (token::run(command).await, true),
+        Command::Session(command) => (session::run(command).await, true),
+        Command::Doctor(args) => (doctor::run(args).await, false),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("cognito-session: {}", failure.message);
+            let message = if names_region {
+                output::with_region(&failure.message)
+            } else {
+                failure.message
+            };
+            eprintln!("cognito-session: {message}");
             ExitCode::from(failure.code)
         }
     }

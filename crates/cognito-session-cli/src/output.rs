@@ -74,9 +74,28 @@ pub fn print(value: &serde_json::Value) {
 
 /// The AWS SDK configuration from the environment.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
-        .await
+        .await;
+    let region = config
+        .region()
+        .map_or_else(|| "none (set AWS_REGION)".to_owned(), |r| r.to_string());
+    let _ = REGION.set(region);
+    config
+}
+
+/// The AWS Region this run called (once `aws()` loaded the configuration): a failure names it,
+/// since a wrong Region looks like a missing table, pool or session.
+pub static REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `message`, naming the AWS Region called when the command called AWS and it does not yet.
+pub fn with_region(message: &str) -> String {
+    match REGION.get() {
+        Some(region) if !message.contains(region.as_str()) => {
+            format!("{message} (AWS Region {region})")
+        }
+        _ => message.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -353,6 +353,11 @@ async fn an_unreachable_aws_is_exit_status_3() {
         .await
         .unwrap();
     assert_eq!(code(&output), 3, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("(AWS Region us-east-1)"),
+        "a failure names the Region called: {}",
+        stderr(&output)
+    );
 }
 
 /// A store on `pool`'s table (with its sort key, if any), and the table's name and the key to
