@@ -1,7 +1,6 @@
 //! Logs and error messages never contain a token, a refresh token or a key.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use crate::capture::Capture;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -10,29 +9,10 @@ use tracing::Level;
 
 use crate::{cookies, setup_with};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_reaches_a_log_line_or_an_error_message() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install(Level::TRACE);
 
     let key = STANDARD.encode([42u8; 32]);
     let s = setup_with(
@@ -83,7 +63,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
     let error = s.refused(&expired).await;
     messages.push(format!("{error} {error:?}"));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("refreshed an expired session"),
         "the capture works: {logs}"
@@ -105,13 +85,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_message() {
 #[tokio::test]
 async fn a_logged_outage_keeps_the_sdk_cause_once() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::WARN)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install(Level::WARN);
 
     let s = crate::setup().await;
     let (_, login) = s.logged_in("outage-log").await;
@@ -125,7 +99,7 @@ async fn a_logged_outage_keeps_the_sdk_cause_once() {
         .unwrap_err();
     assert_eq!(error.status(), 503, "{error}");
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let line = logs
         .lines()
         .find(|l| l.contains("session check failed"))

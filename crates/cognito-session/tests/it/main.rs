@@ -2,6 +2,7 @@
 
 mod attacks;
 mod browser;
+mod capture;
 mod concurrency;
 mod config;
 mod devices;

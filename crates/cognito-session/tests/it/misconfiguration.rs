@@ -1,7 +1,6 @@
 //! A misconfiguration never fails silently: it is logged, or answered as a configuration error.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use crate::capture::Capture;
 
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
@@ -14,41 +13,6 @@ use testkit::{Fault, Proxy, Rule};
 use crate::{cookies, minter, setup, Setup};
 
 /// Log lines at INFO and above, captured for the current thread.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(Level::INFO)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    /// The WARN lines.
-    fn warnings(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(" WARN "))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 fn assert_refused(error: &Error, expected: &Rejected) {
     match error {
         Error::Unauthorized(Unauthorized::InvalidToken(reason)) => assert_eq!(reason, expected),
@@ -94,7 +58,7 @@ async fn a_token_of_another_app_client_logs_one_warning_naming_client_id() {
     let s = setup().await;
     let (other_id, token) = other_clients_token(&s, "wrong-client").await;
     let capture = Capture::default();
-    let _guard = capture.install();
+    let _guard = capture.install(Level::INFO);
     for _ in 0..20 {
         assert_refused(
             &s.refused(&token).await,
@@ -134,7 +98,7 @@ async fn a_token_of_another_issuer_signed_by_the_pools_keys_logs_one_warning_nam
     claims["iss"] = other.clone().into();
     let token = minter().access(&claims);
     let capture = Capture::default();
-    let _guard = capture.install();
+    let _guard = capture.install(Level::INFO);
     for _ in 0..20 {
         assert_refused(
             &s.refused(&token).await,
@@ -167,7 +131,7 @@ async fn a_wrong_client_id_while_learning_the_pool_logs_one_warning_naming_clien
         .await
         .unwrap();
     let capture = Capture::default();
-    let _guard = capture.install();
+    let _guard = capture.install(Level::INFO);
     let token = login.access_token().unwrap();
     let mut claims = testkit::peek(token);
     for n in 0..20 {
@@ -208,7 +172,7 @@ async fn a_forged_token_naming_another_client_logs_no_warning() {
     // Signed by another key: nothing says the configuration is wrong.
     let token = testkit::Minter::random().access(&claims);
     let capture = Capture::default();
-    let _guard = capture.install();
+    let _guard = capture.install(Level::INFO);
     assert_refused(&s.refused(&token).await, &Rejected::Signature);
     assert_eq!(capture.warnings(), Vec::<String>::new());
 }
@@ -350,7 +314,7 @@ async fn a_session_check_that_fails_transiently_logs_that_the_session_was_kept()
     let (_, login) = s.logged_in("kept").await;
     let sessions = crate::sessions_via(&s, &crate::dead_endpoint(), |b| b).await;
     let capture = Capture::default();
-    let _guard = capture.install();
+    let _guard = capture.install(Level::INFO);
     let error = sessions
         .session("token", &cookies(login.access_token().unwrap()))
         .await

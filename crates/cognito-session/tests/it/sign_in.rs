@@ -6,7 +6,8 @@
 //! the flow (calls, parameters, SECRET_HASH, challenges, the session row); the SRP math itself is
 //! proven by the test vectors in `src/login/srp.rs`.
 
-use std::sync::{Arc, Mutex};
+use crate::capture::Capture;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::hmac;
@@ -378,29 +379,10 @@ async fn an_authenticator_app_is_set_up_during_sign_in() {
     assert!(s.pool.row(&sub).await.is_some());
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = capture.install(Level::TRACE);
     let s = setup().await;
     let sub = s.pool.user("heidi").await;
     let password = SignInFlow::Password;
@@ -430,7 +412,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
         assert_eq!(error.status(), 401);
     }
     assert!(s.pool.row(&sub).await.is_none());
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert_eq!(logs.matches("sign-in refused").count(), 3, "{logs}");
     for secret in ["heidi", "nobody-here", "Wrong-horse-9!", PASSWORD] {
         assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
