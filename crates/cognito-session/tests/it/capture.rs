@@ -36,6 +36,22 @@ impl Capture {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 
+    /// Everything at TRACE and above, captured until the guard is dropped.
+    pub fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
+        let capture = Capture::default();
+        let guard = capture.install(Level::TRACE);
+        (capture, guard)
+    }
+
+    /// The captured lines of this crate at `level` (`ERROR`, `WARN`, ...).
+    pub fn lines(&self, level: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| l.contains(level) && l.contains("cognito_session"))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The WARN lines.
     pub fn warnings(&self) -> Vec<String> {
         self.text()

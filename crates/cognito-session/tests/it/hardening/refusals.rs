@@ -1,8 +1,8 @@
 //! 1. Refusals from Cognito: a dead refresh token ends the session, our misconfiguration keeps it.
 
+use crate::capture::Capture;
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -40,43 +40,6 @@ pub(crate) async fn with_fake(
     )));
     let proxy = Proxy::with_fake(&s.pool.moto.url, fake.clone()).await;
     (fake, proxy)
-}
-
-/// Log lines captured while a test runs (every level).
-#[derive(Clone, Default)]
-pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// Captures this thread's log lines until the guard is dropped.
-    pub(crate) fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    /// The captured lines of this crate at `level` (`ERROR`, `WARN`, ...).
-    pub(crate) fn lines(&self, level: &str) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter(|l| l.contains(level) && l.contains("cognito_session"))
-            .map(str::to_owned)
-            .collect()
-    }
 }
 
 fn assert_config(error: &Error, names: &str, case: &str) {
@@ -309,7 +272,7 @@ async fn each_misconfiguration_keeps_the_row_and_answers_500() {
 
 #[tokio::test]
 async fn a_misconfiguration_is_logged_at_error_level_once_per_cause() {
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Capture::start();
     let s = setup_with(
         PoolOptions {
             secret: true,
@@ -364,7 +327,7 @@ async fn set_token(s: &Setup, sub: &str, value: AttributeValue) -> Row {
 #[tokio::test]
 async fn an_empty_or_oversized_stored_token_is_refused_without_calling_cognito() {
     let s = setup().await;
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Capture::start();
     let cases = [
         ("empty", AttributeValue::S(String::new())),
         ("over 16 KiB", AttributeValue::S("x".repeat(16 * 1024 + 1))),

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_session::{Service, Unauthorized};
 use testkit::{Fault, Rule};
 
-use super::refusals::{builder_via, with_fake, Logs};
+use super::refusals::{builder_via, with_fake};
+use crate::capture::Capture;
 use crate::{cookies, setup};
 
 /// The row update that records a refresh sets `refreshed_at` (`#ra = :ra`).
@@ -18,7 +19,7 @@ fn stored_token(row: &std::collections::HashMap<String, AttributeValue>) -> Stri
 
 #[tokio::test]
 async fn refresh_token_reuse_ends_the_session_as_possible_theft() {
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Capture::start();
     let s = setup().await;
     let (fake, proxy) = with_fake(&s, Duration::ZERO, |f| f).await;
     let (sub, login) = s.logged_in("reused").await;
