@@ -22,11 +22,14 @@ pub enum LoginError {
     NotConfigured,
     /// Cognito sent the browser back with `error=` (for example `access_denied`, or
     /// `invalid_request` for a misconfigured app client) (401).
-    #[error("Cognito did not sign the user in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    ///
+    /// Anyone can send a browser to the callback with any `error_description`, so it is kept
+    /// for logs (control characters removed) but never shown: the message names the code alone.
+    #[error("Cognito did not sign the user in ({error}): start the login again")]
     Denied {
-        /// The OAuth `error` code.
+        /// The OAuth `error` code (letters, digits and `_` only).
         error: String,
-        /// Cognito's `error_description`, if any.
+        /// Cognito's `error_description`, if any (for logs; attacker-controlled).
         description: Option<String>,
     },
     /// The callback lacks `code` or `state` (400).

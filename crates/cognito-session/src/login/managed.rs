@@ -174,8 +174,13 @@ impl Sessions {
         };
         if let Some(error) = param("error") {
             return Err(LoginError::Denied {
-                error: error.chars().take(100).collect(),
-                description: param("error_description").map(|d| d.chars().take(300).collect()),
+                error: error
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take(64)
+                    .collect(),
+                description: param("error_description")
+                    .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
             });
         }
         let state = param("state").ok_or(LoginError::MissingParameter("state"))?;

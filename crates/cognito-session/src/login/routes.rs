@@ -103,6 +103,16 @@ impl Sessions {
     fn login_failure(&self, wants_html: bool, error: &LoginError) -> Response<String> {
         let status = error.status();
         let chain = crate::error::Chain(error);
+        if let LoginError::Denied {
+            description: Some(description),
+            ..
+        } = error
+        {
+            tracing::info!(
+                description = description.as_str(),
+                "Cognito's error description"
+            );
+        }
         if status >= 500 {
             tracing::error!(code = error.code(), error = %chain, "login failed");
         } else {

@@ -49,6 +49,7 @@ async fn app_with(
         .cognito_domain(fake.base_url())
         .redirect_uri(format!("{url}/callback"))
         .logout_uri(format!("{url}/"))
+        .operation_timeout(std::time::Duration::from_secs(8))
         .clock(movable_clock(clock.clone()));
     let sessions = customize(builder).build().await.expect("build sessions");
     let router = web_app::app(sessions);

@@ -30,6 +30,9 @@ async fn setup() -> Login {
         .cognito_domain(fake.base_url())
         .redirect_uri(CALLBACK)
         .logout_uri(SIGNED_OUT)
+        // Generous: under a loaded CI the fake's token endpoint (moto behind it) can be slow;
+        // the outage test's hang waits this long.
+        .operation_timeout(std::time::Duration::from_secs(8))
         .clock(movable_clock(clock.clone()))
         .build()
         .await
@@ -283,12 +286,19 @@ async fn a_code_the_token_endpoint_refuses_and_cognito_errors_are_clear_refusals
     let (_, cookie) = s.begin("/").await;
     let denied = s
         .callback(
-            "/callback?error=access_denied&error_description=no",
+            "/callback?error=access_denied%3Cb%3E&error_description=Call+%2B1-555+to+unlock",
             Some(&cookie),
         )
         .await;
     assert_eq!(denied.status(), 401);
     assert_eq!(error_code(&denied), "login_denied");
+    // Attacker-chosen text never reaches the page (the description is only logged).
+    assert!(
+        denied.body().contains("(access_deniedb)"),
+        "{}",
+        denied.body()
+    );
+    assert!(!denied.body().contains("555") && !denied.body().contains("<b>"));
     // A callback without parameters, as JSON for an API client.
     let request = http::Request::get("/callback").body(()).unwrap();
     let missing = s.sessions.callback(&request).await;
