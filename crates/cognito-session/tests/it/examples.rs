@@ -1,4 +1,4 @@
-//! The `http_api` (lambda_http + SessionLayer) and `axum_app` examples run for real: as Lambda
+//! The `http_api` (lambda_http + SessionLayer), `axum_app` and `web_app` examples run for real: as Lambda
 //! function processes behind the Runtime API emulator fed with trigger fixtures, and the axum app
 //! also as a local HTTP server, with moto behind.
 
@@ -335,4 +335,145 @@ async fn forget_refresh(s: &crate::Setup, sub: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// `event` with the query `key=value` (however the trigger carries it) and `Accept: text/html`.
+fn page_load(mut event: Value, query: &[(&str, &str)]) -> Value {
+    let raw = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query.iter().copied())
+        .finish();
+    if event.get("version").and_then(Value::as_str) == Some("2.0") {
+        event["rawQueryString"] = json!(raw);
+    } else {
+        let single: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let multi: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!([v])))
+            .collect();
+        event["queryStringParameters"] = Value::Object(single);
+        event["multiValueQueryStringParameters"] = Value::Object(multi);
+    }
+    event["headers"]["accept"] = json!("text/html,application/xhtml+xml");
+    if event.get("multiValueHeaders").is_some_and(Value::is_object) {
+        event["multiValueHeaders"]["accept"] = json!(["text/html,application/xhtml+xml"]);
+    }
+    event
+}
+
+/// A response header, from `headers` or `multiValueHeaders`.
+fn response_header(response: &Value, name: &str) -> Option<String> {
+    response["headers"][name]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            response["multiValueHeaders"][name][0]
+                .as_str()
+                .map(str::to_owned)
+        })
+}
+
+#[tokio::test]
+async fn web_app_example_logs_in_through_managed_login_as_a_lambda_function() {
+    let site = "https://app.example.com";
+    let callback_url = format!("{site}/callback");
+    let s = crate::setup_with(
+        testkit::PoolOptions::managed_login(&callback_url, &format!("{site}/")),
+        |b| b,
+    )
+    .await;
+    let fake = testkit::ManagedLogin::start(&s.pool).await;
+    s.pool.user("lambda-web").await;
+    s.pool
+        .set_attributes("lambda-web", &[("email", "lambda-web@example.com")])
+        .await;
+    let binary = example("web_app").await;
+    let api = RuntimeApi::start().await;
+    let mut vars = env(&s);
+    vars.push(("COGNITO_DOMAIN", fake.base_url().to_owned()));
+    vars.push(("REDIRECT_URI", callback_url.clone()));
+    vars.push(("LOGOUT_URI", format!("{site}/")));
+    let _function = Function::spawn(&binary, &api, &vars);
+
+    for fixture in ["apigw_v2_proxy_request.json", "apigw_proxy_request.json"] {
+        // A page load without a session goes to the login route...
+        let page = call(&api, page_load(event(fixture, "GET", "/app", None), &[])).await;
+        assert_eq!(page["statusCode"], 302, "{fixture}: {page}");
+        assert_eq!(
+            response_header(&page, "location").as_deref(),
+            Some("/login?return_to=%2Fapp")
+        );
+        // ...which sends the browser to the managed login with the login cookie.
+        let login = call(
+            &api,
+            page_load(
+                event(fixture, "GET", "/login", None),
+                &[("return_to", "/app")],
+            ),
+        )
+        .await;
+        assert_eq!(login["statusCode"], 302, "{fixture}: {login}");
+        let authorize = response_header(&login, "location").unwrap();
+        assert!(authorize.starts_with(fake.base_url()), "{authorize}");
+        let login_cookie = set_cookies(fixture, &login)
+            .into_iter()
+            .find(|c| c.starts_with("__Host-cognito-login="))
+            .expect("the login cookie");
+        let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
+
+        // The user signs in there and Cognito sends the browser back to the callback.
+        let back = testkit::managed_login::HttpBrowser::new()
+            .sign_in(&fake, &authorize, "lambda-web", testkit::PASSWORD)
+            .await;
+        let back = back.location().expect("to the callback");
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        let query: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let done = call(
+            &api,
+            page_load(
+                event(fixture, "GET", "/callback", Some(&login_cookie)),
+                &query,
+            ),
+        )
+        .await;
+        assert_eq!(done["statusCode"], 302, "{fixture}: {done}");
+        assert_eq!(response_header(&done, "location").as_deref(), Some("/app"));
+        let session = set_cookies(fixture, &done)
+            .into_iter()
+            .find(|c| c.starts_with("token="))
+            .expect("the session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("Secure"));
+        let session = session.split(';').next().unwrap().to_owned();
+
+        // The session works for the page and the JSON route.
+        let page = call(
+            &api,
+            page_load(event(fixture, "GET", "/app", Some(&session)), &[]),
+        )
+        .await;
+        assert_eq!(page["statusCode"], 200, "{fixture}: {page}");
+        assert!(
+            page["body"]
+                .as_str()
+                .unwrap()
+                .contains("Signed in as lambda-web@example.com"),
+            "{page}"
+        );
+        let me = call(&api, event(fixture, "GET", "/api/me", Some(&session))).await;
+        assert_eq!(
+            body(&me)["email"],
+            "lambda-web@example.com",
+            "{fixture}: {me}"
+        );
+        let anonymous = call(&api, event(fixture, "GET", "/api/me", None)).await;
+        assert_eq!(anonymous["statusCode"], 401, "{fixture}: {anonymous}");
+    }
 }
