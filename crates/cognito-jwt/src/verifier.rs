@@ -297,15 +297,16 @@ impl Verifier {
                 None => {
                     // Claims that would be refused after the signature anyway (another app
                     // client, another token use, expired beyond the window) cost no fetch.
-                    claims.check(&self.expect(iss, now)).map_err(|rejected| {
-                        misconfig::refused_while_learning(
-                            &rejected,
-                            &self.0.clients,
-                            claims.client_id(),
-                            &self.0.names,
-                        );
-                        rejected
-                    })?;
+                    claims
+                        .check(&self.expect(iss, now))
+                        .inspect_err(|rejected| {
+                            misconfig::refused_while_learning(
+                                rejected,
+                                &self.0.clients,
+                                claims.client_id(),
+                                &self.0.names,
+                            );
+                        })?;
                     return learner.keys(iss, kid, now).await;
                 }
             },
