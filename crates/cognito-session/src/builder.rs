@@ -546,6 +546,7 @@ impl SessionsBuilder {
                 sign_in_flow: s.sign_in_flow,
                 memory: Default::default(),
             }),
+            deadline: None,
         })
     }
 }

@@ -169,7 +169,10 @@ impl Sessions {
         let token = self
             .token_in(name, request)
             .ok_or(Unauthorized::MissingCookie)?;
-        let (claims, _) = self.inner.verifier.verify(token, self.now()).await?;
+        let budget = self.budget(request.deadline());
+        let (claims, _) = budget
+            .verify(self.inner.verifier.verify(token, self.now()))
+            .await?;
         let key = key_of(&claims, self.inner.per_device);
         self.remove(key, |row| same_family(row, &claims)).await?;
         Ok(())

@@ -33,6 +33,9 @@ use crate::Clock;
 #[derive(Clone)]
 pub struct Sessions {
     pub(crate) inner: Arc<Inner>,
+    /// The deadline every call of this handle meets ([`Sessions::with_deadline`]); `None`:
+    /// only the deadline a request carries, if any.
+    pub(crate) deadline: Option<SystemTime>,
 }
 
 pub(crate) struct Inner {
@@ -66,11 +69,53 @@ impl std::fmt::Debug for Sessions {
             .field("client_id", &self.inner.verifier.client_id)
             .field("validation", &self.inner.validation)
             .field("store", &self.inner.store)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
 impl Sessions {
+    /// This session manager, with every call bounded by `deadline` (the Lambda invocation's,
+    /// `lambda_runtime::Context::deadline()`): each call to DynamoDB, Cognito, the JWKS endpoint
+    /// and the managed login's token endpoint gets the time left before it, minus 300 ms to
+    /// answer, and a call still running then is a 503 ([`Error::Unavailable`]) instead of a
+    /// function timeout. For the calls that take no request ([`sign_in`](Sessions::sign_in),
+    /// [`respond`](Sessions::respond), [`start`](Sessions::start),
+    /// [`begin_login`](Sessions::begin_login), ...); the ones that take a request read its
+    /// deadline themselves (from the `lambda_http::Context` in its extensions), and the earlier
+    /// of the two counts. A deadline of 0 (the epoch, as in `Context::default()`) means unknown.
+    /// The handle is cheap (an `Arc` and a time): make one per request.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, context: lambda_runtime::Context) -> Result<(), cognito_session::SignInError> {
+    /// let step = sessions
+    ///     .with_deadline(context.deadline())
+    ///     .sign_in("alice", "Correct-horse-9!")
+    ///     .await?;
+    /// # let _ = step;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_deadline(&self, deadline: SystemTime) -> Sessions {
+        Sessions {
+            inner: self.inner.clone(),
+            deadline: crate::budget::known(deadline),
+        }
+    }
+
+    /// The budget of a call: the earlier of this handle's deadline and the request's.
+    pub(crate) fn budget(&self, request: Option<SystemTime>) -> Budget {
+        Budget::new(self.deadline_with(request))
+    }
+
+    /// The earlier of this handle's deadline and `request`'s (each `None` when unknown).
+    pub(crate) fn deadline_with(&self, request: Option<SystemTime>) -> Option<SystemTime> {
+        match (self.deadline, request.and_then(crate::budget::known)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(crate) fn now(&self) -> u64 {
         self.inner
             .clock
@@ -203,7 +248,7 @@ impl Sessions {
     ) -> Result<Session, Error> {
         let inner = &*self.inner;
         let now = self.now();
-        let deadline = deadline.and_then(crate::budget::known);
+        let deadline = self.deadline_with(deadline);
         let budget = Budget::new(deadline);
         let result = async {
             let (claims, freshness) = match inner.verifier.cached(token, now) {
