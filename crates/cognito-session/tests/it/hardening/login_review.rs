@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use axum::body::Body;
-use cognito_session::{Answer, CookieOptions, Error, Sessions, SignIn, SignInError};
+use cognito_session::{
+    Answer, CookieOptions, Error, Sessions, SessionsBuilder, SignIn, SignInError,
+};
 use http::{Request, Response};
 use lambda_http::tower::ServiceExt;
 use testkit::managed_login::HttpBrowser;
@@ -27,14 +29,16 @@ async fn managed() -> (Pool, ManagedLogin, Sessions, testkit::CallCounter) {
     let pool = Pool::new(PoolOptions::managed_login(CALLBACK, &format!("{SITE}/"))).await;
     let fake = ManagedLogin::start(&pool).await;
     let (builder, calls) = builder(&pool);
-    let sessions = builder
+    let sessions = with_fake(builder, &fake).build().await.unwrap();
+    (pool, fake, sessions, calls)
+}
+
+/// `builder` with managed login on `fake`, and time for a loaded machine.
+fn with_fake(builder: SessionsBuilder, fake: &ManagedLogin) -> SessionsBuilder {
+    builder
         .cognito_domain(fake.base_url())
         .redirect_uri(CALLBACK)
         .operation_timeout(std::time::Duration::from_secs(8))
-        .build()
-        .await
-        .unwrap();
-    (pool, fake, sessions, calls)
 }
 
 /// `/login` then the fake's form: the callback's path and query, and the login cookie.
@@ -140,11 +144,7 @@ async fn login_error_pages_show_the_status_and_a_code_only() {
     let (pool, fake, _, _) = managed().await;
     pool.user("wrong-secret").await;
     let (wrong, _) = builder(&pool);
-    let sessions = wrong
-        .client_secret("not-the-client-secret")
-        .cognito_domain(fake.base_url())
-        .redirect_uri(CALLBACK)
-        .operation_timeout(std::time::Duration::from_secs(8))
+    let sessions = with_fake(wrong.client_secret("not-the-client-secret"), &fake)
         .build()
         .await
         .unwrap();
@@ -237,13 +237,8 @@ async fn a_login_on_a_cold_instance_fetches_the_pools_keys_once() {
     let fake = ManagedLogin::start(&pool).await;
     pool.user("one-fetch").await;
     let proxy = Proxy::start(&pool.moto.url).await;
-    let sessions = via_proxy(&pool, &Arc::new(AtomicI64::new(0)), &proxy)
-        .await
-        .cognito_domain(fake.base_url())
-        .redirect_uri(CALLBACK)
-        .build()
-        .await
-        .unwrap();
+    let cold = via_proxy(&pool, &Arc::new(AtomicI64::new(0)), &proxy).await;
+    let sessions = with_fake(cold, &fake).build().await.unwrap();
     let (callback, cookie) = at_callback(&fake, &sessions, "one-fetch").await;
     let response = sessions
         .callback(&get(&callback, Some(&cookie), "text/html"))
@@ -261,10 +256,7 @@ async fn anonymous_login_requests_write_nothing() {
     // With the encryption key: not even the first one.
     let (pool, fake, _, _) = managed().await;
     let (keyed, calls) = builder(&pool);
-    let sessions = keyed
-        .encryption_key(KEY)
-        .cognito_domain(fake.base_url())
-        .redirect_uri(CALLBACK)
+    let sessions = with_fake(keyed.encryption_key(KEY), &fake)
         .build()
         .await
         .unwrap();
