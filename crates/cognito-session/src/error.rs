@@ -143,6 +143,27 @@ pub enum Unauthorized {
     UnusableRefreshToken,
 }
 
+impl Unauthorized {
+    /// A stable code for logs, metrics and JSON answers.
+    ///
+    /// ```
+    /// use cognito_session::Unauthorized;
+    /// assert_eq!(Unauthorized::MissingCookie.code(), "missing_cookie");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unauthorized::MissingCookie => "missing_cookie",
+            Unauthorized::InvalidToken(_) => "invalid_token",
+            Unauthorized::ExpiredBeyondRefresh => "expired_beyond_refresh",
+            Unauthorized::SessionEnded => "session_ended",
+            Unauthorized::FamilyMismatch => "family_mismatch",
+            Unauthorized::Revoked => "revoked",
+            Unauthorized::Replaced => "replaced",
+            Unauthorized::UnusableRefreshToken => "unusable_refresh_token",
+        }
+    }
+}
+
 impl Error {
     /// The HTTP status a handler should answer with: 401, 503, 500 or 400.
     ///

@@ -149,6 +149,7 @@ use crate::error::{Error, Unauthorized};
 use crate::policy::{issued, key_of, token_id, usable};
 use crate::seal::{SealError, Sealing};
 use crate::store::{Patch, SessionKey, SessionRow, SessionStore, StoreError, Version, Write};
+use crate::telemetry::{self, Audit, Count};
 use crate::verify::{Claims, Freshness, Verifier};
 use crate::{store_error, Clock, Service};
 
@@ -481,10 +482,17 @@ impl Refresher<'_> {
                 self.idle,
             )?;
             if self.replaced(&row, claims, now) {
-                tracing::warn!(
-                    sub = claims.sub(),
+                telemetry::count(Count::ReplacedToken);
+                telemetry::audit(
+                    "replaced_token_refused",
                     "an expired access token that a refresh replaced was presented after the \
-                     grace window: possibly a copied cookie; refused, the session is kept"
+                     grace window: possibly a copied cookie; refused, the session is kept",
+                    Audit {
+                        sub: Some(claims.sub()),
+                        family: claims.origin_jti(),
+                        warn: true,
+                        ..Audit::default()
+                    },
                 );
                 return Err(Unauthorized::Replaced.into());
             }
@@ -493,6 +501,10 @@ impl Refresher<'_> {
             }
             let refresh_token = sendable(self.sealing, &row)?;
             if !leased_at(&row, now) {
+                if row.lease_id.is_some() {
+                    // A lease that lapsed: its holder crashed or timed out.
+                    telemetry::count(Count::LeaseTakeover);
+                }
                 let lease = Lease::new(now + lease_ms, row.version.clone());
                 match self.take(key, &lease).await? {
                     Taken::Leased(row) => {
@@ -516,6 +528,7 @@ impl Refresher<'_> {
                     "another request holds the refresh lease",
                 ));
             }
+            telemetry::count(Count::LeaseWait);
             let jitter = Duration::from_millis(u64::from(random_id().as_bytes()[0] % 16) * 3);
             tokio::time::sleep(pause + jitter).await;
             pause = (pause * 2).min(Duration::from_millis(200));

@@ -69,6 +69,31 @@ pub trait CookieSource {
     fn deadline(&self) -> Option<std::time::SystemTime> {
         None
     }
+
+    /// Who sent the request (address, user agent, request id), for the audit trail, as far as
+    /// the request knows: from the Lambda event's request context and headers, never its body.
+    ///
+    /// ```
+    /// use cognito_session::CookieSource;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("user-agent", "curl/8".parse().unwrap());
+    /// assert_eq!(headers.client().user_agent.as_deref(), Some("curl/8"));
+    /// ```
+    fn client(&self) -> crate::ClientInfo {
+        crate::ClientInfo::default()
+    }
+}
+
+/// The client as headers tell it: the user agent, and an ALB's last `X-Forwarded-For` hop.
+pub(crate) fn client_of(headers: &HeaderMap) -> crate::ClientInfo {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    crate::ClientInfo {
+        user_agent: header("user-agent").map(crate::ClientInfo::agent),
+        source_ip: header("x-forwarded-for")
+            .and_then(|chain| chain.rsplit(',').next())
+            .map(|ip| crate::ClientInfo::agent(ip.trim())),
+        request_id: None,
+    }
 }
 
 /// The value of the first cookie named exactly `name` (case-sensitive, as cookie names are),
@@ -108,6 +133,10 @@ impl CookieSource for HeaderMap {
     fn cookie_strings(&self) -> Vec<&str> {
         header_strs(self).collect()
     }
+
+    fn client(&self) -> crate::ClientInfo {
+        client_of(self)
+    }
 }
 
 impl<B> CookieSource for http::Request<B> {
@@ -122,6 +151,27 @@ impl<B> CookieSource for http::Request<B> {
             .get::<lambda_http::Context>()
             .and_then(|c| crate::budget::known(c.deadline()))
     }
+
+    /// The address from `lambda_http`'s request context (API Gateway, function URLs) or the
+    /// headers (ALB), the user agent, and the Lambda request id of its context.
+    fn client(&self) -> crate::ClientInfo {
+        use lambda_http::request::RequestContext;
+        let mut client = client_of(self.headers());
+        let from_context = match self.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+            _ => None,
+        };
+        if let Some(ip) = from_context {
+            client.source_ip = Some(crate::ClientInfo::agent(&ip));
+        }
+        client.request_id = self
+            .extensions()
+            .get::<lambda_http::Context>()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty());
+        client
+    }
 }
 
 impl<T: CookieSource + ?Sized> CookieSource for &T {
@@ -131,6 +181,10 @@ impl<T: CookieSource + ?Sized> CookieSource for &T {
 
     fn deadline(&self) -> Option<std::time::SystemTime> {
         (**self).deadline()
+    }
+
+    fn client(&self) -> crate::ClientInfo {
+        (**self).client()
     }
 }
 
