@@ -357,6 +357,8 @@ async fn a_request_waiting_for_a_refresh_reads_with_back_off() {
             "joined the refresh"
         );
         let reads = counted.count("GetItem");
+        // The figures BENCHMARKS.md quotes (`-- --nocapture`).
+        println!("Cognito +{cognito_latency} ms: the waiter read {reads} times in {waited:?}");
         assert_eq!(counted.count("UpdateItem"), 1, "the failed guess");
         assert_eq!(counted.count("InitiateAuth"), 0);
         assert!(
