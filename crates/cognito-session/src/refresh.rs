@@ -97,7 +97,8 @@
 //! (`SESSION_REPLACED_TOKEN_GRACE`, default 60 s, counted from `refreshed_at`):
 //! [`Unauthorized::Replaced`], no call to Cognito, the row untouched, a warning naming a possibly
 //! copied cookie. The check runs on the row the lease guess returned, before the join rule; a
-//! guess that succeeds means the presented token is the newest, so it never applies there.
+//! guess that succeeds means the presented token is the newest (or the row has no version: a
+//! seed or 0.1 row, which records no refresh), so it never applies there.
 //! Inside the window everything above holds unchanged. A token newer than the row's record (a
 //! refresh whose commit failed) has a later `iat` and is not refused; a row with no refresh
 //! recorded (a login's first hour, a seed row) refuses nothing.

@@ -453,17 +453,20 @@ async fn main() {
         println!("| {name} | {predicted:.0} | {} |", tally.total(name));
     }
     // Rates in the steady part of the day (every user who signs in then also refreshes).
-    let (from, to) = (
-        start_of_window + lifetime as i64,
-        start_of_window + window as i64,
-    );
+    // (From the window's start when tokens outlive it: then nobody refreshes.)
+    let to = start_of_window + window as i64;
+    let from = if (lifetime as f64) < window {
+        start_of_window + lifetime as i64
+    } else {
+        start_of_window
+    };
     let auth = ["InitiateAuth (sign-in)", "InitiateAuth (refresh)"];
     let model_auth = u * (1.0 + refreshes_per_user) / window;
     let reads = if session_mode {
         u * active / window * rate / 3600.0
     } else {
         0.0
-    };
+    } + u * logout / window;
     println!(
         "UserAuthentication per second, {}:00 to {}:00: model {model_auth:.2}, simulated mean {:.2}, busiest second {}",
         (from - DAY) / 3600,
@@ -475,7 +478,7 @@ async fn main() {
         "GetItem per second, {}:00 to {}:00: model {reads:.1}, simulated mean {:.1}, busiest second {}",
         (from - DAY + active as i64) / 3600,
         (to - DAY) / 3600,
-        tally.mean(&["GetItem"], from + active as i64, to),
+        tally.mean(&["GetItem"], (from + active as i64).min(to - 1), to),
         tally.peak(&["GetItem"])
     );
     println!(

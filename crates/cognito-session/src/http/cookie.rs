@@ -127,7 +127,7 @@ impl CookieSource for HeaderMap {
         header_strs(self).collect()
     }
 
-    /// As [`find`] does, without collecting the header values first.
+    /// The default's lookup, without collecting the header values first.
     fn cookie(&self, name: &str) -> Option<&str> {
         header_strs(self)
             .filter(|s| s.len() <= MAX_COOKIE_STRING)

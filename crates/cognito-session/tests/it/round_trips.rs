@@ -462,3 +462,84 @@ async fn sign_out_everywhere_costs_one_query_one_delete_per_device_and_one_cogni
         ]
     );
 }
+
+#[tokio::test]
+async fn a_managed_login_callback_costs_one_token_request_and_one_write() {
+    const CALLBACK: &str = "http://127.0.0.1:9/callback";
+    let get = |uri: &str, cookie: Option<&str>| {
+        let mut request = http::Request::get(uri).header("accept", "text/html");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(()).unwrap()
+    };
+    let pool =
+        testkit::Pool::new(PoolOptions::managed_login(CALLBACK, "http://127.0.0.1:9/")).await;
+    let fake = testkit::ManagedLogin::start(&pool).await;
+    // The pool's keys through a proxy that counts their fetches.
+    let keys = testkit::Proxy::start(&pool.moto.url).await;
+    let (builder, calls) = crate::builder(&pool);
+    let sessions = builder
+        .cognito_domain(fake.base_url())
+        .redirect_uri(CALLBACK)
+        .logout_uri("http://127.0.0.1:9/")
+        .jwks_url(format!(
+            "{}/{}/.well-known/jwks.json",
+            keys.url, pool.pool_id
+        ))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
+        .await
+        .unwrap();
+    pool.user("rt-callback").await;
+    // A warm instance: it has verified a token, so it holds the pool's keys.
+    let earlier = pool.login("rt-callback").await;
+    sessions
+        .verify(earlier.access_token().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(keys.count("GET"), 1);
+
+    // Without SESSION_ENCRYPTION_KEY, a process's first login reads the generated state key
+    // from the table (the first process ever creates it: GetItem, PutItem, GetItem).
+    calls.reset();
+    let first = sessions.login(&get("/login?return_to=%2F", None)).await;
+    assert_eq!(first.status(), 302);
+    assert_eq!(calls.all(), ["GetItem", "PutItem", "GetItem"]);
+    calls.reset();
+    let start = sessions.login(&get("/login?return_to=%2F", None)).await;
+    assert_eq!(start.status(), 302);
+    let location = start.headers()["location"].to_str().unwrap().to_owned();
+    let login_cookie = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("__Host-cognito-login="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        calls.all(),
+        Vec::<String>::new(),
+        "/login makes no AWS call"
+    );
+    let back = testkit::managed_login::HttpBrowser::new()
+        .sign_in(&fake, &location, "rt-callback", testkit::PASSWORD)
+        .await;
+    let callback = back
+        .location()
+        .unwrap()
+        .trim_start_matches("http://127.0.0.1:9")
+        .to_owned();
+    let response = sessions
+        .callback(&get(&callback, Some(&login_cookie)))
+        .await;
+    assert_eq!(response.status(), 302, "{}", response.body());
+    // The one-time state came back sealed in the login cookie: no read, no take-once write, no
+    // delete; the token endpoint once; the session row written once; the ID token verified
+    // with the keys the access token's check already holds.
+    assert_eq!(calls.all(), ["PutItem"]);
+    assert_eq!(fake.token_requests(), 1);
+    assert_eq!(keys.count("GET"), 1, "no second key fetch for the ID token");
+}
