@@ -8,8 +8,9 @@ use crate::budget::Budget;
 use crate::cognito::{Cognito, Tokens};
 use crate::config::SessionValidation;
 use crate::error::{Error, Unauthorized};
-use crate::http::cookie::{find, CookieOptions, CookieSource};
+use crate::http::cookie::{CookieOptions, CookieSource};
 use crate::policy::{key_of, last_active, usable};
+use crate::profile::Slot;
 use crate::refresh::{Outcome, Refresher};
 use crate::seal::Sealing;
 use crate::session::{Session, VerifiedToken};
@@ -189,7 +190,7 @@ impl Sessions {
         name: &str,
         request: &'a S,
     ) -> Option<&'a str> {
-        find(&self.inner.cookie.name(name), request)
+        request.cookie(&self.inner.cookie.name(name))
     }
 
     /// Verifies an access token on its own: signature, issuer, app client, `token_use` and time
@@ -357,9 +358,10 @@ impl Sessions {
                             .ok_or(Unauthorized::SessionEnded)?;
                         usable(&row, &claims, now, inner.idle)?;
                         self.touch(&row, now, budget).await;
-                        let profile = inner.sealing.open_profile(&row);
+                        // Opened only if the app asks for it.
+                        let profile = Slot::sealed(&inner.sealing, row);
                         telemetry::count(Count::Resolved("valid"));
-                        return Ok(self.session_of(claims, None).with_profile(profile));
+                        return Ok(self.session_of(claims, None).with_slot(profile));
                     }
                     telemetry::count(Count::Resolved("valid"));
                     Ok(self.session_of(claims, None))
@@ -478,7 +480,7 @@ impl Sessions {
             claims,
             refreshed,
             cookie: self.inner.cookie.clone(),
-            profile: None,
+            profile: Slot::default(),
         }
     }
 

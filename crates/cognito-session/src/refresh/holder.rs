@@ -221,9 +221,9 @@ impl Refresher<'_> {
         };
         let written = match self.recording(row, binding) {
             Ok(patch) => {
-                let expected = lease.version();
+                let expected = [Some(lease.version())];
                 let cleanup = self.budget.cleanup();
-                self.update(cleanup, row.key(), Some(&expected), &patch)
+                self.update(cleanup, row.key(), &expected, &patch)
                     .await
                     .map_err(|e| store_error(e, "binding the session"))
             }
@@ -317,7 +317,7 @@ impl Refresher<'_> {
         loop {
             let cleanup = self.budget.cleanup();
             let error = match self
-                .update(cleanup, row.key(), expected.as_ref(), &patch)
+                .update(cleanup, row.key(), std::slice::from_ref(&expected), &patch)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -366,18 +366,16 @@ impl Refresher<'_> {
         }
     }
 
-    /// Gives the lease up without a refresh: the row gets back the version it had before it,
-    /// and is then exactly as it was.
+    /// Gives the lease up without a refresh: the row gets back the version the lease expected,
+    /// and is then as it was (a row that had no version gets the guessed one, see the module
+    /// docs).
     pub(super) async fn release(&self, row: &SessionRow, lease: &Lease) {
         let mut patch = Patch::new(lease.before.clone());
         patch.lease_id = Write::Remove;
         patch.lease_until_ms = Write::Remove;
-        let expected = lease.version();
+        let expected = [Some(lease.version())];
         let cleanup = self.budget.cleanup();
-        if let Err(error) = self
-            .update(cleanup, row.key(), Some(&expected), &patch)
-            .await
-        {
+        if let Err(error) = self.update(cleanup, row.key(), &expected, &patch).await {
             tracing::warn!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "could not release the refresh lease; it lapses by itself");
         }
     }
