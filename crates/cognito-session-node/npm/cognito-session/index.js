@@ -1,0 +1,58 @@
+'use strict'
+// The package's API: each function hands its arguments to the native addon, which converts them,
+// runs cognito-session (Rust) and converts the answer back. `async` turns an error thrown by a
+// call that finished at once into a rejection, like one that waited for I/O.
+const native = require('./binding.js')
+
+/** The session of the event's cookie `cookieName` (see index.d.ts). */
+async function session(cookieName, event, context) {
+  return native.session(cookieName, event, context)
+}
+
+/** Stores the session of a login's tokens (Cognito's `AuthenticationResult`). */
+async function start(tokens, context) {
+  return native.start(tokens, context)
+}
+
+/** Logout: removes the session of the event's cookie `cookieName`. */
+async function end(cookieName, event, context) {
+  return native.end(cookieName, event, context)
+}
+
+/** The `Set-Cookie` value that stores the access token in cookie `cookieName`. */
+function setCookie(cookieName, tokens) {
+  return native.setCookie(cookieName, tokens)
+}
+
+/** The `Set-Cookie` value that deletes cookie `cookieName`. */
+function clearCookie(cookieName) {
+  return native.clearCookie(cookieName)
+}
+
+/** Managed login's `/login` route: a redirect to the sign-in page, as a Lambda proxy result. */
+async function login(event, context) {
+  return native.login(event, context)
+}
+
+/** Managed login's callback route (`REDIRECT_URI`): starts the session, as a proxy result. */
+async function callback(event, context) {
+  return native.callback(event, context)
+}
+
+/** The logout route: ends the session and the managed-login session, as a proxy result. */
+async function logout(event, context) {
+  return native.logout(event, context)
+}
+
+module.exports = session
+Object.assign(session, {
+  default: session,
+  session,
+  start,
+  end,
+  setCookie,
+  clearCookie,
+  login,
+  callback,
+  logout,
+})
