@@ -4,7 +4,7 @@
 //! the `Set-Cookie` that deletes a cookie that can never work again (401 only).
 #![forbid(unsafe_code)]
 
-use cognito_session::{Error, LoginError, Sessions};
+use cognito_session::{Error, Sessions};
 use napi::bindgen_prelude::Object;
 use napi::{Env, JsValue};
 
@@ -36,21 +36,6 @@ impl Rejection {
         Rejection {
             clear_cookie: sessions.clear_cookie_for(error, name),
             ..Rejection::of(error)
-        }
-    }
-
-    /// The refusal for a managed-login error (`login_expired`, `login_state_mismatch`, ...).
-    #[allow(dead_code)]
-    pub(crate) fn login(error: &LoginError) -> Rejection {
-        Rejection {
-            message: error.to_string(),
-            code: error.code(),
-            status: error.status(),
-            retry_after: match error {
-                LoginError::Session(error) => error.retry_after(),
-                _ => None,
-            },
-            clear_cookie: None,
         }
     }
 

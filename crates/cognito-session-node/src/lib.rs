@@ -26,7 +26,7 @@ use cognito_session::{Error, Sessions};
 use napi::bindgen_prelude::{
     within_runtime_if_available, Either, Object, PromiseRaw, ToNapiValue, Unknown,
 };
-use napi::{Env, JsValue};
+use napi::Env;
 use napi_derive::napi;
 use tokio::sync::OnceCell;
 

@@ -131,3 +131,55 @@ export async function rejection(promise) {
     return error
   }
 }
+
+/**
+ * A request to `method path?query` with `cookie`, as trigger `shape` sends it (`http` for HTTP
+ * API v2, `rest` for REST v1), from a browser (`Accept: text/html`) unless `json`.
+ */
+export function request(shape, method, path, query = '', cookie = '', { json = false } = {}) {
+  const params = Object.fromEntries(new URLSearchParams(query))
+  const accept = json ? 'application/json' : 'text/html'
+  if (shape === 'http') {
+    const e = event('http', cookie)
+    e.rawPath = path
+    e.rawQueryString = query
+    e.queryStringParameters = params
+    e.requestContext.http.method = method
+    e.requestContext.http.path = path
+    e.headers = { accept, host: 'app.example.com' }
+    delete e.body
+    return e
+  }
+  const e = event('rest', cookie)
+  e.path = path
+  e.resource = path
+  e.httpMethod = method
+  e.queryStringParameters = params
+  e.multiValueQueryStringParameters = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]]))
+  e.headers = { ...(cookie ? { Cookie: cookie } : {}), Accept: accept, Host: 'app.example.com' }
+  e.multiValueHeaders = Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, [v]]))
+  return e
+}
+
+/** The `Set-Cookie` values of a proxy result, whichever trigger's shape it has. */
+export function setCookies(result) {
+  if (result.cookies?.length) return result.cookies
+  const multi = result.multiValueHeaders ?? {}
+  const key = Object.keys(multi).find((k) => k.toLowerCase() === 'set-cookie')
+  return key ? multi[key] : []
+}
+
+/** The `name=value` pair of cookie `name` in a proxy result's `Set-Cookie`s. */
+export function cookiePair(result, name) {
+  const cookie = setCookies(result).find((c) => c.startsWith(`${name}=`))
+  return cookie?.slice(0, cookie.indexOf(';'))
+}
+
+/** A header of a proxy result (any trigger), case-insensitively. */
+export function header(result, name) {
+  for (const headers of [result.headers ?? {}, result.multiValueHeaders ?? {}]) {
+    const key = Object.keys(headers).find((k) => k.toLowerCase() === name)
+    if (key) return Array.isArray(headers[key]) ? headers[key][0] : headers[key]
+  }
+  return undefined
+}
