@@ -33,11 +33,11 @@ triple=$arch-unknown-linux-gnu
 scripts/setup.sh >/dev/null
 if ! .venv/bin/python -m ziglang version >/dev/null 2>&1; then
   echo "node-build: installing zig (PyPI ziglang) into .venv" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check 'ziglang==0.13.0.post1'
+  .venv/bin/pip install --quiet --disable-pip-version-check 'ziglang==0.14.1'
 fi
-if ! cargo zigbuild --version >/dev/null 2>&1; then
+if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   echo "node-build: installing cargo-zigbuild" >&2
-  cargo install --quiet --locked cargo-zigbuild --version 0.20.1
+  cargo install --quiet --locked cargo-zigbuild --version 0.24.1
 fi
 rustup target list --installed | grep -q "^$triple\$" || rustup target add "$triple"
 # cargo-zigbuild finds zig as `python3 -m ziglang` when no `zig` is on PATH: the .venv's.

@@ -35,6 +35,7 @@ printf '{ "name": "app", "private": true }\n' > package.json
 npm_config_registry=http://127.0.0.1:9/ npm install --offline --no-audit --no-fund --loglevel=error \
   "$work"/pack/cognito-session-linux-x64-gnu-*.tgz "$work"/pack/cognito-session-0*.tgz
 cp -r "$root/crates/cognito-session-node/test" test
+cp "$root/deploy/node/index.mjs" test/lambda/example-handler.mjs
 
 echo "== node --test"
 coproc TESTKIT { "$target_dir/debug/testkit-server"; }
