@@ -16,8 +16,9 @@ if [ ! -d bench/peer/node_modules/aws-jwt-verify ]; then
   (cd bench/peer && npm ci --no-audit --no-fund --silent)
 fi
 [ -n "${NODE_ADDON_BUILT:-}" ] || scripts/node-build.sh x86_64 >/dev/null
-cargo build --quiet --release -p cognito-session-tools --bin verify_bench
-bin=${CARGO_TARGET_DIR:-target}/release/verify_bench
+# Only to mint the tokens (the same as scripts/bench-peer.sh's): a debug build does.
+cargo build --quiet -p cognito-session-tools --bin verify_bench
+bin=${CARGO_TARGET_DIR:-target}/debug/verify_bench
 "$bin" mint "$out" "$tokens"
 
 # The package as npm lays it out, with this machine's addon beside its loader.
@@ -42,3 +43,17 @@ for r in rows:
 print(f"\nsession() / aws-jwt-verify verifySync: {ours['per_second_per_core'] / peer['per_second_per_core']:.2f}x without "
       f"the cache (target 1.5x), {cached['per_second_per_core'] / peer['per_second_per_core']:.1f}x with it (target 10x)")
 PY
+
+# Cold start: `require` and the first session() in fresh processes (median of 20 each), with the
+# JWKS preloaded and fetched from 127.0.0.1; and the addon's size.
+python3 - "$out" "$PWD/$pkg" <<'PY'
+import json, statistics, subprocess, sys
+out, pkg = sys.argv[1], sys.argv[2]
+print(f"\n{'cold start (median of 20 processes)':40} {'require':>9} {'1st call':>9} {'2nd call':>9}")
+for mode in ("preload", "fetch"):
+    runs = [json.loads(subprocess.run(["node", "bench/peer/cold.mjs", out, pkg, mode], check=True,
+            capture_output=True, text=True).stdout) for _ in range(20)]
+    med = lambda k: statistics.median(r[k] for r in runs)
+    print(f"{'JWKS ' + mode:40} {med('require_ms'):>7.2f}ms {med('first_call_ms'):>7.2f}ms {med('second_call_ms'):>7.3f}ms")
+PY
+ls -l crates/cognito-session-node/npm/linux-*-gnu/*.node

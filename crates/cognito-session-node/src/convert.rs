@@ -10,24 +10,73 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cognito_session::{Error, Session, Tokens};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, LambdaEvent, Service};
-use napi::bindgen_prelude::{Function, Object, Unknown};
+use napi::bindgen_prelude::{
+    Array, Either, Either3, Function, JsObjectValue, Object, ToNapiValue, Unknown,
+};
 use napi::Env;
+use napi::JsString;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::error::Rejection;
 
-/// The event's fields a session cookie can arrive in (`cookies`, `headers`,
-/// `multiValueHeaders`), as the raw JSON event [`cognito_session::CookieSource`] reads; the rest
-/// of the event is never copied.
+/// The event's fields a session cookie can arrive in, as the raw JSON event
+/// [`cognito_session::CookieSource`] reads: the `cookies` array, and the `Cookie` entries (any
+/// case) of `headers` and `multiValueHeaders`. Nothing else of the event is copied: the rest of a
+/// request's headers never cross into Rust.
 pub(crate) fn cookie_source(event: &Object) -> napi::Result<Value> {
     let mut fields = Map::new();
-    for field in ["cookies", "headers", "multiValueHeaders"] {
-        if let Some(value) = event.get::<Value>(field)? {
-            fields.insert(field.to_owned(), value);
-        }
+    if let Some(cookies) = event.get::<Loose>("cookies")? {
+        fields.insert("cookies".to_owned(), strings(cookies));
+    }
+    for field in ["headers", "multiValueHeaders"] {
+        let Some(Either::A(headers)) = event.get::<Either<Object, Unknown>>(field)? else {
+            continue;
+        };
+        fields.insert(field.to_owned(), Value::Object(cookie_headers(&headers)?));
     }
     Ok(Value::Object(fields))
+}
+
+/// The `Cookie` entries of a headers object, under their names (any case), with their values.
+/// Only names of six letters are read out of JavaScript.
+fn cookie_headers(headers: &Object) -> napi::Result<Map<String, Value>> {
+    let mut cookie = Map::new();
+    let names = headers.get_property_names()?;
+    for index in 0..names.get_array_length()? {
+        let Either::A(name) = names.get_element::<Either<JsString, Unknown>>(index)? else {
+            continue;
+        };
+        if name.utf8_len()? != "cookie".len() {
+            continue;
+        }
+        let name = name.into_utf8()?;
+        let name = name.as_str()?;
+        if name.eq_ignore_ascii_case("cookie") {
+            if let Some(value) = headers.get::<Loose>(name)? {
+                cookie.insert(name.to_owned(), strings(value));
+            }
+        }
+    }
+    Ok(cookie)
+}
+
+/// A header value or `cookies` entry as an event carries it: a string, a list, or anything else.
+type Loose<'env> = Either3<String, Vec<Either<String, Unknown<'env>>>, Unknown<'env>>;
+
+/// A string as itself, a list as its strings, anything else as nothing (an empty list).
+fn strings(value: Loose) -> Value {
+    match value {
+        Either3::A(text) => Value::String(text),
+        Either3::B(list) => list
+            .into_iter()
+            .filter_map(|item| match item {
+                Either::A(text) => Some(Value::String(text)),
+                Either::B(_) => None,
+            })
+            .collect(),
+        Either3::C(_) => Value::Array(Vec::new()),
+    }
 }
 
 /// The invocation's deadline from the handler's Lambda `context`: now plus
@@ -77,36 +126,43 @@ pub(crate) fn access_token(env: &Env, tokens: &Object) -> napi::Result<String> {
         })
 }
 
-/// A [`Session`] as the plain object `session()` resolves with: the verified claims, the
-/// profile, `setCookie`, and the seed's `cognito.AuthenticationResult` (the new tokens after a
-/// refresh or a login; an empty object otherwise, so the seed's destructuring always works).
+/// A [`Session`] as `index.js` takes it, positionally: `[sub, username, groups, scope, payload,
+/// profile, setCookie, tokens]`, `tokens` being `[AccessToken, IdToken, ExpiresIn, TokenType]`
+/// when the call produced some (a refresh or a login; the refresh token never leaves `start`)
+/// and `null` otherwise.
+/// `payload` is the verified access token's own JSON text: `index.js` parses it into `claims`
+/// when read. `index.js` lays these out as the plain object `session()` resolves with, because
+/// an object literal costs V8 a tenth of building one property by property through Node-API.
 pub(crate) fn session<'env>(
     env: &'env Env,
     session: &Session,
     set_cookie: Option<String>,
 ) -> napi::Result<Unknown<'env>> {
     let claims = session.claims();
-    let result = match session.refreshed() {
-        // Cognito's `TokenType` is always `Bearer`; the refresh token never leaves `start`.
-        Some(tokens) => json!({
-            "AccessToken": tokens.access_token,
-            "IdToken": tokens.id_token,
-            "ExpiresIn": tokens.expires_in,
-            "TokenType": "Bearer",
-        }),
-        None => json!({}),
+    let profile = match session.profile() {
+        Some(profile) => Some(env.to_js_value(profile.all())?),
+        None => None,
     };
-    let value = json!({
-        "sub": claims.sub(),
-        "username": claims.username(),
-        "groups": claims.groups(),
-        "scope": claims.scope(),
-        "claims": claims.all(),
-        "profile": session.profile().map(|profile| profile.all()),
-        "setCookie": set_cookie,
-        "cognito": { "AuthenticationResult": result },
+    let tokens = session.refreshed().map(|tokens| {
+        (
+            tokens.access_token.as_str(),
+            tokens.id_token.as_deref(),
+            tokens.expires_in,
+            // Cognito's `TokenType` is always `Bearer`.
+            "Bearer",
+        )
     });
-    env.to_js_value(&value)
+    (
+        claims.sub(),
+        claims.username(),
+        Array::from_ref_vec_string(env, claims.groups())?,
+        claims.scope(),
+        claims.payload(),
+        profile,
+        set_cookie,
+        tokens,
+    )
+        .into_unknown(env)
 }
 
 /// A JSON value as a JavaScript value.

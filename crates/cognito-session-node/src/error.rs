@@ -56,6 +56,8 @@ impl Rejection {
         if let Some(cookie) = self.clear_cookie {
             error.set("clearCookie", cookie)?;
         }
-        Ok(napi::Error::from(error.to_unknown()))
+        Ok(napi::Error::from_unknown_without_coercion(
+            error.to_unknown(),
+        ))
     }
 }

@@ -4,14 +4,45 @@
 // call that finished at once into a rejection, like one that waited for I/O.
 const native = require('./binding.js')
 
+// A session as the addon hands it over (positionally, see convert.rs), as the object the API
+// documents. `claims` is parsed from the verified payload's JSON text when first read (a getter
+// on the class, so creating a session costs no parse); `toJSON` includes it.
+class Session {
+  #payload
+  #claims
+  constructor([sub, username, groups, scope, payload, profile, setCookie, tokens]) {
+    this.sub = sub
+    this.username = username
+    this.groups = groups
+    this.scope = scope
+    this.profile = profile
+    this.setCookie = setCookie
+    this.cognito = {
+      AuthenticationResult:
+        tokens === null
+          ? {}
+          : { AccessToken: tokens[0], IdToken: tokens[1], ExpiresIn: tokens[2], TokenType: tokens[3] },
+    }
+    this.#payload = payload
+  }
+
+  get claims() {
+    return (this.#claims ??= JSON.parse(this.#payload))
+  }
+
+  toJSON() {
+    return { ...this, claims: this.claims }
+  }
+}
+
 /** The session of the event's cookie `cookieName` (see index.d.ts). */
 async function session(cookieName, event, context) {
-  return native.session(cookieName, event, context)
+  return new Session(await native.session(cookieName, event, context))
 }
 
 /** Stores the session of a login's tokens (Cognito's `AuthenticationResult`). */
 async function start(tokens, context) {
-  return native.start(tokens, context)
+  return new Session(await native.start(tokens, context))
 }
 
 /** Logout: removes the session of the event's cookie `cookieName`. */
