@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cognito_session::{Error, Session, Tokens};
+use cognito_session::{Answer, Challenge, Error, Mfa, Session, SignIn, Tokens};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, LambdaEvent, Service};
 use napi::bindgen_prelude::{
@@ -163,6 +163,78 @@ pub(crate) fn session<'env>(
         tokens,
     )
         .into_unknown(env)
+}
+
+/// A sign-in step as `index.js` takes it: `["done", session]` (see [`session`]) or
+/// `["challenge", challenge]`, the challenge being `{name, ...its fields}` (`name` the
+/// [`ChallengeKind`](cognito_session::ChallengeKind) variant, e.g. `NewPasswordRequired` with
+/// `required_attributes`), its sealed `state` for the page, the `setCookie` binding it to this
+/// browser, and `totpSecret` for a TOTP setup.
+pub(crate) fn sign_in<'env>(env: &'env Env, step: SignIn) -> napi::Result<Unknown<'env>> {
+    match step {
+        SignIn::Done(done) => ("done", session(env, &done, None)?).into_unknown(env),
+        SignIn::Challenge(challenge) => {
+            ("challenge", challenge_of(env, &challenge)?).into_unknown(env)
+        }
+    }
+}
+
+fn challenge_of<'env>(env: &'env Env, challenge: &Challenge) -> napi::Result<Unknown<'env>> {
+    let mut fields = match serde_json::to_value(challenge.kind())? {
+        Value::String(name) => Map::from_iter([("name".to_owned(), Value::String(name))]),
+        Value::Object(tagged) => {
+            let mut fields = Map::new();
+            for (name, inner) in tagged {
+                fields.insert("name".to_owned(), Value::String(name));
+                if let Value::Object(inner) = inner {
+                    fields.extend(inner);
+                }
+            }
+            fields
+        }
+        _ => Map::new(),
+    };
+    fields.insert("state".to_owned(), challenge.state().into());
+    fields.insert("setCookie".to_owned(), challenge.set_cookie().into());
+    fields.insert("totpSecret".to_owned(), challenge.totp_secret().into());
+    env.to_js_value(&Value::Object(fields))
+}
+
+/// An answer to a challenge: `{code}`, `{newPassword, attributes?}` or `{choose}` (`Sms`,
+/// `Totp` or `Email`).
+pub(crate) fn answer(env: &Env, answer: &Object) -> napi::Result<Answer> {
+    let invalid = |what: &str| {
+        Rejection::of(&Error::InvalidInput(format!(
+            "an answer is {{code}}, {{newPassword, attributes}} or {{choose}}: {what}"
+        )))
+        .into_js(env)
+    };
+    if let Some(code) = answer.get::<String>("code")? {
+        return Ok(Answer::Code(code));
+    }
+    if let Some(password) = answer.get::<String>("newPassword")? {
+        let attributes = match answer.get::<Value>("attributes")? {
+            Some(Value::Object(map)) => map
+                .into_iter()
+                .map(|(name, value)| match value {
+                    Value::String(value) => Ok((name, value)),
+                    _ => Err(invalid("attribute values are strings")),
+                })
+                .collect::<napi::Result<Vec<_>>>()?,
+            None | Some(Value::Null) => Vec::new(),
+            Some(_) => return Err(invalid("attributes is an object of strings")),
+        };
+        return Ok(Answer::NewPassword {
+            password,
+            attributes,
+        });
+    }
+    if let Some(choice) = answer.get::<String>("choose")? {
+        let mfa = Mfa::deserialize(Value::String(choice))
+            .map_err(|_| invalid("choose Sms, Totp or Email"))?;
+        return Ok(Answer::Choose(mfa));
+    }
+    Err(invalid("none of them was given"))
 }
 
 /// A JSON value as a JavaScript value.

@@ -1,10 +1,11 @@
 //! One mapping of the library's errors to the JavaScript `Error` the package throws: `message` is
 //! our `Display` (which never holds a token), `code` our stable code, `statusCode` the HTTP status
 //! to answer with, `retryAfter` the seconds to send in `Retry-After` (503 only), and `clearCookie`
-//! the `Set-Cookie` that deletes a cookie that can never work again (401 only).
+//! the `Set-Cookie` that deletes a cookie that can never work again (401 only). Sign-in errors
+//! ([`SignInError`]) map the same way, with their own codes.
 #![forbid(unsafe_code)]
 
-use cognito_session::{Error, Sessions};
+use cognito_session::{Error, Sessions, SignInError};
 use napi::bindgen_prelude::Object;
 use napi::{Env, JsValue};
 
@@ -36,6 +37,20 @@ impl Rejection {
         Rejection {
             clear_cookie: sessions.clear_cookie_for(error, name),
             ..Rejection::of(error)
+        }
+    }
+
+    /// The refusal for a sign-in error (`sign_in_incorrect_credentials`, a rejected state, ...).
+    pub(crate) fn sign_in(error: &SignInError) -> Rejection {
+        Rejection {
+            message: error.to_string(),
+            code: error.code(),
+            status: error.status(),
+            retry_after: match error {
+                SignInError::Failed(error) => error.retry_after(),
+                _ => None,
+            },
+            clear_cookie: None,
         }
     }
 

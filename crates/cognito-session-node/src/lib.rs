@@ -186,6 +186,63 @@ fn built(env: &Env) -> napi::Result<Sessions> {
     }
 }
 
+/// `signIn(username, password, context?)`: the app's own sign-in form (`SIGN_IN_FLOW`).
+#[napi]
+pub fn sign_in<'env>(
+    env: &'env Env,
+    username: String,
+    password: String,
+    context: Option<Object<'env>>,
+) -> napi::Result<Answer<'env>> {
+    let deadline = convert::deadline(context)?;
+    run(
+        env,
+        async move {
+            let sessions = sessions(deadline).await?;
+            let step = sessions.sign_in(&username, &password).await;
+            step.map_err(|error| Rejection::sign_in(&error))
+        },
+        convert::sign_in,
+    )
+}
+
+/// `respond(event, state, answer, context?)`: the answer to a sign-in challenge, its `state`
+/// from the page and its binding cookie from the event.
+#[napi]
+pub fn respond<'env>(
+    env: &'env Env,
+    event: Object<'env>,
+    state: String,
+    answer: Object<'env>,
+    context: Option<Object<'env>>,
+) -> napi::Result<Answer<'env>> {
+    let request = convert::cookie_source(&event)?;
+    let answer = convert::answer(env, &answer)?;
+    let deadline = convert::deadline(context)?;
+    run(
+        env,
+        async move {
+            let sessions = sessions(deadline).await?;
+            let rejected = |error: cognito_session::SignInError| Rejection::sign_in(&error);
+            let challenge = sessions
+                .open_challenge(&request, &state)
+                .await
+                .map_err(rejected)?;
+            sessions
+                .respond(&challenge, &answer)
+                .await
+                .map_err(rejected)
+        },
+        convert::sign_in,
+    )
+}
+
+/// `clearChallengeCookie()`: the `Set-Cookie` that ends a sign-in's challenge cookie.
+#[napi]
+pub fn clear_challenge_cookie(env: &Env) -> napi::Result<String> {
+    Ok(built(env)?.clear_challenge_cookie())
+}
+
 /// `login(event, context?)`: the managed-login route, as a Lambda proxy result.
 #[napi(ts_return_type = "Promise<ProxyResult>")]
 pub fn login<'env>(

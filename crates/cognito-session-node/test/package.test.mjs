@@ -10,7 +10,7 @@ import session from 'cognito-session'
 
 const require = createRequire(import.meta.url)
 
-const EXPORTS = ['session', 'start', 'end', 'setCookie', 'clearCookie', 'login', 'callback', 'logout']
+const EXPORTS = ['session', 'start', 'end', 'setCookie', 'clearCookie', 'signIn', 'respond', 'clearChallengeCookie', 'login', 'callback', 'logout']
 
 test('CommonJS and ESM entries export the same functions; session is the default', () => {
   const cjs = require('cognito-session')

@@ -163,6 +163,7 @@ impl Unauthorized {
             Unauthorized::FamilyMismatch => "family_mismatch",
             Unauthorized::Revoked => "revoked",
             Unauthorized::UnusableRefreshToken => "unusable_refresh_token",
+            Unauthorized::Replaced => "replaced",
         }
     }
 }
@@ -359,6 +360,7 @@ mod tests {
             Error::Unauthorized(Unauthorized::FamilyMismatch),
             Error::Unauthorized(Unauthorized::Revoked),
             Error::Unauthorized(Unauthorized::UnusableRefreshToken),
+            Error::Unauthorized(Unauthorized::Replaced),
             Error::Unavailable {
                 service: Service::Cognito,
                 action: "refreshing the session",
@@ -378,6 +380,7 @@ mod tests {
                 "family_mismatch",
                 "revoked",
                 "unusable_refresh_token",
+                "replaced",
                 "unavailable",
                 "misconfigured",
                 "invalid_input",

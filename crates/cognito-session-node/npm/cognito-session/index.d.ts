@@ -81,7 +81,7 @@ declare namespace session {
    * What every function rejects (or throws) with: an `Error` whose message never holds a token.
    */
   interface SessionError extends Error {
-    /** 401 (log in again), 503 (retry: nothing was lost), 500 (misconfigured), 400 (bad input). */
+    /** 401 (log in again), 503 (retry: nothing was lost), 500 (misconfigured), 400 (bad input); sign-in also 403, 429. */
     statusCode: 400 | 401 | 403 | 429 | 500 | 503
     /** A stable code: `missing_cookie`, `signature`, `claims.expired`, `session_ended`, `revoked`, `unavailable`, `misconfigured`, ... */
     code: string
@@ -104,6 +104,41 @@ declare namespace session {
   function setCookie(cookieName: string, tokens: string | { AccessToken: string }): string
   /** The `Set-Cookie` value deleting cookie `cookieName`. */
   function clearCookie(cookieName: string): string
+  /**
+   * A sign-in challenge: `name` is the step (`NewPasswordRequired` with `required_attributes`,
+   * `SoftwareTokenMfa`, `SmsMfa` / `EmailOtp` with `destination`, `SelectMfaType` / `MfaSetup`
+   * with `options`, `TotpSetup`). Put `state` in the page (a hidden field) and send `setCookie`:
+   * the state opens only with this browser's cookie, for 15 minutes.
+   */
+  interface Challenge {
+    name: string
+    state: string
+    setCookie: string | null
+    /** For `TotpSetup`: the secret for the authenticator app (show it to the user only). */
+    totpSecret: string | null
+    [field: string]: unknown
+  }
+
+  /** A sign-in step: signed in (the session is stored), or a challenge to answer. */
+  type SignInStep = { session: Session; challenge?: undefined } | { challenge: Challenge; session?: undefined }
+
+  /** An answer to a challenge. */
+  type ChallengeAnswer =
+    | { code: string }
+    | { newPassword: string; attributes?: Record<string, string> }
+    | { choose: 'Sms' | 'Totp' | 'Email' }
+
+  /** The app's own sign-in form (`SIGN_IN_FLOW`: `srp` or `password`). */
+  function signIn(username: string, password: string, context?: LambdaContext): Promise<SignInStep>
+  /** Answers a challenge: `state` from the page, its cookie from the event. */
+  function respond(
+    event: LambdaEvent,
+    state: string,
+    answer: ChallengeAnswer,
+    context?: LambdaContext,
+  ): Promise<SignInStep>
+  /** The `Set-Cookie` value that ends a sign-in's challenge cookie (send it once signed in). */
+  function clearChallengeCookie(): string
   /** Managed login's `/login` route (`?return_to=/path`): a redirect to the sign-in page. */
   function login(event: LambdaEvent, context?: LambdaContext): Promise<ProxyResult>
   /** Managed login's callback route (the path of `REDIRECT_URI`). */

@@ -60,6 +60,26 @@ function clearCookie(cookieName) {
   return native.clearCookie(cookieName)
 }
 
+// A sign-in step: `{ session }` when signed in, `{ challenge }` when Cognito asks for more.
+function stepOf([kind, value]) {
+  return kind === 'done' ? { session: new Session(value) } : { challenge: value }
+}
+
+/** The app's own sign-in form: username and password (SIGN_IN_FLOW), a session or a challenge. */
+async function signIn(username, password, context) {
+  return stepOf(await native.signIn(username, password, context))
+}
+
+/** The answer to a challenge: its `state` from the page, its cookie from the event. */
+async function respond(event, state, answer, context) {
+  return stepOf(await native.respond(event, state, answer, context))
+}
+
+/** The `Set-Cookie` value that ends a sign-in's challenge cookie. */
+function clearChallengeCookie() {
+  return native.clearChallengeCookie()
+}
+
 /** Managed login's `/login` route: a redirect to the sign-in page, as a Lambda proxy result. */
 async function login(event, context) {
   return native.login(event, context)
@@ -83,6 +103,9 @@ Object.assign(session, {
   end,
   setCookie,
   clearCookie,
+  signIn,
+  respond,
+  clearChallengeCookie,
   login,
   callback,
   logout,

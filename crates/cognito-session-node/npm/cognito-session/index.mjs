@@ -3,4 +3,16 @@
 import api from './index.js'
 
 export default api.session
-export const { session, start, end, setCookie, clearCookie, login, callback, logout } = api
+export const {
+  session,
+  start,
+  end,
+  setCookie,
+  clearCookie,
+  signIn,
+  respond,
+  clearChallengeCookie,
+  login,
+  callback,
+  logout,
+} = api

@@ -8,7 +8,7 @@
 //! | `POST` | body | answer |
 //! |---|---|---|
 //! | `/pool` | `{secret?, sortKey?, callbackUrl?, logoutUrl?}` (the last two: a managed-login client) | `{poolId, clientId, clientSecret, table, partitionKey, issuer, jwksUrl}` |
-//! | `/user` | `{pool, username}` | `{sub}` |
+//! | `/user` | `{pool, username, temporary?}` (`temporary`: a first sign-in must set a new password) | `{sub, password}` |
 //! | `/login` | `{pool, username}` | Cognito's `AuthenticationResult` (`USER_PASSWORD_AUTH` on moto) |
 //! | `/expired` | `{token}` | `{token}`: the same claims re-signed with moto's key, expired an hour ago |
 //! | `/forged` | `{token, kind: "unsigned" \| "foreign-key"}` | `{token}`: the same claims, unsigned or signed by a key no JWKS has |
@@ -199,7 +199,28 @@ async fn route(path: &str, body: &Value, state: &State, minter: &Minter) -> Answ
         }
         "/user" => {
             let pool = pool(state, body)?;
-            Ok(json!({ "sub": pool.user(text(body, "username")?).await }))
+            let username = text(body, "username")?;
+            if body["temporary"].as_bool() == Some(true) {
+                // Created by an administrator: the first sign-in must choose a new password.
+                let user = pool
+                    .cognito
+                    .admin_create_user()
+                    .user_pool_id(&pool.pool_id)
+                    .username(username)
+                    .temporary_password(PASSWORD)
+                    .send()
+                    .await
+                    .map_err(|e| format!("AdminCreateUser: {e:?}"))?;
+                let sub = user
+                    .user
+                    .iter()
+                    .flat_map(|u| u.attributes())
+                    .find(|a| a.name() == "sub")
+                    .and_then(|a| a.value())
+                    .map(str::to_owned);
+                return Ok(json!({ "sub": sub, "password": PASSWORD }));
+            }
+            Ok(json!({ "sub": pool.user(username).await, "password": PASSWORD }))
         }
         "/login" => {
             let pool = pool(state, body)?;
