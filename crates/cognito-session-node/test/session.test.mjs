@@ -180,6 +180,24 @@ describe('outages', () => {
   })
 })
 
+describe('every call meets the handler\'s deadline', () => {
+  test('start() and end() with DynamoDB hanging: 503 before the deadline', async () => {
+    const { tokens } = await loggedIn(pool, 'deadline-start')
+    await testkit('/proxy/inject', { id: proxy.id, operation: 'PutItem', fault: 'latency:3000', times: 1 })
+    let started = Date.now()
+    const slowStart = await rejection(start(tokens, contextWith(800)))
+    assert.equal(slowStart.statusCode, 503, slowStart.message)
+    assert.ok(Date.now() - started < 2000, `start answered after ${Date.now() - started} ms`)
+    await start(tokens)
+    await testkit('/proxy/inject', { id: proxy.id, operation: 'DeleteItem', fault: 'latency:3000', times: 1 })
+    started = Date.now()
+    const cookie = `token=${tokens.AccessToken}`
+    const slowEnd = await rejection(end('token', event('http', cookie), contextWith(800)))
+    assert.equal(slowEnd.statusCode, 503, slowEnd.message)
+    assert.ok(Date.now() - started < 2000, `end answered after ${Date.now() - started} ms`)
+  })
+})
+
 describe('start()', () => {
   test('stores the session of a login, and takes the whole InitiateAuth answer too', async () => {
     const { sub, tokens } = await loggedIn(pool, 'start-user')
