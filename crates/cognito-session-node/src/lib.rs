@@ -1,14 +1,14 @@
 //! The Node.js addon of cognito-session: the seed's `session(cookieName, event)` and the rest a
 //! Node handler needs, each a thin conversion over [`cognito_session::Sessions`].
 //!
-//! Every export converts its arguments ([`convert`]), runs the Rust call, and converts the result
-//! (or the error, [`error`]) back; nothing here decides anything about sessions. The npm
+//! Every export converts its arguments (`convert`), runs the Rust call, and converts the result
+//! (or the error, `error`) back; nothing here decides anything about sessions. The npm
 //! package's `index.js` wraps each export in an `async` function, so a call that finished without
 //! waiting for I/O (a valid token in token mode, say) is answered without a trip through the
 //! thread pool, and one that waits settles its promise from there.
 //!
 //! One [`Sessions`] per process, built from the environment at the first call and reused by every
-//! call after it ([`sessions`]). The handler's Lambda `context`, when passed as the last argument,
+//! call after it (`sessions`). The handler's Lambda `context`, when passed as the last argument,
 //! bounds the call by `context.getRemainingTimeInMillis()` ([`Sessions::with_deadline`]).
 // napi-derive's `#[napi]` expands to `unsafe` glue (the C entry points and value conversions);
 // everything written in this crate is safe, and `convert` and `error` forbid `unsafe` outright.
