@@ -269,6 +269,10 @@ pub(crate) fn latency(metric: Latency, elapsed: std::time::Duration) {
 /// Counts the outcome of a failed request: 401 by cause, 503 by dependency, 500.
 pub(crate) fn failed(error: &Error) {
     match error {
+        // One cause for every refused token (the verifier's step codes are for logs).
+        Error::Unauthorized(crate::Unauthorized::InvalidToken(_)) => {
+            count(Count::Refused("invalid_token"))
+        }
         Error::Unauthorized(reason) => count(Count::Refused(reason.code())),
         Error::Unavailable { service, .. } => count(Count::Unavailable(*service)),
         // Counted with its cause where it was found (a refusal of the refresh), else here.
