@@ -5,6 +5,7 @@
 
 mod aws;
 pub mod browser;
+mod fake_accounts;
 mod fake_cognito;
 mod jwks;
 pub mod managed_login;
@@ -15,11 +16,12 @@ mod seed;
 mod tokens;
 
 pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD};
+pub use fake_accounts::{mask, Delivery, FakeAccounts, SoftAuthenticator};
 pub use fake_cognito::{FakeCognito, RememberDevices};
 pub use jwks::JwksServer;
 pub use managed_login::ManagedLogin;
 pub use moto::Moto;
-pub use proxy::{Fake, Fault, Proxy, Rule};
+pub use proxy::{Answering, Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use seed::{SeedDesign, SeedOutcome};
 pub use tokens::{access_claims, peek, unsigned, Minter, MOTO_KID};

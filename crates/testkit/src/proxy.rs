@@ -26,11 +26,21 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+/// What a fake answers asynchronously: `Some((status, JSON body))`, or `None` to forward.
+pub type Answering<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<(u16, String)>> + Send + 'a>>;
+
 /// Answers some AWS operations in place of the upstream (for calls moto does not implement).
 pub trait Fake: Send + Sync + 'static {
     /// `Some((status, JSON body))` to answer `operation` (e.g. `RevokeToken`) with `body`;
     /// `None` to forward the request upstream.
     fn answer(&self, operation: &str, body: &[u8]) -> Option<(u16, String)>;
+
+    /// The same, for a fake that must itself call the upstream (moto) to answer: by default
+    /// [`answer`](Fake::answer). The proxy calls this one.
+    fn answer_async<'a>(&'a self, operation: &'a str, body: &'a [u8]) -> Answering<'a> {
+        Box::pin(std::future::ready(self.answer(operation, body)))
+    }
 }
 
 struct Forward;
@@ -353,7 +363,7 @@ async fn handle(
         Some(Fault::Latency(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::LoseAnswer) | None => {}
     }
-    if let Some((status, json)) = fake.answer(&operation, &body) {
+    if let Some((status, json)) = fake.answer_async(&operation, &body).await {
         return (fault != Some(Fault::LoseAnswer)).then(|| json_response(status, json, "1.1"));
     }
     let path = parts
