@@ -381,12 +381,10 @@ impl FakeAccounts {
                 "NotAuthorizedException",
                 &format!("Client {id} is configured for secret but secret was not received"),
             ),
-            Some(sent) if sent != moto::secret_hash(secret, username, id) => {
-                error(
-                    "NotAuthorizedException",
-                    &format!("Unable to verify secret hash for client {id}"),
-                )
-            }
+            Some(sent) if sent != moto::secret_hash(secret, username, id) => error(
+                "NotAuthorizedException",
+                &format!("Unable to verify secret hash for client {id}"),
+            ),
             Some(_) => None,
         }
     }
@@ -395,9 +393,7 @@ impl FakeAccounts {
     fn send_code(&self, purpose: &'static str, user: &str, to: &str, lifetime: Duration) -> Code {
         let code = Code::new(lifetime);
         let mut state = self.lock();
-        state
-            .codes
-            .insert((purpose, user.to_owned()), code.clone());
+        state.codes.insert((purpose, user.to_owned()), code.clone());
         state.outbox.push(Delivery {
             username: user.to_owned(),
             to: to.to_owned(),
@@ -776,7 +772,11 @@ impl Fake for FakeAccounts {
             let body: Value = serde_json::from_slice(body).unwrap_or_default();
             let answer = self.dispatch(operation, &body).await;
             if answer.is_some() {
-                *self.lock().answered.entry(operation.to_owned()).or_default() += 1;
+                *self
+                    .lock()
+                    .answered
+                    .entry(operation.to_owned())
+                    .or_default() += 1;
             }
             answer
         })

@@ -49,11 +49,12 @@ impl MotoApi {
             )
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("a request");
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| (500, json!({"__type": "InternalErrorException", "message": e.to_string()}).to_string()))?;
+        let response = self.http.request(request).await.map_err(|e| {
+            (
+                500,
+                json!({"__type": "InternalErrorException", "message": e.to_string()}).to_string(),
+            )
+        })?;
         let status = response.status().as_u16();
         let bytes = response
             .into_body()
@@ -69,7 +70,11 @@ impl MotoApi {
     }
 
     /// The user `username` of `pool_id` (`None`: no such user).
-    pub(crate) async fn user(&self, pool_id: &str, username: &str) -> Result<Option<User>, (u16, String)> {
+    pub(crate) async fn user(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<Option<User>, (u16, String)> {
         if username.is_empty() {
             return Ok(None);
         }

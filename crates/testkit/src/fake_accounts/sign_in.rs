@@ -233,11 +233,19 @@ impl FakeAccounts {
     /// `RespondToAuthChallenge` for a session this fake issued; `None` (moto's) otherwise.
     pub(crate) async fn respond(&self, body: &Value) -> Option<(u16, String)> {
         let session = body["Session"].as_str().unwrap_or_default();
-        let mut auth = self.lock().auth.remove(session)?;
+        let challenge = body["ChallengeName"].as_str().unwrap_or_default();
+        let Some(mut auth) = self.lock().auth.remove(session) else {
+            // moto issues none of these challenges: a session for one of them was this fake's,
+            // and is spent or expired (Cognito's answer for an unknown session).
+            let ours = matches!(
+                challenge,
+                "SELECT_CHALLENGE" | "EMAIL_OTP" | "SMS_OTP" | "WEB_AUTHN"
+            );
+            return ours.then(invalid_session).flatten();
+        };
         let responses = &body["ChallengeResponses"];
         let username = responses["USERNAME"].as_str().unwrap_or_default();
-        if let Some(refusal) =
-            self.client_checks(body, responses["SECRET_HASH"].as_str(), username)
+        if let Some(refusal) = self.client_checks(body, responses["SECRET_HASH"].as_str(), username)
         {
             return Some(refusal);
         }
@@ -251,7 +259,6 @@ impl FakeAccounts {
         if username != auth.user.username {
             return invalid_session();
         }
-        let challenge = body["ChallengeName"].as_str().unwrap_or_default();
         match (&auth.step, challenge) {
             (Step::Select(available), "SELECT_CHALLENGE") => {
                 let answer = responses["ANSWER"].as_str().unwrap_or_default();
