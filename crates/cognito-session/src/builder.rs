@@ -205,6 +205,66 @@ impl SessionsBuilder {
         self
     }
 
+    /// `SIGN_UP_ATTRIBUTES` (comma-separated): the user attributes
+    /// [`Accounts::sign_up`](crate::Accounts::sign_up) accepts (default `email` only); any
+    /// other is refused before Cognito is called, so a form cannot set `custom:role`.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .sign_up_attributes(["email", "name"])
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sign_up_attributes<I, A>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.settings.accounts.attributes = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `SIGN_UP_GROUP`: the group each user who signed up with
+    /// [`Accounts::sign_up`](crate::Accounts::sign_up) joins when confirming (Cognito's
+    /// `AdminAddUserToGroup`: needs `USER_POOL_ID` and the IAM permission
+    /// `cognito-idp:AdminAddUserToGroup`). Chosen by the app, never by the request.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .sign_up_group("members")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sign_up_group(mut self, group: impl Into<String>) -> Self {
+        self.settings.accounts.group = Some(group.into());
+        self
+    }
+
+    /// `REVEAL_ACCOUNT_EXISTENCE`: `true` lets the account flows say that a username is taken
+    /// ([`SignUpError::UsernameTaken`](crate::SignUpError::UsernameTaken)) or unknown
+    /// ([`PasswordError::UnknownUser`](crate::PasswordError::UnknownUser)). Off by default, as
+    /// OWASP advises: such answers let anyone test which accounts exist.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .reveal_account_existence(true)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reveal_account_existence(mut self, on: bool) -> Self {
+        self.settings.accounts.reveal = on;
+        self
+    }
+
     /// A ready KMS client for `SESSION_KMS_CIPHERTEXT`.
     #[cfg(feature = "kms")]
     pub fn kms_client(mut self, client: aws_sdk_kms::Client) -> Self {
@@ -640,6 +700,7 @@ impl SessionsBuilder {
                 memory: Default::default(),
                 state_keys: Default::default(),
                 telemetry: telemetry(&s, metrics_sink),
+                accounts: s.accounts.clone(),
             }),
             deadline: None,
         })

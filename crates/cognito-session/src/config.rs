@@ -90,6 +90,8 @@ pub(crate) struct Settings {
     pub metrics_service: Option<String>,
     /// `SESSION_AUDIT_CLIENT_INFO`: client address and user agent in audit events (default on).
     pub audit_client_info: bool,
+    /// `SIGN_UP_ATTRIBUTES`, `SIGN_UP_GROUP`, `REVEAL_ACCOUNT_EXISTENCE`.
+    pub accounts: crate::login::AccountSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -124,6 +126,7 @@ impl std::fmt::Debug for Settings {
             .field("token_cache", &self.token_cache)
             .field("cognito_endpoint", &self.cognito_endpoint)
             .field("allowed_origins", &self.allowed_origins)
+            .field("accounts", &self.accounts)
             .finish()
     }
 }
@@ -171,6 +174,7 @@ impl Default for Settings {
             metrics_namespace: None,
             metrics_service: None,
             audit_client_info: true,
+            accounts: crate::login::AccountSettings::default(),
         }
     }
 }
@@ -364,6 +368,20 @@ impl Settings {
         }
         if let Some(on) = flag("SESSION_AUDIT_CLIENT_INFO")? {
             self.audit_client_info = on;
+        }
+        if let Some(on) = flag("REVEAL_ACCOUNT_EXISTENCE")? {
+            self.accounts.reveal = on;
+        }
+        if let Some(names) = get("SIGN_UP_ATTRIBUTES") {
+            self.accounts.attributes = names
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(group) = get("SIGN_UP_GROUP").filter(|g| !g.trim().is_empty()) {
+            self.accounts.group = Some(group.trim().to_owned());
         }
         if let Some(namespace) = get("POWERTOOLS_METRICS_NAMESPACE") {
             self.metrics_namespace = Some(namespace);

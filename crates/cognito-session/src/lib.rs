@@ -76,6 +76,7 @@
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
 //! | `COOKIE_NAME` | the session cookie's name where the code names none ([`Sessions::current`], [`SessionLayer`]; default `token`) |
 //! | `COOKIE_SAME_SITE`, `COOKIE_DOMAIN`, `COOKIE_PATH` | cookie attributes (default `Lax`, none, `/`) |
+//! | `SIGN_UP_ATTRIBUTES`, `SIGN_UP_GROUP`, `REVEAL_ACCOUNT_EXISTENCE` | the account flows ([`Sessions::accounts`]): the attributes a sign-up may set (comma-separated, default `email`), the group new users join when confirmed, and `true` to let answers tell that an account exists (off by default) |
 //! | `SIGN_IN_FLOW` | `srp` (default, `USER_SRP_AUTH`) or `password` (`USER_PASSWORD_AUTH`): what [`Sessions::sign_in`] uses |
 //! | `COOKIE_SECURE` | `false` drops the `Secure` attribute, for plain-HTTP local development only (refused with an `https://` `REDIRECT_URI`) |
 //! | `COGNITO_DOMAIN`, `REDIRECT_URI` | managed login: the user pool's domain (`https://myapp.auth.us-east-1.amazoncognito.com` or a custom domain) and the callback URL registered on the app client ([`Sessions::login`], [`Sessions::callback`]) |
@@ -126,6 +127,7 @@ pub use config::SessionValidation;
 pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
+pub use login::{Accounts, CodeSent, Confirmed, NoAutoSignIn, PasswordError, SignUp, SignUpError};
 pub use login::{Answer, Challenge, ChallengeKind, Mfa, SignIn, SignInError, SignInFlow};
 pub use login::{LoginComplete, LoginError, LoginStart, StateError};
 pub use manager::Sessions;

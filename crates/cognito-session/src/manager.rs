@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub(crate) state_keys: crate::login::StateKeys,
     /// Metrics and audit settings.
     pub(crate) telemetry: crate::telemetry::Telemetry,
+    /// Sign-up and password settings ([`Sessions::accounts`]).
+    pub(crate) accounts: crate::login::AccountSettings,
 }
 
 impl std::fmt::Debug for Sessions {

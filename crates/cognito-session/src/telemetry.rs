@@ -123,6 +123,8 @@ pub(crate) enum Count {
     Ended(&'static str),
     /// A sign-in step: `outcome` succeeded, challenge, or the failure's code.
     SignIn(&'static str),
+    /// An account step (sign-up, confirmation, reset, password change): its outcome's code.
+    Account(&'static str),
     /// A managed login's callback was refused: the code.
     LoginRefused(&'static str),
     /// A rotated-out refresh token was used again (Cognito's `RefreshTokenReuseException`).
@@ -149,6 +151,7 @@ impl Count {
             Count::Started(_) => "SessionStarted",
             Count::Ended(_) => "SessionEnded",
             Count::SignIn(_) => "SignIn",
+            Count::Account(_) => "AccountStep",
             Count::LoginRefused(_) => "LoginRefused",
             Count::RefreshTokenReuse => "RefreshTokenReuse",
             Count::ReplacedToken => "ReplacedTokenRefused",
@@ -174,6 +177,7 @@ impl Count {
             Count::Started(how) => ("how", (*how).to_owned()),
             Count::Ended(reason) => ("reason", (*reason).to_owned()),
             Count::SignIn(result) => ("result", (*result).to_owned()),
+            Count::Account(outcome) => ("step", (*outcome).to_owned()),
             Count::LoginRefused(code) => ("code", (*code).to_owned()),
             _ => return None,
         };

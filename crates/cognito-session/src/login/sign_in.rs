@@ -566,7 +566,7 @@ impl Sessions {
 
     /// Tokens: start the session (a session that cannot be stored has its refresh token
     /// revoked). A challenge: seal it and hand it to the caller.
-    async fn next(
+    pub(crate) async fn next(
         &self,
         step: Step,
         username: String,
@@ -598,7 +598,7 @@ impl Sessions {
         }
     }
 
-    fn call(&self, action: &'static str) -> Call {
+    pub(crate) fn call(&self, action: &'static str) -> Call {
         Call {
             action,
             client_id: self.inner.cognito.client_id.clone(),
@@ -614,17 +614,17 @@ impl Sessions {
 }
 
 /// One answer of Cognito: tokens or a challenge.
-struct Step {
-    name: Option<ChallengeNameType>,
-    parameters: HashMap<String, String>,
-    session: Option<String>,
-    result: Option<AuthenticationResultType>,
+pub(crate) struct Step {
+    pub name: Option<ChallengeNameType>,
+    pub parameters: HashMap<String, String>,
+    pub session: Option<String>,
+    pub result: Option<AuthenticationResultType>,
 }
 
 /// Counts a sign-in step's outcome and writes its audit event: `succeeded` (the session's own
 /// `session_started` follows), `challenge` (with Cognito's challenge name), or the failure's
 /// code. Never the username.
-fn outcome(result: &Result<SignIn, SignInError>) {
+pub(crate) fn outcome(result: &Result<SignIn, SignInError>) {
     match result {
         Ok(SignIn::Done(_)) => telemetry::count(Count::SignIn("succeeded")),
         Ok(SignIn::Challenge(challenge)) => {

@@ -85,6 +85,10 @@ pub(crate) enum Purpose {
     Login,
     /// A password sign-in's pending challenge.
     SignIn,
+    /// A sign-up waiting for its confirmation code.
+    SignUp,
+    /// A password reset waiting for its code and the new password.
+    Reset,
 }
 
 impl Purpose {
@@ -92,6 +96,8 @@ impl Purpose {
         match self {
             Purpose::Login => "login",
             Purpose::SignIn => "sign-in",
+            Purpose::SignUp => "sign-up",
+            Purpose::Reset => "reset",
         }
     }
 }
