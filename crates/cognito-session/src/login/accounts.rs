@@ -279,7 +279,9 @@ impl Accounts {
             otel.kind = "internal",
             error.r#type = tracing::field::Empty
         );
-        let work = async {
+        // Boxed: an account step's future (several SDK calls) is large, and a caller's
+        // `block_on` keeps the whole future on its stack.
+        let work = Box::pin(async {
             let result = work.await;
             match &result {
                 Ok(value) => telemetry::count(Count::Account(done(value))),
@@ -291,7 +293,7 @@ impl Accounts {
                 }
             }
             result
-        };
+        });
         let result = self
             .sessions
             .inner

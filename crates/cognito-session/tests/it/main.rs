@@ -1,5 +1,6 @@
 //! Integration tests against moto in server mode (started once for this binary by `testkit`).
 
+mod accounts;
 mod attacks;
 mod browser;
 mod capture;

@@ -478,6 +478,18 @@ impl FakeAccounts {
                 &format!("Password did not conform with policy: {rule}"),
             );
         }
+        // A pool that verifies email (this fake's) requires an address to send the code to;
+        // moto does not check its schema, so the fake refuses before moto keeps the user.
+        let has_address = body["UserAttributes"].as_array().is_some_and(|list| {
+            list.iter()
+                .any(|a| matches!(a["Name"].as_str(), Some("email" | "phone_number")))
+        });
+        if !has_address {
+            return error(
+                "InvalidParameterException",
+                "Attributes did not conform to the schema: email: The attribute is required",
+            );
+        }
         let created = match self.moto.call("SignUp", body.clone()).await {
             Ok(created) => created,
             Err(answer) => return Some(answer),
@@ -487,10 +499,7 @@ impl FakeAccounts {
             _ => return error("InternalErrorException", "the user vanished"),
         };
         let Some(to) = user.email.clone().or_else(|| user.phone.clone()) else {
-            return error(
-                "InvalidParameterException",
-                "Cannot send a confirmation code: the user has no email address or phone number",
-            );
+            return error("InternalErrorException", "the user's address vanished");
         };
         self.send_code("sign-up", &user.username, &to, SIGN_UP_CODE);
         let session = session_id();

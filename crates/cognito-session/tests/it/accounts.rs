@@ -1,0 +1,548 @@
+//! The account flows (`Sessions::accounts`): sign-up, confirmation and sign-in after sign-up,
+//! new codes, password reset and change. Against testkit's `FakeAccounts` (which speaks
+//! Cognito's codes, sessions and refusals where moto does not: confirmation codes checked,
+//! expiring and attempt-limited, `ResendConfirmationCode`, `USER_AUTH` with the confirmation's
+//! session) in front of moto, and against moto alone where moto has the operation.
+
+use std::sync::Arc;
+
+use cognito_session::{
+    CodeSent, Confirmed, Error, NoAutoSignIn, PasswordError, Sessions, SessionsBuilder, SignIn,
+    SignInFlow, SignUp, SignUpError, StateError,
+};
+use testkit::{FakeAccounts, PoolOptions, Proxy, PASSWORD};
+
+use crate::capture::Capture;
+use crate::sign_in::jar;
+use crate::{cookies, sessions_via, setup, setup_with, Setup};
+
+const NEW_PASSWORD: &str = "Brand-new-horse-2!";
+
+/// A pool on moto, the account fake in front of it, and `Sessions` whose Cognito calls go
+/// through the fake.
+struct World {
+    s: Setup,
+    fake: Arc<FakeAccounts>,
+    sessions: Sessions,
+    _proxy: Proxy,
+}
+
+async fn world_with(
+    secret: bool,
+    fake: impl FnOnce(FakeAccounts) -> FakeAccounts,
+    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
+) -> World {
+    let s = setup_with(
+        PoolOptions {
+            secret,
+            ..Default::default()
+        },
+        |b| b,
+    )
+    .await;
+    let accounts = Arc::new(fake(FakeAccounts::new(&s.pool)));
+    let proxy = Proxy::with_fake(&s.pool.moto.url, accounts.clone()).await;
+    let sessions = sessions_via(&s, &proxy.url, |b| {
+        let b = match &s.pool.client_secret {
+            Some(secret) => b.client_secret(secret),
+            None => b,
+        };
+        customize(b)
+    })
+    .await;
+    World {
+        s,
+        fake: accounts,
+        sessions,
+        _proxy: proxy,
+    }
+}
+
+async fn world() -> World {
+    world_with(false, |f| f, |b| b).await
+}
+
+/// The code-sent step of a sign-up (panics otherwise).
+fn code_sent(step: SignUp) -> CodeSent {
+    match step {
+        SignUp::CodeSent(sent) => sent,
+        other => panic!("expected a code to be sent: {other:?}"),
+    }
+}
+
+/// `sent` carried to the next request as a web form does: its state from the page, its cookie
+/// from the browser.
+async fn carried(sessions: &Sessions, sent: &CodeSent, reset: bool) -> CodeSent {
+    let cookie = sent.set_cookie().expect("a new step sets its cookie");
+    let accounts = sessions.accounts();
+    if reset {
+        accounts
+            .open_reset(&jar(cookie), sent.state())
+            .await
+            .unwrap()
+    } else {
+        accounts
+            .open_sign_up(&jar(cookie), sent.state())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_confirmed_with_its_code_lands_signed_in() {
+    for secret in [false, true] {
+        let w = world_with(secret, |f| f, |b| b.sign_up_group("members")).await;
+        w.s.pool
+            .cognito
+            .create_group()
+            .user_pool_id(&w.s.pool.pool_id)
+            .group_name("members")
+            .send()
+            .await
+            .unwrap();
+        let accounts = w.sessions.accounts();
+        let sent = code_sent(
+            accounts
+                .sign_up("ada", PASSWORD, &[("email", "ada@example.com")])
+                .await
+                .unwrap(),
+        );
+        assert_eq!(sent.destination(), Some("a***@e***"));
+        let debug = format!("{sent:?}");
+        assert!(
+            !debug.contains("ada@") && !debug.contains("\"ada\""),
+            "{debug}"
+        );
+        let sent = carried(&w.sessions, &sent, false).await;
+        let code = w.fake.code_for("ada").expect("a code was delivered");
+        let wrong = accounts.confirm_sign_up(&sent, "000000").await.unwrap_err();
+        assert!(matches!(wrong, SignUpError::WrongCode), "{wrong:?}");
+        // The same step answers again, and signs in without the password.
+        let confirmed = accounts.confirm_sign_up(&sent, &code).await.unwrap();
+        let session = match confirmed {
+            Confirmed::SignedIn(SignIn::Done(session)) => session,
+            other => panic!("not signed in (secret {secret}): {other:?}"),
+        };
+        assert_eq!(session.username(), "ada");
+        assert!(
+            w.s.pool.row(session.sub()).await.is_some(),
+            "no session row"
+        );
+        let access = &session.refreshed().unwrap().access_token;
+        let again =
+            w.s.sessions
+                .session("token", &cookies(access))
+                .await
+                .unwrap();
+        assert_eq!(again.sub(), session.sub());
+        // The app's group, chosen by the app.
+        let groups =
+            w.s.pool
+                .cognito
+                .admin_list_groups_for_user()
+                .user_pool_id(&w.s.pool.pool_id)
+                .username("ada")
+                .send()
+                .await
+                .unwrap();
+        let names: Vec<_> = groups
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_name())
+            .collect();
+        assert_eq!(names, ["members"]);
+        // Confirmed already: this browser's own account says so.
+        let twice = accounts.confirm_sign_up(&sent, &code).await.unwrap_err();
+        assert!(matches!(twice, SignUpError::AlreadyConfirmed), "{twice:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_taken_username_gets_the_answer_of_a_new_one() {
+    let w = world().await;
+    w.s.pool.user("bob").await;
+    let accounts = w.sessions.accounts();
+    let taken = code_sent(
+        accounts
+            .sign_up("bob", PASSWORD, &[("email", "bob@example.com")])
+            .await
+            .unwrap(),
+    );
+    let new = code_sent(
+        accounts
+            .sign_up("bea", PASSWORD, &[("email", "bob@example.com")])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(taken.destination(), new.destination());
+    assert_eq!(format!("{taken:?}"), format!("{new:?}"));
+    // Its confirmation refuses every code as wrong, and a new code "goes out" as for any.
+    let taken = carried(&w.sessions, &taken, false).await;
+    let refused = accounts
+        .confirm_sign_up(&taken, "123456")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, SignUpError::WrongCode), "{refused:?}");
+    accounts.resend_code(&taken).await.unwrap();
+    // Revealing, on request.
+    let w = world_with(false, |f| f, |b| b.reveal_account_existence(true)).await;
+    w.s.pool.user("bob").await;
+    let refused = w
+        .sessions
+        .accounts()
+        .sign_up("bob", PASSWORD, &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, SignUpError::UsernameTaken), "{refused:?}");
+    assert_eq!(refused.status(), 409);
+}
+
+#[tokio::test]
+async fn attributes_outside_the_allow_list_never_reach_cognito() {
+    let w = world().await;
+    let accounts = w.sessions.accounts();
+    let refused = accounts
+        .sign_up(
+            "cleo",
+            PASSWORD,
+            &[("email", "cleo@example.com"), ("custom:role", "admin")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, SignUpError::Failed(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("custom:role"), "{refused}");
+    assert_eq!(w.fake.answered("SignUp"), 0);
+    // A password against the policy: Cognito's text, fit to show.
+    let weak = accounts
+        .sign_up("cleo", "weak", &[("email", "cleo@example.com")])
+        .await
+        .unwrap_err();
+    match &weak {
+        SignUpError::PasswordRejected(text) => {
+            assert_eq!(
+                text,
+                "Password did not conform with policy: Password not long enough"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn codes_expire_are_attempt_limited_and_can_be_sent_again() {
+    let w = world().await;
+    let accounts = w.sessions.accounts();
+    let sent = code_sent(
+        accounts
+            .sign_up("dan", PASSWORD, &[("email", "dan@example.com")])
+            .await
+            .unwrap(),
+    );
+    let code = w.fake.code_for("dan").unwrap();
+    w.fake.expire_codes("dan");
+    let expired = accounts.confirm_sign_up(&sent, &code).await.unwrap_err();
+    assert!(matches!(expired, SignUpError::CodeExpired), "{expired:?}");
+    let again = accounts.resend_code(&sent).await.unwrap();
+    assert_eq!(again.destination(), Some("d***@e***"));
+    assert!(again.set_cookie().is_none(), "the browser keeps its cookie");
+    let fresh = w.fake.code_for("dan").unwrap();
+    for _ in 0..5 {
+        let wrong = accounts.confirm_sign_up(&sent, "999999").await.unwrap_err();
+        assert!(matches!(wrong, SignUpError::WrongCode), "{wrong:?}");
+    }
+    let limited = accounts.confirm_sign_up(&sent, &fresh).await.unwrap_err();
+    assert!(
+        matches!(limited, SignUpError::TooManyAttempts),
+        "{limited:?}"
+    );
+    assert_eq!(limited.status(), 429);
+}
+
+#[tokio::test]
+async fn without_user_auth_the_confirmation_falls_back_to_the_sign_in_form() {
+    let w = world_with(false, FakeAccounts::without_user_auth, |b| b).await;
+    let accounts = w.sessions.accounts();
+    let sent = code_sent(
+        accounts
+            .sign_up("eve", PASSWORD, &[("email", "eve@example.com")])
+            .await
+            .unwrap(),
+    );
+    let code = w.fake.code_for("eve").unwrap();
+    match accounts.confirm_sign_up(&sent, &code).await.unwrap() {
+        Confirmed::SignInNeeded(NoAutoSignIn::Refused(why)) => {
+            assert!(why.to_string().contains("USER_AUTH"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Confirmed: the password signs in.
+    let signed_in = w
+        .sessions
+        .sign_in_with(SignInFlow::Password, "eve", PASSWORD)
+        .await
+        .unwrap();
+    assert!(matches!(signed_in, SignIn::Done(_)));
+}
+
+#[tokio::test]
+async fn a_pending_step_opens_only_in_its_browser_and_its_flow() {
+    let w = world().await;
+    w.s.pool.user("fay").await;
+    let accounts = w.sessions.accounts();
+    let sign_up = code_sent(
+        accounts
+            .sign_up("gus", PASSWORD, &[("email", "gus@example.com")])
+            .await
+            .unwrap(),
+    );
+    let reset = accounts.forgot_password("fay").await.unwrap();
+    let sign_up_cookie = jar(sign_up.set_cookie().unwrap());
+    let reset_cookie = jar(reset.set_cookie().unwrap());
+    let refused = accounts
+        .open_reset(&sign_up_cookie, sign_up.state())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            PasswordError::StateRejected(StateError::OtherPurpose)
+        ),
+        "{refused:?}"
+    );
+    let refused = accounts
+        .open_sign_up(&reset_cookie, sign_up.state())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            SignUpError::StateRejected(StateError::OtherBrowser)
+        ),
+        "{refused:?}"
+    );
+    let refused = accounts
+        .open_sign_up(&http::HeaderMap::new(), sign_up.state())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, SignUpError::StateRejected(StateError::Missing)),
+        "{refused:?}"
+    );
+    let mut edited = sign_up.state().to_owned();
+    edited.push('A');
+    let refused = accounts
+        .open_sign_up(&sign_up_cookie, &edited)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), 400);
+    // A step handed straight to the other flow is refused too.
+    let wrong_flow = accounts
+        .reset_password(&sign_up, "123456", NEW_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(wrong_flow, PasswordError::Failed(Error::InvalidInput(_))),
+        "{wrong_flow:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_sets_the_password_and_an_unknown_user_looks_like_a_known_one() {
+    let w = world().await;
+    w.s.pool.user("hal").await;
+    w.s.pool
+        .set_attributes("hal", &[("email", "hal@example.com")])
+        .await;
+    let accounts = w.sessions.accounts();
+    let capture = Capture::default();
+    let guard = capture.install(tracing::Level::DEBUG);
+    let known = accounts.forgot_password("hal").await.unwrap();
+    let unknown = accounts.forgot_password("nobody-here").await.unwrap();
+    drop(guard);
+    assert_eq!(known.destination(), None);
+    assert_eq!(format!("{known:?}"), format!("{unknown:?}"));
+    assert_eq!(
+        capture.text().matches("password_reset_started").count(),
+        2,
+        "{}",
+        capture.text()
+    );
+    for name in ["hal", "nobody-here"] {
+        assert!(
+            !capture.text().contains(name),
+            "a username was logged: {}",
+            capture.text()
+        );
+    }
+    let known = carried(&w.sessions, &known, true).await;
+    let unknown = carried(&w.sessions, &unknown, true).await;
+    let code = w.fake.code_for("hal").unwrap();
+    let weak = accounts
+        .reset_password(&known, &code, "weak")
+        .await
+        .unwrap_err();
+    match &weak {
+        PasswordError::PasswordRejected(text) => assert_eq!(
+            text,
+            "Password does not conform to policy: Password not long enough"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let wrong = accounts
+        .reset_password(&known, "000000", NEW_PASSWORD)
+        .await
+        .unwrap_err();
+    let nobody = accounts
+        .reset_password(&unknown, "000000", NEW_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, PasswordError::WrongCode), "{wrong:?}");
+    assert_eq!(format!("{wrong:?}"), format!("{nobody:?}"));
+    accounts
+        .reset_password(&known, &code, NEW_PASSWORD)
+        .await
+        .unwrap();
+    let signed_in = w
+        .sessions
+        .sign_in_with(SignInFlow::Password, "hal", NEW_PASSWORD)
+        .await
+        .unwrap();
+    assert!(matches!(signed_in, SignIn::Done(_)));
+    // The code was single-use.
+    let replay = accounts
+        .reset_password(&known, &code, "Another-horse-3!")
+        .await
+        .unwrap_err();
+    assert!(matches!(replay, PasswordError::WrongCode), "{replay:?}");
+    // Revealing, on request.
+    let w = world_with(false, FakeAccounts::legacy_existence_errors, |b| {
+        b.reveal_account_existence(true)
+    })
+    .await;
+    let unknown = w
+        .sessions
+        .accounts()
+        .forgot_password("nobody-here")
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, PasswordError::UnknownUser), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn a_signed_in_user_changes_the_password() {
+    let w = world().await;
+    let sub = w.s.pool.user("ivy").await;
+    let session = match w
+        .sessions
+        .sign_in_with(SignInFlow::Password, "ivy", PASSWORD)
+        .await
+        .unwrap()
+    {
+        SignIn::Done(session) => session,
+        other => panic!("{other:?}"),
+    };
+    let request = cookies(&session.refreshed().unwrap().access_token);
+    let accounts = w.sessions.accounts();
+    let wrong = accounts
+        .change_password(&request, "Not-the-password-1!", NEW_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(wrong, PasswordError::IncorrectPassword),
+        "{wrong:?}"
+    );
+    let weak = accounts
+        .change_password(&request, PASSWORD, "weak")
+        .await
+        .unwrap_err();
+    assert!(
+        weak.to_string().contains("Password not long enough"),
+        "{weak}"
+    );
+    let changed = accounts
+        .change_password(&request, PASSWORD, NEW_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(changed.sub(), sub);
+    assert!(w
+        .sessions
+        .sign_in_with(SignInFlow::Password, "ivy", NEW_PASSWORD)
+        .await
+        .is_ok());
+    // No session, no change.
+    let anonymous = accounts
+        .change_password(&http::HeaderMap::new(), NEW_PASSWORD, PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.status(), 401);
+}
+
+/// moto has `SignUp`, `ConfirmSignUp` (any code confirms), `ForgotPassword`,
+/// `ConfirmForgotPassword` (a code not of its own format is accepted) and `ChangePassword`, but
+/// no sign-in after sign-up (no `Session`): the flows against moto alone.
+#[tokio::test]
+async fn on_moto_alone_sign_up_reset_and_change_work_and_sign_in_falls_back() {
+    let s = setup().await;
+    let accounts = s.sessions.accounts();
+    let sent = code_sent(
+        accounts
+            .sign_up("jo", PASSWORD, &[("email", "jo@example.com")])
+            .await
+            .unwrap(),
+    );
+    match accounts.confirm_sign_up(&sent, "123456").await.unwrap() {
+        Confirmed::SignInNeeded(NoAutoSignIn::NoSession) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.calls.count("SignUp"), 1);
+    assert_eq!(s.calls.count("ConfirmSignUp"), 1);
+    // Taken: answered as new.
+    let taken = accounts.sign_up("jo", PASSWORD, &[]).await.unwrap();
+    assert!(matches!(taken, SignUp::CodeSent(_)));
+    let reset = accounts.forgot_password("jo").await.unwrap();
+    accounts
+        .reset_password(&reset, "123456", NEW_PASSWORD)
+        .await
+        .unwrap();
+    let session = match s
+        .sessions
+        .sign_in_with(SignInFlow::Password, "jo", NEW_PASSWORD)
+        .await
+        .unwrap()
+    {
+        SignIn::Done(session) => session,
+        other => panic!("{other:?}"),
+    };
+    let request = cookies(&session.refreshed().unwrap().access_token);
+    let weak = accounts
+        .change_password(&request, NEW_PASSWORD, "weak")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(weak, PasswordError::PasswordRejected(_)),
+        "{weak:?}"
+    );
+    accounts
+        .change_password(&request, NEW_PASSWORD, PASSWORD)
+        .await
+        .unwrap();
+    assert!(s
+        .sessions
+        .sign_in_with(SignInFlow::Password, "jo", PASSWORD)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn an_outage_is_a_503_that_changes_nothing() {
+    let s = setup().await;
+    let sessions = sessions_via(&s, &crate::dead_endpoint(), |b| b).await;
+    let accounts = sessions.accounts();
+    let down = accounts.sign_up("kim", PASSWORD, &[]).await.unwrap_err();
+    assert_eq!(down.status(), 503, "{down:?}");
+    let down = accounts.forgot_password("kim").await.unwrap_err();
+    assert_eq!(down.status(), 503, "{down:?}");
+}
