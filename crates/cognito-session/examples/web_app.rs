@@ -9,6 +9,17 @@
 //!   an MFA code). Between the two requests the challenge travels sealed in a hidden form field,
 //!   bound to this browser by an `HttpOnly` cookie ([`Challenge::state`],
 //!   [`Sessions::open_challenge`]).
+//! - `GET /signup`, `POST /signup`, `POST /signup/confirm`: creating an account
+//!   ([`Accounts::sign_up`]), then the emailed code ([`Accounts::confirm_sign_up`], or
+//!   [`Accounts::resend_code`]), which signs the user in without the password again; where the
+//!   pool does not offer that, the sign-in form follows.
+//! - `GET /forgot`, `POST /forgot`, `POST /reset`: password reset ([`Accounts::forgot_password`],
+//!   then the code and the new password, [`Accounts::reset_password`]). An unknown username gets
+//!   the same pages as a known one, and so does a taken one at sign-up.
+//! - `GET /app/password`, `POST /app/password`: changing the password when signed in
+//!   ([`Accounts::change_password`]).
+//!   The pending sign-up or reset travels sealed in a hidden form field, bound to this browser
+//!   by an `HttpOnly` cookie ([`CodeSent::state`]); every `POST` passes the layer's CSRF check.
 //! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back.
 //! - `GET /api/me`: a protected JSON route: without a session, 401 JSON.
 //!
@@ -31,7 +42,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Form, Json, Router};
 use cognito_session::{
-    Answer, Challenge, ChallengeKind, Mfa, Session, SessionLayer, Sessions, SignIn, SignInError,
+    Accounts, Answer, Challenge, ChallengeKind, CodeSent, Confirmed, Mfa, PasswordError, Session,
+    SessionLayer, Sessions, SignIn, SignInError, SignUp, SignUpError,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -45,6 +57,14 @@ pub fn app(sessions: Sessions) -> Router {
         ("/logout", post(logout)),
         ("/signin", get(signin_form).post(signin)),
         ("/signin/next", post(signin_next)),
+        ("/signup", get(signup_form).post(signup)),
+        ("/signup/confirm", post(signup_confirm)),
+        ("/forgot", get(forgot_form).post(forgot)),
+        ("/reset", post(reset)),
+        (
+            "/app/password",
+            get(password_change_form).post(password_change),
+        ),
         ("/app", get(protected_page)),
         ("/api/me", get(me)),
     ];
@@ -60,6 +80,10 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/logout")
                 .public("/signin")
                 .public("/signin/next")
+                .public("/signup")
+                .public("/signup/confirm")
+                .public("/forgot")
+                .public("/reset")
                 // Page loads under /app without a session go to /login and come back.
                 .login_redirect("/app", "/login"),
         )
@@ -304,6 +328,295 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
     )
 }
 
+#[derive(Deserialize)]
+struct NewAccount {
+    username: String,
+    email: String,
+    password: String,
+}
+
+/// A code form's fields: the sealed step, the code, a new password (reset), or a resend.
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    resend: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+struct Username {
+    username: String,
+}
+
+async fn signup_form(base: Base) -> Html<String> {
+    signup_page(&base.0, None)
+}
+
+fn signup_page(base: &str, error: Option<&str>) -> Html<String> {
+    page(
+        "Create an account",
+        &format!(
+            "{}<form method=\"post\" action=\"{base}/signup\">\
+             <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
+             <label>Email <input name=\"email\" type=\"email\" autocomplete=\"email\"></label>\
+             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"new-password\"></label>\
+             <button id=\"signup\">Create account</button></form>",
+            error_line(error)
+        ),
+    )
+}
+
+async fn signup(Bounded(sessions): Bounded, base: Base, Form(form): Form<NewAccount>) -> Response {
+    let accounts = sessions.accounts();
+    // Only the attributes this app collects, by name; the library checks them against
+    // SIGN_UP_ATTRIBUTES too.
+    let attributes = [("email", form.email.as_str())];
+    match accounts
+        .sign_up(&form.username, &form.password, &attributes)
+        .await
+    {
+        Ok(SignUp::CodeSent(sent)) => code_page(&base.0, &sent, "/signup/confirm", None),
+        Ok(_) => (
+            [(SET_COOKIE, accounts.clear_cookie())],
+            password_form(&base.0, Some("Your account is ready: sign in.")),
+        )
+            .into_response(),
+        Err(error) => (
+            status_of(error.status()),
+            signup_page(&base.0, Some(&shown(error.status(), &error))),
+        )
+            .into_response(),
+    }
+}
+
+async fn signup_confirm(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let base = &base.0;
+    let accounts = sessions.accounts();
+    let sent = match accounts.open_sign_up(&headers, &form.state).await {
+        Ok(sent) => sent,
+        Err(error) => return signup_failed(&accounts, base, &error),
+    };
+    if form.resend.is_some() {
+        return match accounts.resend_code(&sent).await {
+            Ok(again) => code_page(base, &again, "/signup/confirm", Some("We sent a new code.")),
+            Err(error) => code_page(
+                base,
+                &sent,
+                "/signup/confirm",
+                Some(&shown(error.status(), &error)),
+            ),
+        };
+    }
+    match accounts.confirm_sign_up(&sent, &form.code).await {
+        Ok(Confirmed::SignedIn(step)) => {
+            let mut response = next_step(&sessions, base, Ok(step), None);
+            if let Ok(clear) = accounts.clear_cookie().parse() {
+                response.headers_mut().append(SET_COOKIE, clear);
+            }
+            response
+        }
+        Ok(_) => (
+            [(SET_COOKIE, accounts.clear_cookie())],
+            password_form(base, Some("Your account is confirmed: sign in.")),
+        )
+            .into_response(),
+        Err(error @ (SignUpError::WrongCode | SignUpError::CodeExpired)) => {
+            let message = error.to_string();
+            (
+                status_of(error.status()),
+                code_page(base, &sent, "/signup/confirm", Some(&message)),
+            )
+                .into_response()
+        }
+        Err(error) => signup_failed(&accounts, base, &error),
+    }
+}
+
+/// A sign-up that cannot go on: the sign-up form again, with the reason.
+fn signup_failed(accounts: &Accounts, base: &str, error: &SignUpError) -> Response {
+    (
+        status_of(error.status()),
+        [(SET_COOKIE, accounts.clear_cookie())],
+        signup_page(base, Some(&shown(error.status(), error))),
+    )
+        .into_response()
+}
+
+async fn forgot_form(base: Base) -> Html<String> {
+    forgot_page(&base.0, None)
+}
+
+fn forgot_page(base: &str, error: Option<&str>) -> Html<String> {
+    page(
+        "Reset your password",
+        &format!(
+            "{}<form method=\"post\" action=\"{base}/forgot\">\
+             <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
+             <button id=\"forgot\">Send me a code</button></form>",
+            error_line(error)
+        ),
+    )
+}
+
+async fn forgot(Bounded(sessions): Bounded, base: Base, Form(form): Form<Username>) -> Response {
+    match sessions.accounts().forgot_password(&form.username).await {
+        Ok(sent) => code_page(&base.0, &sent, "/reset", None),
+        Err(error) => (
+            status_of(error.status()),
+            forgot_page(&base.0, Some(&shown(error.status(), &error))),
+        )
+            .into_response(),
+    }
+}
+
+async fn reset(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let base = &base.0;
+    let accounts = sessions.accounts();
+    let sent = match accounts.open_reset(&headers, &form.state).await {
+        Ok(sent) => sent,
+        Err(error) => return reset_failed(&accounts, base, &error),
+    };
+    match accounts
+        .reset_password(&sent, &form.code, &form.new_password)
+        .await
+    {
+        Ok(()) => (
+            [(SET_COOKIE, accounts.clear_cookie())],
+            password_form(base, Some("Your password was changed: sign in.")),
+        )
+            .into_response(),
+        Err(error @ (PasswordError::WrongCode | PasswordError::PasswordRejected(_))) => {
+            let message = error.to_string();
+            (
+                status_of(error.status()),
+                code_page(base, &sent, "/reset", Some(&message)),
+            )
+                .into_response()
+        }
+        Err(error) => reset_failed(&accounts, base, &error),
+    }
+}
+
+fn reset_failed(accounts: &Accounts, base: &str, error: &PasswordError) -> Response {
+    (
+        status_of(error.status()),
+        [(SET_COOKIE, accounts.clear_cookie())],
+        forgot_page(base, Some(&shown(error.status(), error))),
+    )
+        .into_response()
+}
+
+/// The code form of a pending sign-up (`action` `/signup/confirm`: code, or a new code) or reset
+/// (`/reset`: code and new password), carrying its sealed state; sets the binding cookie of a
+/// new step.
+fn code_page(base: &str, sent: &CodeSent, action: &str, note: Option<&str>) -> Response {
+    let reset = action == "/reset";
+    let to = sent.destination().map_or_else(
+        || "If the account exists, we sent a code to its email address or phone.".to_owned(),
+        |to| format!("We sent a code to {}.", escape(to)),
+    );
+    let fields = if reset {
+        "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>\
+         <button id=\"reset\">Set the new password</button>"
+    } else {
+        "<button id=\"confirm\">Confirm</button> \
+         <button id=\"resend\" name=\"resend\" value=\"1\">Send a new code</button>"
+    };
+    let mut response = page(
+        if reset { "Enter the code" } else { "Confirm your account" },
+        &format!(
+            "{}<p id=\"sent\">{to}</p><form method=\"post\" action=\"{base}{action}\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">\
+             <label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>{fields}</form>",
+            error_line(note),
+            escape(sent.state())
+        ),
+    )
+    .into_response();
+    if let Some(Ok(cookie)) = sent.set_cookie().map(str::parse) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn password_change_form(_session: Session, base: Base) -> Html<String> {
+    password_change_page(&base.0, None)
+}
+
+fn password_change_page(base: &str, note: Option<&str>) -> Html<String> {
+    page(
+        "Change your password",
+        &format!(
+            "{}<form method=\"post\" action=\"{base}/app/password\">\
+             <label>Current password <input name=\"current_password\" type=\"password\" autocomplete=\"current-password\"></label>\
+             <label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>\
+             <button id=\"change\">Change password</button></form>",
+            error_line(note)
+        ),
+    )
+}
+
+async fn password_change(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<PasswordChange>,
+) -> Response {
+    let changed = sessions
+        .accounts()
+        .change_password(&headers, &form.current_password, &form.new_password)
+        .await;
+    match changed {
+        Ok(_) => password_change_page(&base.0, Some("Your password was changed.")).into_response(),
+        Err(error) => (
+            status_of(error.status()),
+            password_change_page(&base.0, Some(&shown(error.status(), &error))),
+        )
+            .into_response(),
+    }
+}
+
+/// What a visitor is told of a refusal: its text, except a 5xx's, which is the operator's (the
+/// library logged it).
+fn shown(status: u16, error: &impl std::fmt::Display) -> String {
+    if status >= 500 {
+        "This is not available right now; try again in a moment.".to_owned()
+    } else {
+        error.to_string()
+    }
+}
+
+fn status_of(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn error_line(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default()
+}
+
 async fn home(session: Option<Session>, base: Base) -> Html<String> {
     let base = &base.0;
     let body = match &session {
@@ -316,7 +629,9 @@ async fn home(session: Option<Session>, base: Base) -> Html<String> {
         None => format!(
             "<p id=\"user\">Not signed in</p>\
              <p><a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> \
-             or <a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>"
+             or <a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>\
+             <p><a id=\"signup\" href=\"{base}/signup\">Create an account</a> \
+             · <a id=\"forgot\" href=\"{base}/forgot\">Forgot your password?</a></p>"
         ),
     };
     page("Home", &body)
@@ -328,7 +643,7 @@ async fn protected_page(session: Session, base: Base) -> Html<String> {
     let body = format!(
         "<p id=\"user\">Signed in as {}</p>\
          <p id=\"verified\">email verified: {}</p>\
-         <p><a href=\"{base}/\">Home</a></p>\
+         <p><a href=\"{base}/\">Home</a> · <a id=\"password\" href=\"{base}/app/password\">Change password</a></p>\
          <form method=\"post\" action=\"{base}/logout\"><button id=\"logout\">Log out</button></form>",
         escape(display_name(&session)),
         profile
