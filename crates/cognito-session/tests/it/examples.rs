@@ -641,3 +641,127 @@ async fn web_app_example_signs_in_with_its_own_form_behind_a_rest_api_stage_as_a
     assert_eq!(out["statusCode"], 302, "{out}");
     assert_eq!(response_header(&out, "location").as_deref(), Some("/Prod/"));
 }
+
+/// The web example's account pages as a Lambda function on moto alone (which confirms any code
+/// and accepts any reset code not of its own format, and offers no sign-in after sign-up): a
+/// sign-up, its confirmation (then the sign-in form), a reset and a sign-in with the new
+/// password, each step's state bound to its cookie, and another site's posts refused.
+#[tokio::test]
+async fn web_app_example_signs_up_and_resets_a_password_with_its_own_forms() {
+    let s = setup().await;
+    let binary = example("web_app").await;
+    let api = RuntimeApi::start().await;
+    let mut vars = env(&s);
+    vars.push(("SIGN_IN_FLOW", "password".into()));
+    let _function = Function::spawn(&binary, &api, &vars);
+    let own = "https://wt6mne2s9k.execute-api.us-west-2.amazonaws.com";
+    let rest = "apigw_proxy_request.json";
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let body = "username=newbie&email=newbie%40example.com&password=Sign-up-horse-1%21";
+    let forged = call(
+        &api,
+        staged(
+            "POST",
+            "/signup",
+            None,
+            Some(("https://evil.example", body)),
+        ),
+    )
+    .await;
+    assert_eq!(forged["statusCode"], 403, "{forged}");
+
+    // The code step: its state in the page, its binding cookie.
+    let step = call(&api, staged("POST", "/signup", None, Some((own, body)))).await;
+    assert_eq!(step["statusCode"], 200, "{step}");
+    let page = step["body"].as_str().unwrap();
+    assert!(page.contains("action=\"/Prod/signup/confirm\""), "{page}");
+    // (moto's pool verifies no attribute, so its SignUp names no destination.)
+    assert!(page.contains("sent a code"), "{page}");
+    let binding = set_cookies(rest, &step)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-cognito-account="))
+        .expect("the accounts cookie");
+    assert!(binding.contains("HttpOnly") && binding.contains("SameSite=Strict"));
+    let binding = binding.split(';').next().unwrap().to_owned();
+    let answer = format!("state={}&code=123456", encode(&hidden_state(&step)));
+    let copied = call(
+        &api,
+        staged("POST", "/signup/confirm", None, Some((own, &answer))),
+    )
+    .await;
+    assert_eq!(copied["statusCode"], 400, "{copied}");
+    let confirmed = call(
+        &api,
+        staged(
+            "POST",
+            "/signup/confirm",
+            Some(&binding),
+            Some((own, &answer)),
+        ),
+    )
+    .await;
+    assert_eq!(confirmed["statusCode"], 200, "{confirmed}");
+    assert!(
+        confirmed["body"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed: sign in"),
+        "{confirmed}"
+    );
+
+    // Reset: the same page for a known and an unknown user.
+    let known = call(
+        &api,
+        staged("POST", "/forgot", None, Some((own, "username=newbie"))),
+    )
+    .await;
+    let unknown = call(
+        &api,
+        staged("POST", "/forgot", None, Some((own, "username=nobody"))),
+    )
+    .await;
+    assert_eq!(known["statusCode"], 200, "{known}");
+    assert_eq!(unknown["statusCode"], 200, "{unknown}");
+    let strip = |page: &Value| {
+        let body = page["body"].as_str().unwrap().to_owned();
+        let state = hidden_state(page);
+        body.replace(&state, "")
+    };
+    assert_eq!(strip(&known), strip(&unknown));
+    let binding = set_cookies(rest, &known)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-cognito-account="))
+        .expect("the accounts cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let state = encode(&hidden_state(&known));
+    // (moto's ConfirmForgotPassword checks no password policy: tests/it/accounts.rs checks
+    // the refusal against the account fake.)
+    let good = format!("state={state}&code=123456&new_password=Reset-horse-2%21");
+    let reset = call(
+        &api,
+        staged("POST", "/reset", Some(&binding), Some((own, &good))),
+    )
+    .await;
+    assert_eq!(reset["statusCode"], 200, "{reset}");
+    assert!(
+        reset["body"]
+            .as_str()
+            .unwrap()
+            .contains("password was changed"),
+        "{reset}"
+    );
+    let signed_in = call(
+        &api,
+        staged(
+            "POST",
+            "/signin",
+            None,
+            Some((own, "username=newbie&password=Reset-horse-2%21")),
+        ),
+    )
+    .await;
+    assert_eq!(signed_in["statusCode"], 303, "{signed_in}");
+}
