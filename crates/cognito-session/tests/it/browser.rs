@@ -41,7 +41,7 @@ async fn app_with(
         &format!("{url}/"),
     ))
     .await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     let clock = Arc::new(AtomicI64::new(0));
     let (builder, _) = builder(&pool);
     let builder = builder
