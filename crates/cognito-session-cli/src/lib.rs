@@ -44,7 +44,7 @@ enum Command {
     Session(session::SessionCommand),
     /// Checks the deployment's configuration (table, app client, pool, JWKS, a token, IAM) and
     /// says what to fix: exit 0 all OK, 1 warnings, 2 failures.
-    Doctor(doctor::DoctorArgs),
+    Doctor(Box<doctor::DoctorArgs>),
     /// Runs a local Cognito for development: moto (Cognito and DynamoDB) and a managed-login
     /// server on fixed ports, a user pool, app client, user and session table, and prints the
     /// `export` lines for the function's variables; `--app` also runs the web_app example.
@@ -69,7 +69,7 @@ pub async fn run() -> ExitCode {
         Command::Table(command) => (table::run(command).await, true),
         Command::Token(command) => (token::run(command).await, true),
         Command::Session(command) => (session::run(command).await, true),
-        Command::Doctor(args) => (doctor::run(args).await, false),
+        Command::Doctor(args) => (doctor::run(*args).await, false),
         Command::Dev(args) => (dev::run(args).await, false),
     };
     match result {
