@@ -83,6 +83,7 @@
 //! | `OAUTH_SCOPES` | scopes managed login asks for (default `openid email`; must include `openid`) |
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
 //! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one (CSRF) |
+//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` | the AWS SDK's endpoint override (an emulator such as moto); at a loopback address, the signing keys are read from `<endpoint>/<pool id>/.well-known/jwks.json` |
 //!
 //! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
 //! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
