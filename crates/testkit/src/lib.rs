@@ -19,7 +19,7 @@ pub use aws::{create_table, sdk_config, CallCounter, Pool, PoolOptions, PASSWORD
 pub use fake_cognito::{FakeCognito, RememberDevices};
 pub use jwks::JwksServer;
 pub use managed_login::ManagedLogin;
-pub use moto::Moto;
+pub use moto::{python as moto_python, Moto};
 pub use proxy::{Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use seed::{SeedDesign, SeedOutcome};

@@ -13,7 +13,7 @@ pub struct Moto {
     _server: cognito_session_cli::local::Moto,
 }
 
-/// The Python that has moto: `MOTO_PYTHON`, else the workspace's `.venv`.
+/// The Python that has moto: `MOTO_PYTHON`, else the workspace's `.venv` (`testkit::moto_python`).
 pub fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("MOTO_PYTHON") {
         return PathBuf::from(python);
