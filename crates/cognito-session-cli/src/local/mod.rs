@@ -178,6 +178,9 @@ impl LocalCognito {
     /// # }
     /// ```
     pub async fn start(options: &Options) -> Result<LocalCognito, Error> {
+        // Reading moto's key runs Python for about a second: alongside moto's start.
+        let python = options.python.clone();
+        let key = tokio::task::spawn_blocking(move || MotoKey::load(&python));
         let found = match options.moto_port {
             0 => None,
             port => Moto::running(port).await,
@@ -210,7 +213,10 @@ impl LocalCognito {
             let upstream = Upstream {
                 pool_id: provisioned.pool_id.clone(),
                 cognito: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
-                key: MotoKey::load(&options.python)?,
+                key: key.await.map_err(|e| Error::Key {
+                    python: options.python.clone(),
+                    why: e.to_string(),
+                })??,
             };
             let login = ManagedLogin::start(upstream, options.login_port).await?;
             let url = login.base_url().to_owned();
