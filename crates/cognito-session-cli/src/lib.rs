@@ -7,8 +7,11 @@
 //! for your own tests as for this project's.
 #![forbid(unsafe_code)]
 
+// Process groups, signals and a venv's `bin/python`: Unix (Linux, macOS) only.
+#[cfg(unix)]
 mod dev;
 mod doctor;
+#[cfg(unix)]
 pub mod local;
 mod output;
 mod session;
@@ -49,6 +52,7 @@ enum Command {
     /// server on fixed ports, a user pool, app client, user and session table, and prints the
     /// `export` lines for the function's variables; `--app` also runs the web_app example.
     /// Ctrl-C stops what it started.
+    #[cfg(unix)]
     Dev(dev::DevArgs),
 }
 
@@ -70,6 +74,7 @@ pub async fn run() -> ExitCode {
         Command::Token(command) => (token::run(command).await, true),
         Command::Session(command) => (session::run(command).await, true),
         Command::Doctor(args) => (doctor::run(*args).await, false),
+        #[cfg(unix)]
         Command::Dev(args) => (dev::run(args).await, false),
     };
     match result {
