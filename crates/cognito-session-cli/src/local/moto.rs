@@ -36,6 +36,9 @@ while os.getppid() == parent:
 server.stop()
 "#;
 
+/// How long moto may take to start serving.
+const STARTUP: Duration = Duration::from_secs(60);
+
 /// A moto server: one this process started (stopped on drop), or one found running.
 ///
 /// ```no_run
@@ -82,24 +85,34 @@ impl Moto {
             .process_group(0)
             .spawn()
             .map_err(|e| failed(format!("{e}; is Python installed there?")))?;
-        let mut line = String::new();
-        let read = child
-            .stdout
-            .take()
-            .map(|out| BufReader::new(out).read_line(&mut line));
-        match (read, line.trim().parse::<u16>()) {
-            (Some(Ok(_)), Ok(port)) => Ok(Moto {
+        // Its first line is the port; a Python that hangs instead is given a minute.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        if let Some(stdout) = child.stdout.take() {
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let read = BufReader::new(stdout).read_line(&mut line);
+                let _ = sender.send(read.ok().and_then(|_| line.trim().parse::<u16>().ok()));
+            });
+        }
+        match receiver.recv_timeout(STARTUP) {
+            Ok(Some(port)) => Ok(Moto {
                 url: format!("http://127.0.0.1:{port}"),
                 port,
                 child: Some(child),
             }),
-            _ => {
+            outcome => {
                 let _ = child.kill();
                 let status = child.wait();
+                let why = match outcome {
+                    Err(_) => format!("it printed no port within {} s", STARTUP.as_secs()),
+                    Ok(_) => match status {
+                        Ok(status) => format!("it exited ({status}) without serving"),
+                        Err(e) => format!("it stopped without serving ({e})"),
+                    },
+                };
                 Err(failed(format!(
-                    "it exited ({status:?}) without serving: is moto installed for this Python \
-                     (run with a venv it manages, or `scripts/setup.sh` in the repository), and \
-                     is the port free?"
+                    "{why}: is moto installed for this Python (run with a venv this command \
+                     manages, or `scripts/setup.sh` in the repository), and is the port free?"
                 )))
             }
         }
