@@ -416,7 +416,7 @@ impl VerifierBuilder {
             Issuer::Fixed(Issuers::new(self.accepted()?, context.clone()))
         };
         Ok(Verifier(Arc::new(Inner {
-            issuer,
+            issuer: Arc::new(issuer),
             cache: context.tokens.clone(),
             clients: self.clients,
             token_use: self.token_use,

@@ -103,10 +103,17 @@ pub(crate) fn refused_while_learning(
             Instant::now(),
         )
     {
+        // The token is unverified: its client id is attacker's text, so it goes only into a
+        // field, Debug-escaped (no newline or terminal escape reaches the log as such) and cut.
+        let actual: String = actual_client.chars().take(128).collect();
         tracing::warn!(
             expected_client_id = expected_client,
-            actual_client_id = actual_client,
-            "a token for app client {actual_client} was refused before its signature was              checked (the user pool is not configured, so it is learned from the first token              for {expected_client}); if every user is refused, check {}, or set USER_POOL_ID so              that such tokens are checked against the pool's keys (at most one line per minute)",
+            actual_client_id = ?actual,
+            "a token for another app client (actual_client_id, unverified) was refused before \
+             its signature was checked (the user pool is not configured, so it is learned from \
+             the first token for {expected_client}); if every user is refused, check {}, or set \
+             USER_POOL_ID so that such tokens are checked against the pool's keys (at most one \
+             line per minute)",
             names.client_ids
         );
     }

@@ -42,7 +42,8 @@ pub(crate) type Check = Arc<dyn Fn(&Claims) -> Result<(), CheckFailed> + Send + 
 pub struct Verifier(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub issuer: Issuer,
+    /// Shared by the verifiers made with [`Verifier::with_token_use`]: one key cache.
+    pub issuer: Arc<Issuer>,
     /// The verified-token cache, shared with the key caches (which purge it on key removal).
     pub cache: Arc<TokenCache>,
     pub clients: Vec<String>,
@@ -143,7 +144,7 @@ impl Verifier {
     /// # Ok(()) }
     /// ```
     pub async fn hydrate(&self) -> Result<(), Error> {
-        let Issuer::Fixed(issuers) = &self.0.issuer else {
+        let Issuer::Fixed(issuers) = &*self.0.issuer else {
             return Ok(());
         };
         let now = unix_now();
@@ -170,7 +171,7 @@ impl Verifier {
     /// assert!(verifier.preload(b"not json").is_err());
     /// ```
     pub fn preload(&self, jwks: &[u8]) -> Result<(), Error> {
-        match &self.0.issuer {
+        match &*self.0.issuer {
             Issuer::Fixed(issuers) => issuers
                 .entries
                 .iter()
@@ -180,6 +181,36 @@ impl Verifier {
                 "a preloaded JWKS needs a configured user pool or issuer",
             )),
         }
+    }
+
+    /// A verifier for tokens of `token_use` that shares this one's key caches (one JWKS fetch
+    /// serves both) and its verified-token cache, with every other setting unchanged. For
+    /// checking the ID tokens of a login beside its access tokens without fetching the pool's
+    /// keys twice. A token is answered from the shared cache only by a verifier that accepts its
+    /// `token_use`.
+    ///
+    /// ```
+    /// use cognito_jwt::{TokenUse, Verifier};
+    /// let access = Verifier::builder().user_pool("us-east-1_AbC").client_id("5a3b").build().unwrap();
+    /// let id = access.with_token_use(TokenUse::Id);
+    /// # let _ = id;
+    /// ```
+    #[must_use]
+    pub fn with_token_use(&self, token_use: TokenUse) -> Verifier {
+        let inner = &*self.0;
+        Verifier(Arc::new(Inner {
+            issuer: inner.issuer.clone(),
+            cache: inner.cache.clone(),
+            clients: inner.clients.clone(),
+            token_use,
+            groups: inner.groups.clone(),
+            scopes: inner.scopes.clone(),
+            leeway: inner.leeway,
+            refresh_window: inner.refresh_window,
+            max_age: inner.max_age,
+            check: inner.check.clone(),
+            names: inner.names.clone(),
+        }))
     }
 
     /// The cache's answer, or the key to store the token under once it has passed (`None`: not
@@ -196,6 +227,15 @@ impl Verifier {
             // an uncached token would).
             let keys_fresh =
                 keys_fetched_at.is_none_or(|at| now.saturating_sub(at) < inner.max_age);
+            // The cache is shared with the verifiers of other token uses.
+            let use_ok = match inner.token_use {
+                TokenUse::Access => claims.token_use() == "access",
+                TokenUse::Id => claims.token_use() == "id",
+                TokenUse::Any => true,
+            };
+            if !use_ok {
+                return Err(Some(key));
+            }
             match claims.check_times(now, inner.leeway, inner.refresh_window) {
                 Ok(Freshness::Current) if keys_fresh && self.custom(&claims).is_ok() => {
                     return Ok(claims)
@@ -277,7 +317,7 @@ impl Verifier {
             })?;
         self.custom(&claims)
             .map_err(|failed| Error::signed(failed, &claims))?;
-        if let Issuer::Learn(learner) = &inner.issuer {
+        if let Issuer::Learn(learner) = &*inner.issuer {
             learner.confirm(&issuer, &jwks);
         }
         if let (Some(key), Freshness::Current) = (key, freshness) {
@@ -290,7 +330,7 @@ impl Verifier {
     /// or learned issuer's, else a candidate pool's while learning.
     async fn keys(&self, claims: &Claims, kid: &str, now: u64) -> Result<Keys, Error> {
         let iss = claims.issuer();
-        let issuers = match &self.0.issuer {
+        let issuers = match &*self.0.issuer {
             Issuer::Fixed(issuers) => issuers,
             Issuer::Learn(learner) => match learner.learned.get() {
                 Some(issuers) => issuers,

@@ -32,6 +32,38 @@ fn with(mut claims: Value, name: &str, value: Value) -> Value {
 }
 
 #[tokio::test]
+async fn verifiers_of_two_token_uses_share_one_key_fetch_and_never_each_others_cache() {
+    let key = Key::new();
+    let fake = Fake::serving(key.jwks(KID));
+    let t = now();
+    let access_token = key.sign(KID, &access("a", t));
+    let id_token = key.sign(KID, &id("a", t));
+    let access_only = builder(&fake).build().unwrap();
+    let id_only = access_only.with_token_use(TokenUse::Id);
+    assert_eq!(id_only.verify(&id_token).await.unwrap().sub(), "a");
+    assert_eq!(access_only.verify(&access_token).await.unwrap().sub(), "a");
+    assert_eq!(fake.calls(), 1, "one key cache for both");
+    // Each token is now in the shared verified-token cache: neither verifier answers the
+    // other's token from it (nor from the pipeline).
+    for _ in 0..2 {
+        let (reason, _) = refused(access_only.verify(&id_token).await);
+        assert_eq!(
+            reason,
+            Rejected::Claims(ClaimsRejected::TokenUse("id".into()))
+        );
+        assert!(access_only.cached(&id_token, t).is_none());
+        let (reason, _) = refused(id_only.verify(&access_token).await);
+        assert_eq!(
+            reason,
+            Rejected::Claims(ClaimsRejected::TokenUse("access".into()))
+        );
+        assert!(id_only.cached(&access_token, t).is_none());
+    }
+    assert!(access_only.cached(&access_token, t).is_some());
+    assert!(id_only.cached(&id_token, t).is_some());
+}
+
+#[tokio::test]
 async fn access_and_id_tokens_by_token_use() {
     let key = Key::new();
     let fake = Fake::serving(key.jwks(KID));

@@ -6,9 +6,16 @@
 //!   [`Sessions::callback`], [`Sessions::logout`]).
 //! - `GET /signin`, `POST /signin`, `POST /signin/next`: the app's own password form
 //!   ([`Sessions::sign_in`], then [`Sessions::respond`] for a challenge such as a new password or
-//!   an MFA code; the challenge waits in an `HttpOnly` cookie between the two requests).
+//!   an MFA code). Between the two requests the challenge travels sealed in a hidden form field,
+//!   bound to this browser by an `HttpOnly` cookie ([`Challenge::state`],
+//!   [`Sessions::open_challenge`]).
 //! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back.
 //! - `GET /api/me`: a protected JSON route: without a session, 401 JSON.
+//!
+//! Every route meets the Lambda deadline: the route helpers read it from the request, and the
+//! sign-in handlers use [`Sessions::with_deadline`] (the `Bounded` extractor below). Behind an
+//! API Gateway REST API's stage URL (`https://…/Prod/app`, which `lambda_http` keeps in the
+//! path), every route also answers under its stage, and the pages link with it.
 //!
 //! Configuration: the crate's environment variables, with `COGNITO_DOMAIN`, `REDIRECT_URI`
 //! (`http://localhost:3000/callback` locally) and `LOGOUT_URI` (`http://localhost:3000/`)
@@ -16,29 +23,36 @@
 //! events; otherwise it listens on `127.0.0.1:$PORT` (default 3000) and prints
 //! `listening on http://127.0.0.1:<port>`. Run locally over plain HTTP with `COOKIE_SECURE=false`.
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Form, Json, Router};
 use cognito_session::{
-    Answer, Challenge, ChallengeKind, CookieSource, Mfa, Session, SessionLayer, Sessions, SignIn,
+    Answer, Challenge, ChallengeKind, Mfa, Session, SessionLayer, Sessions, SignIn, SignInError,
 };
 use serde::Deserialize;
 use serde_json::json;
 
 /// The router, with the session layer (the part worth copying).
 pub fn app(sessions: Sessions) -> Router {
-    Router::new()
-        .route("/", get(home))
-        .route("/login", get(login))
-        .route("/callback", get(callback))
-        .route("/logout", post(logout))
-        .route("/signin", get(signin_form).post(signin))
-        .route("/signin/next", post(signin_next))
-        .route("/app", get(protected_page))
-        .route("/api/me", get(me))
+    let routes = [
+        ("/", get(home)),
+        ("/login", get(login)),
+        ("/callback", get(callback)),
+        ("/logout", post(logout)),
+        ("/signin", get(signin_form).post(signin)),
+        ("/signin/next", post(signin_next)),
+        ("/app", get(protected_page)),
+        ("/api/me", get(me)),
+    ];
+    let mut router = Router::new();
+    for (path, handler) in routes {
+        router = staged(router, path, handler);
+    }
+    router
         .layer(
             SessionLayer::new(sessions.clone())
                 .public("/")
@@ -50,6 +64,68 @@ pub fn app(sessions: Sessions) -> Router {
                 .login_redirect("/app", "/login"),
         )
         .with_state(sessions)
+}
+
+/// Serves `handler` at `path` and at `/{stage}{path}`: an API Gateway REST API's stage URL
+/// (`https://…/Prod/app`) keeps the stage in the path `lambda_http` gives. (With a custom
+/// domain, set `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` so paths are the browser's.)
+fn staged(
+    router: Router<Sessions>,
+    path: &str,
+    handler: MethodRouter<Sessions>,
+) -> Router<Sessions> {
+    let router = router.route(path, handler.clone());
+    match path {
+        "/" => router
+            .route("/{stage}", handler.clone())
+            .route("/{stage}/", handler),
+        path => router.route(&format!("/{{stage}}{path}"), handler),
+    }
+}
+
+/// The path prefix the browser addresses this app with: the API Gateway stage when the request
+/// path carries it (see `staged`), else nothing.
+struct Base(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Base {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let stage = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
+            Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+            _ => None,
+        };
+        let base = stage
+            .filter(|stage| !stage.is_empty() && stage != "$default")
+            .map(|stage| format!("/{stage}"))
+            .filter(|base| {
+                let path = parts.uri.path();
+                path == base || path.starts_with(&format!("{base}/"))
+            });
+        Ok(Base(base.unwrap_or_default()))
+    }
+}
+
+/// The session manager bounded by this request's Lambda deadline (none when run locally), for
+/// the calls that take no request ([`Sessions::sign_in`], [`Sessions::respond`]).
+struct Bounded(Sessions);
+
+impl FromRequestParts<Sessions> for Bounded {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        sessions: &Sessions,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Bounded(
+            match parts.extensions.get::<lambda_http::Context>() {
+                Some(context) => sessions.with_deadline(context.deadline()),
+                None => sessions.clone(),
+            },
+        ))
+    }
 }
 
 async fn login(State(sessions): State<Sessions>, request: Request) -> Response {
@@ -64,9 +140,6 @@ async fn logout(State(sessions): State<Sessions>, request: Request) -> Response 
     sessions.logout(&request).await.into_response()
 }
 
-/// The cookie a sign-in challenge waits in between two requests (never a URL: it is a secret).
-const CHALLENGE_COOKIE: &str = "signin-challenge";
-
 #[derive(Deserialize)]
 struct Credentials {
     username: String,
@@ -76,23 +149,25 @@ struct Credentials {
 #[derive(Deserialize)]
 struct Next {
     #[serde(default)]
+    state: String,
+    #[serde(default)]
     new_password: String,
     #[serde(default)]
     code: String,
 }
 
-async fn signin_form() -> Html<String> {
-    password_form(None)
+async fn signin_form(base: Base) -> Html<String> {
+    password_form(&base.0, None)
 }
 
-fn password_form(error: Option<&str>) -> Html<String> {
+fn password_form(base: &str, error: Option<&str>) -> Html<String> {
     let error = error
         .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
         .unwrap_or_default();
     page(
         "Sign in",
         &format!(
-            "{error}<form method=\"post\" action=\"/signin\">\
+            "{error}<form method=\"post\" action=\"{base}/signin\">\
              <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\
              <button id=\"signin\">Sign in</button></form>"
@@ -100,19 +175,21 @@ fn password_form(error: Option<&str>) -> Html<String> {
     )
 }
 
-async fn signin(State(sessions): State<Sessions>, Form(form): Form<Credentials>) -> Response {
+async fn signin(Bounded(sessions): Bounded, base: Base, Form(form): Form<Credentials>) -> Response {
     let step = sessions.sign_in(&form.username, &form.password).await;
-    next_step(&sessions, step)
+    next_step(&sessions, &base.0, step, None)
 }
 
 async fn signin_next(
-    State(sessions): State<Sessions>,
+    Bounded(sessions): Bounded,
+    base: Base,
     headers: HeaderMap,
     Form(form): Form<Next>,
 ) -> Response {
-    let challenge = match headers.cookie(CHALLENGE_COOKIE).map(Challenge::from_state) {
-        Some(Ok(challenge)) => challenge,
-        _ => return (StatusCode::BAD_REQUEST, password_form(Some("start again"))).into_response(),
+    // The state from the form opens only with this browser's challenge cookie.
+    let challenge = match sessions.open_challenge(&headers, &form.state).await {
+        Ok(challenge) => challenge,
+        Err(error) => return next_step(&sessions, &base.0, Err(error), None),
     };
     let answer = match challenge.kind() {
         ChallengeKind::NewPasswordRequired { .. } => Answer::NewPassword {
@@ -125,22 +202,31 @@ async fn signin_next(
         _ => Answer::Code(form.code),
     };
     let step = sessions.respond(&challenge, &answer).await;
-    next_step(&sessions, step)
+    next_step(&sessions, &base.0, step, Some(&challenge))
 }
 
-/// Signed in: the session cookie and on to the page; a challenge: its form; refused: the
-/// form again with the reason (the same words for a wrong password and an unknown user).
-fn next_step(sessions: &Sessions, step: Result<SignIn, cognito_session::SignInError>) -> Response {
+/// Signed in: the session cookie and on to the page; a challenge: its form; a wrong code or a
+/// refused new password: the same step again (its state still opens); refused otherwise: the
+/// password form with the reason (the same words for a wrong password and an unknown user).
+fn next_step(
+    sessions: &Sessions,
+    base: &str,
+    step: Result<SignIn, SignInError>,
+    answered: Option<&Challenge>,
+) -> Response {
     let name = sessions.cookie_options().name.clone();
-    let clear_challenge =
-        format!("{CHALLENGE_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/signin; Max-Age=0");
     match step {
         Ok(SignIn::Done(session)) => {
             let mut headers = HeaderMap::new();
-            headers.insert(LOCATION, "/app".parse().expect("a header value"));
-            for cookie in [session.set_cookie(&name), Some(clear_challenge)]
-                .into_iter()
-                .flatten()
+            if let Ok(location) = format!("{base}/app").parse() {
+                headers.insert(LOCATION, location);
+            }
+            for cookie in [
+                session.set_cookie(&name),
+                Some(sessions.clear_challenge_cookie()),
+            ]
+            .into_iter()
+            .flatten()
             {
                 if let Ok(value) = cookie.parse() {
                     headers.append(SET_COOKIE, value);
@@ -149,66 +235,101 @@ fn next_step(sessions: &Sessions, step: Result<SignIn, cognito_session::SignInEr
             (StatusCode::SEE_OTHER, headers).into_response()
         }
         Ok(SignIn::Challenge(challenge)) => {
-            let cookie = format!(
-                "{CHALLENGE_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/signin; Max-Age=300",
-                challenge.to_state()
-            );
-            let field = match challenge.kind() {
-                ChallengeKind::NewPasswordRequired { .. } => {
-                    "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>".to_owned()
-                }
-                ChallengeKind::TotpSetup => format!(
-                    "<p>Add this key to your authenticator app: <code>{}</code></p>\
-                     <label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>",
-                    escape(challenge.totp_secret().unwrap_or_default())
-                ),
-                ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
-                    "<p>Use an authenticator app.</p>".to_owned()
-                }
-                _ => "<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>".to_owned(),
-            };
-            let body = page(
-                "One more step",
-                &format!("<form method=\"post\" action=\"/signin/next\">{field}<button id=\"next\">Continue</button></form>"),
-            );
-            ([(SET_COOKIE, cookie)], body).into_response()
+            let mut response = challenge_form(base, &challenge, None).into_response();
+            if let Some(Ok(cookie)) = challenge.set_cookie().map(str::parse) {
+                response.headers_mut().append(SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(error @ (SignInError::WrongCode | SignInError::PasswordRejected(_))) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            match answered {
+                Some(challenge) => (
+                    status,
+                    challenge_form(base, challenge, Some(&error.to_string())),
+                )
+                    .into_response(),
+                None => (status, password_form(base, Some(&error.to_string()))).into_response(),
+            }
         }
         Err(error) => {
             let status =
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            // A 5xx's text is for the operator's log (the library logged it), not the visitor.
+            let message = if error.status() >= 500 {
+                "Sign-in is not available right now; try again in a moment.".to_owned()
+            } else {
+                error.to_string()
+            };
             (
                 status,
-                [(SET_COOKIE, clear_challenge)],
-                password_form(Some(&error.to_string())),
+                [(SET_COOKIE, sessions.clear_challenge_cookie())],
+                password_form(base, Some(&message)),
             )
                 .into_response()
         }
     }
 }
 
-async fn home(session: Option<Session>) -> Html<String> {
+/// The form of a challenge step, carrying its sealed state.
+fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Html<String> {
+    let error = error
+        .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let field = match challenge.kind() {
+        ChallengeKind::NewPasswordRequired { .. } => {
+            "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>".to_owned()
+        }
+        ChallengeKind::TotpSetup => format!(
+            "{}<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>",
+            // Shown once, when Cognito issued it: it is never part of the state.
+            challenge.totp_secret().map_or_else(String::new, |secret| format!(
+                "<p>Add this key to your authenticator app: <code id=\"totp-secret\">{}</code></p>",
+                escape(secret)
+            ))
+        ),
+        ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
+            "<p>Use an authenticator app.</p>".to_owned()
+        }
+        _ => "<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>".to_owned(),
+    };
+    page(
+        "One more step",
+        &format!(
+            "{error}<form method=\"post\" action=\"{base}/signin/next\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">{field}\
+             <button id=\"next\">Continue</button></form>",
+            escape(challenge.state())
+        ),
+    )
+}
+
+async fn home(session: Option<Session>, base: Base) -> Html<String> {
+    let base = &base.0;
     let body = match &session {
         Some(session) => format!(
             "<p id=\"user\">Signed in as {}</p>\
-             <p><a href=\"/app\">Your page</a></p>\
-             <form method=\"post\" action=\"/logout\"><button id=\"logout\">Log out</button></form>",
+             <p><a href=\"{base}/app\">Your page</a></p>\
+             <form method=\"post\" action=\"{base}/logout\"><button id=\"logout\">Log out</button></form>",
             escape(display_name(session))
         ),
-        None => "<p id=\"user\">Not signed in</p>\
-                 <p><a id=\"login\" href=\"/login?return_to=/app\">Log in</a> \
-                 or <a id=\"signin\" href=\"/signin\">sign in with a password here</a></p>"
-            .to_owned(),
+        None => format!(
+            "<p id=\"user\">Not signed in</p>\
+             <p><a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> \
+             or <a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>"
+        ),
     };
     page("Home", &body)
 }
 
-async fn protected_page(session: Session) -> Html<String> {
+async fn protected_page(session: Session, base: Base) -> Html<String> {
+    let base = &base.0;
     let profile = session.profile();
     let body = format!(
         "<p id=\"user\">Signed in as {}</p>\
          <p id=\"verified\">email verified: {}</p>\
-         <p><a href=\"/\">Home</a></p>\
-         <form method=\"post\" action=\"/logout\"><button id=\"logout\">Log out</button></form>",
+         <p><a href=\"{base}/\">Home</a></p>\
+         <form method=\"post\" action=\"{base}/logout\"><button id=\"logout\">Log out</button></form>",
         escape(display_name(&session)),
         profile
             .and_then(|p| p.email_verified())

@@ -92,6 +92,22 @@ impl Budget {
         .await
     }
 
+    /// Any call to `service`, bounded: its own result, or [`Error::Unavailable`] when the
+    /// budget ran out first.
+    pub(crate) async fn call<T, E>(
+        self,
+        service: Service,
+        action: &'static str,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, Error> {
+        match self.until {
+            None => Ok(work.await),
+            Some(until) => tokio::time::timeout_at(until, work).await.map_err(|_| {
+                Error::unavailable(service, action, out_of_time(&service.to_string()))
+            }),
+        }
+    }
+
     /// Token verification (which may fetch the JWKS), bounded.
     pub(crate) async fn verify<T>(
         self,

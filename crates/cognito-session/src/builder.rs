@@ -235,13 +235,50 @@ impl SessionsBuilder {
     }
 
     /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) that requests with unsafe
-    /// methods may come from; [`SessionLayer`](crate::SessionLayer) then refuses the others.
+    /// methods may come from besides the request's own (the site's origin when a proxy such as
+    /// CloudFront rewrites `Host`); [`SessionLayer`](crate::SessionLayer) and
+    /// [`Sessions::logout`] refuse the others.
     pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = O>,
         O: Into<String>,
     {
         self.settings.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Cross-site request forgery protection, on by default: [`SessionLayer`](crate::SessionLayer)
+    /// and [`Sessions::logout`] refuse (403) unsafe requests a browser sent from another site.
+    /// `false` turns it off, for APIs that browsers never call with the session cookie.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder().from_env()?.csrf(false).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn csrf(mut self, on: bool) -> Self {
+        self.settings.csrf = on;
+        self
+    }
+
+    /// `SESSION_REPLACED_TOKEN_GRACE`: how long after a refresh an older access token of the
+    /// same login still counts (default 60 s; zero allowed). Within it, requests that raced the
+    /// refresh, or a browser that lost its answer, still get the new token (they join the
+    /// refresh, or refresh again). Afterwards an expired token older than the session's newest
+    /// is refused (401 [`Unauthorized::Replaced`](crate::Unauthorized::Replaced), the session
+    /// kept): a copied cookie stops being a key once the browser moved on.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .replaced_token_grace(std::time::Duration::from_secs(30))
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn replaced_token_grace(mut self, grace: Duration) -> Self {
+        self.settings.replaced_grace = grace.as_secs();
         self
     }
 
@@ -497,8 +534,10 @@ impl SessionsBuilder {
             inner: s.verifier()?.build()?,
             client_id: client_id.clone(),
         };
+        // One key cache for both: a login or refresh checks an ID token right after an access
+        // token, and must not fetch the pool's keys twice.
         let id_verifier = Verifier {
-            inner: s.verifier()?.token_use(cognito_jwt::TokenUse::Id).build()?,
+            inner: verifier.inner.with_token_use(cognito_jwt::TokenUse::Id),
             client_id: client_id.clone(),
         };
         if let Some(jwks) = &s.jwks {
@@ -509,8 +548,6 @@ impl SessionsBuilder {
                     Error::config_with(format!("COGNITO_JWKS: cannot read the file {jwks:?}"), e)
                 })?
             };
-            // The ID-token verifier (the profile) uses the same keys.
-            let _ = id_verifier.inner.preload(&document);
             verifier.inner.preload(&document).map_err(|why| {
                 Error::config(format!(
                     "COGNITO_JWKS: {}",
@@ -538,13 +575,17 @@ impl SessionsBuilder {
                 lease: s.refresh_lease,
                 idle: s.idle_timeout,
                 touch_interval: s.touch_interval,
+                replaced_grace_ms: i64::try_from(s.replaced_grace.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
                 per_device: s.sort_key.is_some(),
                 pool_id: s.user_pool_id.clone(),
                 allowed_origins,
+                csrf: s.csrf,
                 managed,
                 id_verifier,
                 sign_in_flow: s.sign_in_flow,
                 memory: Default::default(),
+                state_keys: Default::default(),
             }),
             deadline: None,
         })

@@ -50,6 +50,9 @@ pub(crate) struct Settings {
     pub refresh_lease: Duration,
     pub idle_timeout: Option<u64>,
     pub touch_interval: u64,
+    /// Seconds after a refresh during which an older token of the login still counts (joins or
+    /// refreshes); afterwards it is refused (`SESSION_REPLACED_TOKEN_GRACE`, default 60).
+    pub replaced_grace: u64,
     pub cookie: CookieOptions,
     pub leeway: u64,
     pub jwks_timeout: Duration,
@@ -67,6 +70,8 @@ pub(crate) struct Settings {
     /// `ALLOWED_ORIGINS`: the origins (`https://app.example.com`) unsafe requests may come from,
     /// normalized. Empty: no CSRF origin check by default.
     pub allowed_origins: Vec<String>,
+    /// Refuse cross-site unsafe requests (default on; only the builder turns it off).
+    pub csrf: bool,
     /// Managed login: `COGNITO_DOMAIN`, `REDIRECT_URI`, `LOGOUT_URI`, `OAUTH_SCOPES`.
     pub cognito_domain: Option<String>,
     pub redirect_uri: Option<String>,
@@ -97,6 +102,7 @@ impl std::fmt::Debug for Settings {
             .field("refresh_lease", &self.refresh_lease)
             .field("idle_timeout", &self.idle_timeout)
             .field("touch_interval", &self.touch_interval)
+            .field("replaced_grace", &self.replaced_grace)
             .field("cookie", &self.cookie)
             .field("leeway", &self.leeway)
             .field("jwks_timeout", &self.jwks_timeout)
@@ -132,6 +138,7 @@ impl Default for Settings {
             refresh_lease: Duration::from_secs(3),
             idle_timeout: None,
             touch_interval: 300,
+            replaced_grace: 60,
             cookie: CookieOptions::default(),
             leeway: 30,
             jwks_timeout: Duration::from_secs(2),
@@ -142,6 +149,7 @@ impl Default for Settings {
             token_cache: cognito_jwt::DEFAULT_TOKEN_CACHE,
             cognito_endpoint: None,
             allowed_origins: Vec::new(),
+            csrf: true,
             cognito_domain: None,
             redirect_uri: None,
             logout_uri: None,
@@ -241,6 +249,14 @@ impl Settings {
                     _ => self.jwks_max_stale = secs,
                 }
             }
+        }
+        if let Some(secs) = get("SESSION_REPLACED_TOKEN_GRACE") {
+            self.replaced_grace = secs.parse().map_err(|_| {
+                invalid(
+                    "SESSION_REPLACED_TOKEN_GRACE",
+                    format!("{secs:?} is not a number of seconds (0 or more)"),
+                )
+            })?;
         }
         if let Some(secs) = get("SESSION_LIFETIME") {
             let secs: u64 = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {

@@ -131,6 +131,12 @@ pub enum Unauthorized {
     /// the session row was deleted.
     #[error("Cognito refused the refresh token; the session was ended")]
     Revoked,
+    /// The token is an expired one of this login that a refresh has since replaced, presented
+    /// after the grace window (`SESSION_REPLACED_TOKEN_GRACE`): an old copy of the cookie (a
+    /// shared computer, a proxy log, a backup). The session was kept; the browser holding the
+    /// newest token goes on.
+    #[error("the token was replaced by a newer one of this session; log in again")]
+    Replaced,
     /// The session row's stored refresh token is empty, not a string or absurdly long: it was
     /// not sent to Cognito, and the row was kept for the operator to inspect.
     #[error("the session row holds no usable refresh token; log in again")]

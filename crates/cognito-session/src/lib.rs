@@ -70,7 +70,7 @@
 //! | `SORT_KEY` | the table's sort key: one session per device |
 //! | `REFRESH_TOKEN_ROTATION` | `true`: refresh with `GetTokensFromRefreshToken`, store each new refresh token |
 //! | `SESSION_IDLE_TIMEOUT`, `SESSION_TOUCH_INTERVAL` | seconds: idle timeout (off by default) and how often activity is written (default 300) |
-//! | `SESSION_ENCRYPTION_KEY`, `SESSION_ENCRYPTION_OLD_KEYS` | base64 32-byte keys: refresh tokens encrypted at rest, with rotation |
+//! | `SESSION_ENCRYPTION_KEY`, `SESSION_ENCRYPTION_OLD_KEYS` | base64 32-byte keys: refresh tokens encrypted at rest, with rotation; the login's browser state is sealed with the current key (without one, with a key generated into the session table) |
 //! | `SESSION_KMS_CIPHERTEXT` | a KMS-encrypted data key to use as the encryption key (feature `kms`, on by default) |
 //! | `SESSION_TOKEN_CACHE` | entries of the verified-token cache (default 4096; `0` turns it off): a token seen before skips the RSA check, see [`SessionsBuilder::token_cache`] |
 //! | `SESSION_LIFETIME` | seconds; cookie `Max-Age` and how long after expiry a token may be refreshed (default 30 days) |
@@ -82,12 +82,11 @@
 //! | `LOGOUT_URI` | a sign-out URL of the app client: [`Sessions::logout`] then ends the managed-login session too |
 //! | `OAUTH_SCOPES` | scopes managed login asks for (default `openid email`; must include `openid`) |
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
-//! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated): [`SessionLayer`] then refuses (403) unsafe requests (`POST`, `PUT`, `DELETE`...) whose `Origin`/`Referer` is another one (CSRF) |
-//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` | the AWS SDK's endpoint override (an emulator such as moto); at a loopback address, the signing keys are read from `<endpoint>/<pool id>/.well-known/jwks.json` |
+//! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated) that unsafe requests (`POST`, `PUT`, `DELETE`...) may come from besides the request's own: [`SessionLayer`] and [`Sessions::logout`] refuse (403) the others (CSRF, on by default; [`SessionsBuilder::csrf`]) |
+//! | `SESSION_REPLACED_TOKEN_GRACE` | seconds (default 60, `0` allowed) after a refresh during which an older expired token of the login still counts; afterwards it is refused ([`Unauthorized::Replaced`], [`SessionsBuilder::replaced_token_grace`]) |
+//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` | the AWS SDK's endpoint override (an emulator such as moto); at a loopback address, the signing keys are read from `<endpoint>/<pool id>/.well-known/jwks.json` unless `COGNITO_JWKS_URL` says otherwise |
 //!
-//! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
-//! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
-//! is read from `<endpoint>/<pool id>/.well-known/jwks.json` unless `COGNITO_JWKS_URL` says otherwise.
+//! The AWS SDK's other variables (`AWS_REGION`, credentials) work as usual.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -123,7 +122,7 @@ pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
 pub use login::{Answer, Challenge, ChallengeKind, Mfa, SignIn, SignInError, SignInFlow};
-pub use login::{LoginComplete, LoginError, LoginStart};
+pub use login::{LoginComplete, LoginError, LoginStart, StateError};
 pub use manager::Sessions;
 pub use profile::Profile;
 pub use seal::{SealError, Sealer};

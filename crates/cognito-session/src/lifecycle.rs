@@ -2,6 +2,7 @@
 //! [`Sessions::end`], [`Sessions::end_session`] and [`Sessions::end_all`] remove sessions (and
 //! revoke their refresh tokens); [`Sessions::list`] shows a user's sessions.
 
+use crate::budget::Budget;
 use crate::cognito::Tokens;
 use crate::error::{Error, Unauthorized};
 use crate::http::cookie::CookieSource;
@@ -34,15 +35,54 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub async fn start(&self, tokens: &Tokens) -> Result<Session, Error> {
+        self.start_within(tokens, self.budget(None)).await
+    }
+
+    /// [`start`](Self::start) for a login flow that owns `tokens` (the callback, a sign-in):
+    /// when the session cannot be stored, the new refresh token is revoked (within the budget's
+    /// clean-up time) rather than left valid with nobody holding it.
+    pub(crate) async fn start_owned(
+        &self,
+        tokens: &Tokens,
+        budget: Budget,
+    ) -> Result<Session, Error> {
+        let started = self.start_within(tokens, budget).await;
+        if started.is_err() {
+            if let Some(refresh_token) = &tokens.refresh_token {
+                if let Err(error) = self.revoke_within(refresh_token, budget).await {
+                    tracing::warn!(
+                        error = %crate::error::Chain(&error),
+                        "the login's session was not started; revocation of its refresh token pending"
+                    );
+                }
+            }
+        }
+        started
+    }
+
+    /// `RevokeToken` for `refresh_token`, best effort after the work is done: within the
+    /// budget's clean-up time.
+    async fn revoke_within(&self, refresh_token: &str, budget: Budget) -> Result<(), Error> {
+        let revoke = Box::pin(self.inner.cognito.revoke(refresh_token));
+        budget
+            .cleanup()
+            .call(Service::Cognito, "revoking the refresh token", revoke)
+            .await?
+    }
+
+    /// [`start`](Self::start) with every call bounded by `budget`.
+    pub(crate) async fn start_within(
+        &self,
+        tokens: &Tokens,
+        budget: Budget,
+    ) -> Result<Session, Error> {
         let refresh_token = tokens
             .refresh_token
             .as_deref()
             .ok_or_else(|| Error::InvalidInput("the login tokens have no refresh token".into()))?;
         let now = self.now();
-        let (claims, freshness) = self
-            .inner
-            .verifier
-            .verify(&tokens.access_token, now)
+        let (claims, freshness) = budget
+            .verify(self.inner.verifier.verify(&tokens.access_token, now))
             .await?;
         if freshness != Freshness::Current {
             return Err(Error::InvalidInput(
@@ -71,7 +111,9 @@ impl Sessions {
         // The ID token, verified, gives the profile; one of another user refuses the login.
         let profile = match &tokens.id_token {
             Some(id_token) => {
-                let (id_claims, _) = self.inner.id_verifier.verify(id_token, now).await?;
+                let (id_claims, _) = budget
+                    .verify(self.inner.id_verifier.verify(id_token, now))
+                    .await?;
                 if id_claims.sub() != claims.sub() {
                     return Err(Error::InvalidInput(
                         "the login's ID token and access token name different users".into(),
@@ -98,17 +140,18 @@ impl Sessions {
             // only this login's (still valid) access token can confirm it: now or never. A
             // failure stores nothing (503 transient, 500 refused), so no session is started
             // that would end at its first refresh.
-            Box::pin(
+            let confirm = Box::pin(
                 self.inner
                     .cognito
                     .confirm_device(&tokens.access_token, device),
-            )
-            .await?;
+            );
+            budget
+                .call(Service::Cognito, "confirming the device", confirm)
+                .await??;
             row.device_key = Some(device.device_key.clone());
         }
-        self.inner
-            .store
-            .put(&row)
+        budget
+            .store(self.inner.store.put(&row))
             .await
             .map_err(|e| store_error(e, "storing the session"))?;
         tracing::info!(sub = claims.sub(), "session started");
@@ -134,9 +177,8 @@ impl Sessions {
         }
         let key = key_of(session.claims(), self.inner.per_device);
         let row = self
-            .inner
-            .store
-            .load(key)
+            .budget(None)
+            .store(self.inner.store.load(key))
             .await
             .map_err(|e| store_error(e, "reading the session"))?;
         Ok(row
@@ -174,7 +216,8 @@ impl Sessions {
             .verify(self.inner.verifier.verify(token, self.now()))
             .await?;
         let key = key_of(&claims, self.inner.per_device);
-        self.remove(key, |row| same_family(row, &claims)).await?;
+        self.remove(key, |row| same_family(row, &claims), budget)
+            .await?;
         Ok(())
     }
 
@@ -203,7 +246,7 @@ impl Sessions {
             sub,
             session: session_id,
         };
-        self.remove(key, |_| Ok(())).await
+        self.remove(key, |_| Ok(()), self.budget(None)).await
     }
 
     /// Deletes the row at `key` (when `belongs` accepts it; the first refusal is returned)
@@ -213,6 +256,7 @@ impl Sessions {
         &self,
         key: SessionKey<'_>,
         belongs: impl Fn(&SessionRow) -> Result<(), Unauthorized>,
+        budget: Budget,
     ) -> Result<bool, Error> {
         /// Reads and conditional deletes before giving up on a row that keeps changing.
         const ATTEMPTS: usize = 4;
@@ -221,8 +265,8 @@ impl Sessions {
         let mut seen: Vec<String> = Vec::new();
         let mut ended = false;
         let mut found = false;
-        let mut row = store
-            .load(key)
+        let mut row = budget
+            .store(store.load(key))
             .await
             .map_err(|e| store_error(e, "reading the session"))?;
         for attempt in 0..ATTEMPTS {
@@ -248,7 +292,10 @@ impl Sessions {
                 // A key this function lacks: the row is kept, nothing is sent to Cognito.
                 Err(error) => return Err(error),
             }
-            match store.delete(current.key(), current.version.as_ref()).await {
+            match budget
+                .store(store.delete(current.key(), current.version.as_ref()))
+                .await
+            {
                 Ok(()) => {
                     ended = true;
                     break;
@@ -262,8 +309,9 @@ impl Sessions {
         if ended && found {
             tracing::info!(sub = key.sub, "session ended");
         }
+        // The row is gone (every refresh needs it): revocation is best effort, in the time left.
         for refresh_token in &seen {
-            if let Err(error) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
+            if let Err(error) = self.revoke_within(refresh_token, budget).await {
                 tracing::warn!(sub = key.sub, error = %crate::error::Chain(&error), "session row deleted, revocation pending");
             }
         }
@@ -293,9 +341,8 @@ impl Sessions {
     /// ```
     pub async fn list(&self, sub: &str) -> Result<Vec<SessionRow>, Error> {
         let rows = self
-            .inner
-            .store
-            .list(sub)
+            .budget(None)
+            .store(self.inner.store.list(sub))
             .await
             .map_err(|e| store_error(e, "listing sessions"))?;
         Ok(rows.into_iter().map(SessionRow::withheld).collect())
@@ -310,6 +357,7 @@ impl Sessions {
         let pool = inner.pool_id.as_deref().ok_or_else(|| {
             Error::config("end_all needs USER_POOL_ID for Cognito's AdminUserGlobalSignOut")
         })?;
+        let budget = self.budget(None);
         let rows = self.list(sub).await?;
         let username = rows
             .iter()
@@ -320,14 +368,24 @@ impl Sessions {
             // the version its conflict shows, a few times.
             let mut expected = row.version.clone();
             for _ in 0..4 {
-                match inner.store.delete(row.key(), expected.as_ref()).await {
+                match budget
+                    .store(inner.store.delete(row.key(), expected.as_ref()))
+                    .await
+                {
                     Ok(()) | Err(StoreError::Conflict(None)) => break,
                     Err(StoreError::Conflict(Some(current))) => expected = current.version,
                     Err(error) => return Err(store_error(error, "deleting a session")),
                 }
             }
         }
-        Box::pin(inner.cognito.global_sign_out(pool, &username)).await?;
+        let sign_out = Box::pin(inner.cognito.global_sign_out(pool, &username));
+        budget
+            .call(
+                Service::Cognito,
+                "signing the user out everywhere",
+                sign_out,
+            )
+            .await??;
         tracing::info!(sub, sessions = rows.len(), "signed out everywhere");
         Ok(rows.len())
     }

@@ -50,9 +50,13 @@ pub(crate) struct Inner {
     pub(crate) lease: Duration,
     pub(crate) idle: Option<u64>,
     pub(crate) touch_interval: u64,
+    /// How long after a refresh an older token of the login still counts, milliseconds.
+    pub(crate) replaced_grace_ms: i64,
     pub(crate) per_device: bool,
     pub(crate) pool_id: Option<String>,
     pub(crate) allowed_origins: Vec<String>,
+    /// Whether cross-site unsafe requests are refused (the default).
+    pub(crate) csrf: bool,
     /// Managed login, when `COGNITO_DOMAIN` and `REDIRECT_URI` are set.
     pub(crate) managed: Option<crate::login::Managed>,
     /// Verifies ID tokens (login and refresh results) for the stored profile.
@@ -61,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) sign_in_flow: crate::SignInFlow,
     /// Reported configuration errors and unstored rotated refresh tokens, for this process.
     pub(crate) memory: crate::refresh::Memory,
+    /// The generated browser-state key, when no encryption key is configured.
+    pub(crate) state_keys: crate::login::StateKeys,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -199,15 +205,17 @@ impl Sessions {
     /// # }
     /// ```
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
-        let (claims, freshness) = self.inner.verifier.verify(token, self.now()).await?;
+        let verifying = self.inner.verifier.verify(token, self.now());
+        let (claims, freshness) = self.budget(None).verify(verifying).await?;
         Ok(VerifiedToken {
             claims,
             expired: freshness == Freshness::Expired,
         })
     }
 
-    /// The normalized origins unsafe requests may come from (`ALLOWED_ORIGINS`); empty when
-    /// none are configured. [`SessionLayer`](crate::SessionLayer) checks them by default.
+    /// The normalized origins unsafe requests may come from besides the request's own
+    /// (`ALLOWED_ORIGINS`); empty when none are configured. [`SessionLayer`](crate::SessionLayer)
+    /// and [`Sessions::logout`] check them.
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), cognito_session::Error> {
@@ -281,6 +289,7 @@ impl Sessions {
                         clock: &*inner.clock,
                         lease: inner.lease,
                         idle: inner.idle,
+                        grace_ms: inner.replaced_grace_ms,
                         per_device: inner.per_device,
                         deadline,
                         budget,

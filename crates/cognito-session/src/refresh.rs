@@ -88,6 +88,17 @@
 //! attributes in the same `UpdateItem`, and a joiner's extra work is one token verification
 //! (usually a hit in the verified-token cache).
 //!
+//! # Replaced tokens
+//! Once a refresh has issued a newer access token for a login (the row's `refreshed_token`), an
+//! expired token of that login with an earlier `iat` is refused after the grace window
+//! (`SESSION_REPLACED_TOKEN_GRACE`, default 60 s, counted from `refreshed_at`):
+//! [`Unauthorized::Replaced`], no call to Cognito, the row untouched, a warning naming a possibly
+//! copied cookie. The check runs on the row the lease guess returned, before the join rule; a
+//! guess that succeeds means the presented token is the newest, so it never applies there.
+//! Inside the window everything above holds unchanged. A token newer than the row's record (a
+//! refresh whose commit failed) has a later `iat` and is not refused; a row with no refresh
+//! recorded (a login's first hour, a seed row) refuses nothing.
+//!
 //! # Rows written by the seed
 //! A seed row has no `origin_jti` and no `version`, so its first refresh's guess (below) fails:
 //! that refresh costs one more `UpdateItem` (the failed guess, which reads the row), and sets a
@@ -292,6 +303,20 @@ fn sendable(sealing: &Sealing, row: &SessionRow) -> Result<String, Error> {
     Ok(refresh_token)
 }
 
+/// The `iat` of a token this library stored itself (the last refresh's, read back from the
+/// row, sealed when encryption is on): read, not verified.
+fn issued_at(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&json)
+        .ok()?
+        .get("iat")?
+        .as_u64()
+}
+
 /// The outcome of a refresh.
 pub(crate) enum Outcome {
     /// This request refreshed: new tokens and their verified claims.
@@ -350,6 +375,8 @@ pub(crate) struct Refresher<'a> {
     pub clock: &'a dyn Clock,
     pub lease: Duration,
     pub idle: Option<u64>,
+    /// How long after a refresh an older token of the login still counts (milliseconds).
+    pub grace_ms: i64,
     pub per_device: bool,
     /// The Lambda invocation's deadline, if known: the lease and the wait end before it.
     pub deadline: Option<SystemTime>,
@@ -453,6 +480,14 @@ impl Refresher<'_> {
                 u64::try_from(now / 1000).unwrap_or_default(),
                 self.idle,
             )?;
+            if self.replaced(&row, claims, now) {
+                tracing::warn!(
+                    sub = claims.sub(),
+                    "an expired access token that a refresh replaced was presented after the \
+                     grace window: possibly a copied cookie; refused, the session is kept"
+                );
+                return Err(Unauthorized::Replaced.into());
+            }
             if let Some(joined) = self.join(&row, &presented, claims, now).await? {
                 return Ok(Outcome::Joined(Box::new(joined)));
             }
@@ -517,6 +552,24 @@ impl Refresher<'_> {
                 Err(error)
             }
         }
+    }
+
+    /// Whether the presented token (`claims`) is older than the newest token of its login, and
+    /// the refresh that issued that one is past the grace window. The newest token is the last
+    /// refresh's (`refreshed_token`); a row with none (a login not refreshed yet, a seed row
+    /// before its first refresh) has no history to compare with. Older means an earlier `iat`:
+    /// a token newer than the row's record (a refresh whose commit failed) is not refused.
+    fn replaced(&self, row: &SessionRow, claims: &Claims, now_ms: i64) -> bool {
+        let Some(at) = row.refreshed_at_ms else {
+            return false;
+        };
+        if now_ms.saturating_sub(at) <= self.grace_ms {
+            return false;
+        }
+        self.sealing
+            .open_refreshed(row)
+            .and_then(|newest| issued_at(&newest))
+            .is_some_and(|newest| claims.iat() < newest)
     }
 
     /// The join rule: `row` records a refresh of the presented token (`presented`, its

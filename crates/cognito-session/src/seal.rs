@@ -196,6 +196,16 @@ pub(crate) struct Sealing {
 const REFRESHED_TOKEN: &str = "refreshed_token";
 
 impl Sealing {
+    /// The sealer, when encryption at rest is on.
+    pub(crate) fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_deref()
+    }
+
+    /// The sealer, shared, when encryption at rest is on.
+    pub(crate) fn sealer_arc(&self) -> Option<Arc<Sealer>> {
+        self.sealer.clone()
+    }
+
     /// Seals with `sealer` (none: values are stored as given) for rows of table `table`.
     pub(crate) fn new(sealer: Option<Sealer>, table: impl Into<String>) -> Self {
         Sealing {

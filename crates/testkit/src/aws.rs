@@ -338,6 +338,25 @@ impl Pool {
             .to_owned()
     }
 
+    /// Creates a user with a temporary password, as an administrator does: their first sign-in
+    /// is asked for a new password (`NEW_PASSWORD_REQUIRED`).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: testkit::Pool) {
+    /// pool.user_with_temporary_password("erin", "Temp-horse-1!").await;
+    /// # }
+    /// ```
+    pub async fn user_with_temporary_password(&self, username: &str, password: &str) {
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(&self.pool_id)
+            .username(username)
+            .temporary_password(password)
+            .send()
+            .await
+            .expect("create user");
+    }
+
     /// Sets user attributes (e.g. `[("email", "ada@example.com"), ("email_verified", "true")]`).
     ///
     /// ```no_run

@@ -103,6 +103,40 @@ impl std::fmt::Debug for Setup {
     }
 }
 
+/// The origins of unsafe requests the function accepts: each request's own (the host it was
+/// addressed to) and `ALLOWED_ORIGINS`. Behind CloudFront the function sees API Gateway's host,
+/// so the site's origin (`REDIRECT_URI`'s, when managed login is set) must be listed.
+fn csrf_origins(report: &mut Report) {
+    let allowed: Vec<String> = env("ALLOWED_ORIGINS")
+        .iter()
+        .flat_map(|o| o.split(','))
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let site = env("REDIRECT_URI").and_then(|uri| {
+        let uri: hyper::Uri = uri.parse().ok()?;
+        Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+    });
+    let listed = if allowed.is_empty() {
+        "none".to_owned()
+    } else {
+        allowed.join(", ")
+    };
+    let mut message = format!(
+        "cross-site POST/PUT/PATCH/DELETE requests are refused (403); accepted are each \
+         request's own origin (its Host and X-Forwarded-Proto) and ALLOWED_ORIGINS ({listed})"
+    );
+    if let Some(site) = site.filter(|site| !allowed.iter().any(|a| a.eq_ignore_ascii_case(site))) {
+        message.push_str(&format!(
+            "; if {site} (REDIRECT_URI's origin) reaches this function through CloudFront or \
+             another proxy that rewrites Host, add it to ALLOWED_ORIGINS, or every sign-in and \
+             logout form is refused"
+        ));
+    }
+    report.info("config.csrf", message);
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -259,6 +293,7 @@ impl Setup {
                 ),
             }
         }
+        csrf_origins(report);
         let kms_ciphertext = env("SESSION_KMS_CIPHERTEXT");
         if kms_ciphertext.is_some() && env("SESSION_ENCRYPTION_KEY").is_some() {
             report.fail(

@@ -21,7 +21,9 @@ use crate::CookieSource;
 /// Resolves the session of every request and puts the [`Session`] in its extensions.
 ///
 /// [`SessionLayer`] wraps any `tower` service of `http` requests and responses:
-/// - it checks the origin of unsafe requests when origins are configured (CSRF, 403);
+/// - it refuses (403) unsafe requests (`POST`, `PUT`, `PATCH`, `DELETE`...) that a browser sent
+///   from another site: their `Origin` (or `Referer`) is neither the request's own origin nor
+///   one of `ALLOWED_ORIGINS` (CSRF; on every route, public ones included; see below);
 /// - it resolves the session from the cookie and puts the [`Session`] in the request's
 ///   extensions (read it with [`RequestSessionExt::session`] or the axum extractor);
 /// - it answers 401 (JSON, with a `Set-Cookie` that clears a dead cookie) and 503 (with
@@ -42,6 +44,16 @@ use crate::CookieSource;
 /// which browsers drop silently, is answered with 500 and logged at error level, naming the
 /// cause ([`Session::try_set_cookie`]).
 ///
+/// CSRF: the request's own origin is the host it was addressed to (`X-Forwarded-Host`, `Host`,
+/// or the Lambda event's domain) with the scheme of `X-Forwarded-Proto` (API Gateway, ALB and
+/// function URLs set it). A request with neither `Origin` nor `Referer` (a server, `curl`) is no
+/// forgery and passes. Behind CloudFront, the function sees API Gateway's host, not the site's:
+/// list the site's origin in `ALLOWED_ORIGINS`. A refusal is logged once a minute at WARN with
+/// the origin seen, the one expected and `ALLOWED_ORIGINS`, so a proxy that rewrites `Host` is
+/// visible at once. Turn the check off with [`without_csrf`](Self::without_csrf) (or
+/// [`SessionsBuilder::csrf`](crate::SessionsBuilder::csrf)) only for APIs that browsers never
+/// call with the cookie.
+///
 /// CORS: a preflight (`OPTIONS` with `Access-Control-Request-Method`) carries no cookie, so it
 /// passes through to the handler without a session, on every route and without the CSRF check;
 /// the handler or a CORS layer answers it. Put a CORS layer (such as `tower-http`'s) *outside*
@@ -55,7 +67,7 @@ use crate::CookieSource;
 ///     .cookie_name("session")          // default "token"
 ///     .public("/")                     // exact path: the session is optional there
 ///     .public_prefix("/assets/")       // every path under /assets/
-///     .allowed_origins(["https://app.example.com"]); // CSRF (default: ALLOWED_ORIGINS)
+///     .allowed_origins(["https://app.example.com"]); // besides the own origin (default: ALLOWED_ORIGINS)
 /// # let _ = layer;
 /// # }
 /// ```
@@ -69,7 +81,7 @@ struct Config {
     sessions: Sessions,
     cookie: String,
     public: Vec<Public>,
-    /// `None`: no CSRF check.
+    /// `None`: no CSRF check; otherwise the origins allowed besides the request's own.
     origins: Option<Vec<String>>,
     /// Browser mode: path prefixes whose page loads without a session go to a login route.
     browser: Vec<(String, String)>,
@@ -96,18 +108,20 @@ fn matches_any(routes: &[Public], path: &str) -> bool {
 
 impl SessionLayer {
     /// A layer reading the configured cookie (`COOKIE_NAME`, default `token`), requiring a
-    /// session on every route, and checking the
-    /// origin of unsafe requests when `ALLOWED_ORIGINS` (or the builder's `allowed_origins`)
-    /// configured some.
+    /// session on every route, and refusing cross-site unsafe requests (allowing the request's
+    /// own origin and `ALLOWED_ORIGINS`), unless the builder turned that off.
     pub fn new(sessions: Sessions) -> Self {
-        let origins = sessions.allowed_origins().to_vec();
+        let origins = sessions
+            .inner
+            .csrf
+            .then(|| sessions.allowed_origins().to_vec());
         let cookie = sessions.cookie_options().name.clone();
         SessionLayer {
             config: Arc::new(Config {
                 sessions,
                 cookie,
                 public: Vec::new(),
-                origins: (!origins.is_empty()).then_some(origins),
+                origins,
                 browser: Vec::new(),
             }),
         }
@@ -143,10 +157,9 @@ impl SessionLayer {
         self.with(|c| c.public.push(Public::Prefix(prefix.into())))
     }
 
-    /// Turns the CSRF check on with these origins (`https://app.example.com`), replacing those
-    /// from the configuration. Requests with unsafe methods (`POST`, `PUT`, `PATCH`, `DELETE`,
-    /// ...) whose `Origin` (or `Referer`) is not one of them get 403. Entries that are not
-    /// origins are ignored.
+    /// The origins (`https://app.example.com`) unsafe requests may come from besides the
+    /// request's own, replacing `ALLOWED_ORIGINS` (and turning the check on if it was off).
+    /// Entries that are not origins are ignored.
     #[must_use]
     pub fn allowed_origins<I, O>(self, origins: I) -> Self
     where
@@ -164,8 +177,11 @@ impl SessionLayer {
     /// session (a `GET` or `HEAD` that accepts `text/html`) is answered `302` to `login_path`
     /// with `return_to` set to the page (`/login?return_to=%2Forders%3Fpage%3D2`), instead of the
     /// 401 JSON that API requests (`fetch`, `Accept: application/json`) keep getting. Give
-    /// `login_path` as the browser sees it (with any API Gateway stage); it becomes public.
-    /// Several prefixes may each have their login route; the first match wins.
+    /// `prefix` and `login_path` without an API Gateway stage: behind a stage (`/Prod/orders`
+    /// in stage `Prod`, as `lambda_http` gives REST API paths) the page matches the prefix
+    /// without it, and the redirect goes to the login path with it (`/Prod/login`), as the
+    /// browser addresses it. The login path becomes public. Several prefixes may each have
+    /// their login route; the first match wins.
     ///
     /// ```
     /// # fn f(sessions: cognito_session::Sessions) {
@@ -184,7 +200,8 @@ impl SessionLayer {
         })
     }
 
-    /// Turns the CSRF origin check off (for APIs that browsers never call with the cookie).
+    /// Turns the CSRF origin check off (for APIs that browsers never call with the cookie): any
+    /// site can then make a logged-in browser post to every route.
     #[must_use]
     pub fn without_csrf(self) -> Self {
         self.with(|c| c.origins = None)
@@ -276,8 +293,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         let config = self.config.clone();
         if let Some(origins) = &config.origins {
-            if let Err(why) = csrf::check(request.method(), request.headers(), origins) {
-                tracing::info!(%why, method = %request.method(), "CSRF origin check refused the request");
+            if let Err(why) = csrf::check(&request, origins) {
+                csrf::log_refusal(&why, request.method(), origins);
                 return Box::pin(std::future::ready(Ok(json_response(
                     StatusCode::FORBIDDEN,
                     "Forbidden",
@@ -358,11 +375,16 @@ fn browser_login<B>(browser: &[(String, String)], request: &Request<B>) -> Optio
     if !html {
         return None;
     }
-    let path = request.uri().path();
+    let full = request.uri().path();
+    let stage = stage_prefix(full, request.extensions()).unwrap_or("");
+    let path = full
+        .strip_prefix(stage)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/");
     browser
         .iter()
         .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-        .map(|(_, login)| login.clone())
+        .map(|(_, login)| format!("{stage}{login}"))
 }
 
 /// Browser mode's answer to a page load without a session: to the login route, remembering
@@ -407,6 +429,16 @@ fn is_preflight<B>(request: &Request<B>) -> bool {
 /// HTTP APIs on a stage other than `$default`): `/prod/health` in stage `prod` is `/health`.
 /// `None` when the request has no stage or the path does not start with it.
 fn without_stage<'p>(path: &'p str, extensions: &http::Extensions) -> Option<&'p str> {
+    let stage = stage_prefix(path, extensions)?;
+    match &path[stage.len()..] {
+        "" => Some("/"),
+        rest => Some(rest),
+    }
+}
+
+/// The API Gateway stage at the start of `path` (`/prod` of `/prod/health` in stage `prod`),
+/// when the request came through a stage that `lambda_http` puts in front of the path.
+pub(crate) fn stage_prefix<'p>(path: &'p str, extensions: &http::Extensions) -> Option<&'p str> {
     use lambda_http::request::RequestContext;
     let stage = match extensions.get::<RequestContext>()? {
         RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
@@ -415,11 +447,7 @@ fn without_stage<'p>(path: &'p str, extensions: &http::Extensions) -> Option<&'p
     }
     .filter(|stage| !stage.is_empty() && *stage != "$default")?;
     let rest = path.strip_prefix('/')?.strip_prefix(stage)?;
-    match rest {
-        "" => Some("/"),
-        rest if rest.starts_with('/') => Some(rest),
-        _ => None,
-    }
+    (rest.is_empty() || rest.starts_with('/')).then(|| &path[..=stage.len()])
 }
 
 fn json_response<B: From<String>>(status: StatusCode, message: &str) -> Response<B> {

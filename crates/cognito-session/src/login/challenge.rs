@@ -1,16 +1,13 @@
 //! The steps of a password sign-in: [`SignIn`] (done, or a [`Challenge`] to answer), the
-//! challenges Cognito asks ([`ChallengeKind`]), the [`Answer`]s, and a challenge's opaque state
-//! string for carrying it across HTTP requests.
+//! challenges Cognito asks ([`ChallengeKind`]), the [`Answer`]s, and how a challenge is carried
+//! to the next HTTP request: a sealed state string for the page, bound to the browser by a
+//! cookie (see [`Challenge::state`]).
 
 use std::collections::HashMap;
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-use crate::login::SignInError;
 use crate::session::Session;
 
 /// Where a sign-in stands: done (the session is stored; send [`Session::set_cookie`]), or
@@ -23,7 +20,7 @@ use crate::session::Session;
 /// match sessions.sign_in("alice", "Correct-horse-9!").await? {
 ///     SignIn::Done(session) => println!("Set-Cookie: {:?}", session.set_cookie("token")),
 ///     SignIn::Challenge(challenge) => {
-///         // Show the form for `challenge.kind()`, keep `challenge.to_state()` for the next request.
+///         // Show the form for `challenge.kind()` with `challenge.state()`, and send `challenge.set_cookie()`.
 ///         let next = sessions.respond(&challenge, &Answer::Code("123456".into())).await?;
 ///         # let _ = next;
 ///     }
@@ -140,15 +137,23 @@ pub enum ChallengeKind {
 ///
 /// It holds Cognito's `Session` string for this sign-in, a short-lived secret (3 minutes by
 /// default, the app client's `AuthSessionValidity`): its `Debug` output shows only the kind. To
-/// carry it to the next HTTP request, put [`to_state`](Challenge::to_state) in a server-side
-/// store or an `HttpOnly`, `Secure` cookie (not in a URL, and never in a log), and read it back
-/// with [`from_state`](Challenge::from_state).
+/// carry it to the next HTTP request, put [`state`](Challenge::state) in the page (a hidden form
+/// field) and send [`set_cookie`](Challenge::set_cookie) with the page; the next request gives
+/// both back to [`Sessions::open_challenge`](crate::Sessions::open_challenge). The state is
+/// sealed (nobody can read or change it) and opens only with this browser's cookie, for 15
+/// minutes (Cognito's own limit is usually shorter), and only until a newer step replaced the
+/// cookie: a state copied from a page, a log or another browser is refused without any call to
+/// AWS.
 ///
-/// ```
-/// # fn f(challenge: cognito_session::Challenge) -> Result<(), cognito_session::SignInError> {
-/// let state = challenge.to_state();
-/// let again = cognito_session::Challenge::from_state(&state)?;
+/// ```no_run
+/// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request, challenge: cognito_session::Challenge) -> Result<(), cognito_session::SignInError> {
+/// // Request 1: show the form with the state, set the cookie.
+/// let hidden = format!("<input type=hidden name=state value=\"{}\">", challenge.state());
+/// let set_cookie = challenge.set_cookie();
+/// // Request 2: the form's state and the browser's cookie give the challenge back.
+/// let again = sessions.open_challenge(&request, challenge.state()).await?;
 /// assert_eq!(again.kind(), challenge.kind());
+/// # let _ = (hidden, set_cookie);
 /// # Ok(()) }
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -160,24 +165,33 @@ pub struct Challenge {
     pub(crate) session: String,
     /// The `USERNAME` the challenge responses carry (Cognito's, not necessarily what was typed).
     pub(crate) username: String,
-    /// `AssociateSoftwareToken`'s `SecretCode`, for [`ChallengeKind::TotpSetup`].
+    /// `AssociateSoftwareToken`'s `SecretCode`, for [`ChallengeKind::TotpSetup`], in the
+    /// challenge as issued only (never in its state).
     pub(crate) totp_secret: Option<String>,
+    /// The sealed state and the binding cookie, once issued by the session manager.
+    pub(crate) carried: Carried,
 }
 
-/// A [`Challenge`] as its state string holds it (private: `Challenge` itself has no serde, so
-/// its secrets are serialized only by `to_state`).
+/// How a challenge travels to the next request.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Carried {
+    /// The sealed state (for the page).
+    pub state: String,
+    /// The `Set-Cookie` binding it to the browser (`None` for a challenge opened from a state:
+    /// the browser has the cookie).
+    pub set_cookie: Option<String>,
+}
+
+/// A [`Challenge`] as its sealed state holds it (private: `Challenge` itself has no serde, so
+/// its secrets are serialized only here, and only sealed). The TOTP secret of an MFA setup is
+/// not in it: it is shown once, from the challenge as issued.
 #[derive(Serialize, Deserialize)]
-struct State {
+pub(crate) struct State {
     k: ChallengeKind,
     n: String,
     s: String,
     u: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    t: Option<String>,
 }
-
-/// The state string's prefix: its format version.
-const STATE_VERSION: &str = "v1.";
 
 impl Challenge {
     /// What Cognito asks.
@@ -227,53 +241,57 @@ impl Challenge {
         ))
     }
 
-    /// This challenge as an opaque, URL-safe string (see the type's docs: a short-lived
-    /// secret), for [`from_state`](Challenge::from_state) in a later request.
+    /// The sealed state to put in the page (a hidden form field) for the next request: opaque,
+    /// URL-safe, and useless without this browser's cookie ([`set_cookie`](Challenge::set_cookie)).
     ///
-    /// ```
+    /// ```no_run
     /// # fn f(challenge: cognito_session::Challenge) {
-    /// let cookie = format!("signin={}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=180", challenge.to_state());
+    /// let field = format!("<input type=\"hidden\" name=\"state\" value=\"{}\">", challenge.state());
     /// # }
     /// ```
-    pub fn to_state(&self) -> String {
-        let state = State {
+    pub fn state(&self) -> &str {
+        &self.carried.state
+    }
+
+    /// The `Set-Cookie` binding [`state`](Challenge::state) to this browser (`HttpOnly`,
+    /// `SameSite=Strict`, `__Host-cognito-signin` when cookies are `Secure`), to send with the
+    /// page of a newly issued challenge; `None` for a challenge opened from a state (the browser
+    /// holds the cookie already). When the sign-in is over, send
+    /// [`Sessions::clear_challenge_cookie`](crate::Sessions::clear_challenge_cookie).
+    ///
+    /// ```no_run
+    /// # fn f(challenge: cognito_session::Challenge) {
+    /// if let Some(cookie) = challenge.set_cookie() {
+    ///     println!("Set-Cookie: {cookie}");
+    /// }
+    /// # }
+    /// ```
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.carried.set_cookie.as_deref()
+    }
+
+    /// What the sealed state holds.
+    pub(crate) fn to_sealed(&self) -> State {
+        State {
             k: self.kind.clone(),
             n: self.name.clone(),
             s: self.session.clone(),
             u: self.username.clone(),
-            t: self.totp_secret.clone(),
-        };
-        let json = serde_json::to_vec(&state).unwrap_or_default();
-        format!("{STATE_VERSION}{}", URL_SAFE_NO_PAD.encode(json))
+        }
     }
 
-    /// The challenge a [`to_state`](Challenge::to_state) string holds. A string it did not write
-    /// is refused (400, [`Error::InvalidInput`]): start the sign-in again. An expired one is
-    /// accepted here, and Cognito refuses it at [`Sessions::respond`](crate::Sessions::respond)
-    /// ([`SignInError::ChallengeExpired`]).
-    ///
-    /// ```
-    /// let refused = cognito_session::Challenge::from_state("garbage").unwrap_err();
-    /// assert_eq!(refused.status(), 400);
-    /// ```
-    pub fn from_state(state: &str) -> Result<Challenge, SignInError> {
-        let invalid = || {
-            SignInError::from(Error::InvalidInput(
-                "the sign-in state is not one this library wrote; start the sign-in again".into(),
-            ))
-        };
-        let body = state.strip_prefix(STATE_VERSION).ok_or_else(invalid)?;
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
-        let state: State = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    /// The challenge a sealed state held.
+    pub(crate) fn from_sealed(state: State, carried: Carried) -> Option<Challenge> {
         if state.s.is_empty() || state.n.is_empty() {
-            return Err(invalid());
+            return None;
         }
-        Ok(Challenge {
+        Some(Challenge {
             kind: state.k,
             name: state.n,
             session: state.s,
             username: state.u,
-            totp_secret: state.t,
+            totp_secret: None,
+            carried,
         })
     }
 
@@ -333,6 +351,7 @@ impl Challenge {
             session,
             username,
             totp_secret: None,
+            carried: Carried::default(),
         })
     }
 }
@@ -472,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn the_state_round_trips_and_hides_the_session() {
+    fn debug_hides_the_session_and_the_totp_secret() {
         let mut challenge = Challenge::of(
             "SOFTWARE_TOKEN_MFA",
             &HashMap::new(),
@@ -481,21 +500,11 @@ mod tests {
         )
         .unwrap();
         challenge.totp_secret = Some("JBSWY3DPEHPK3PXP".into());
-        let state = challenge.to_state();
-        assert!(!state.contains("cognito-session"), "{state}");
-        assert_eq!(Challenge::from_state(&state).unwrap(), challenge);
         let debug = format!("{challenge:?}");
         assert!(
             !debug.contains("AYAB") && !debug.contains("JBSW"),
             "{debug}"
         );
-        for bad in ["", "v1.", "v1.!!!", "v2.e30", &state[3..], "v1.e30"] {
-            assert_eq!(
-                Challenge::from_state(bad).unwrap_err().status(),
-                400,
-                "{bad}"
-            );
-        }
     }
 
     #[test]
@@ -506,6 +515,7 @@ mod tests {
             session: "s".into(),
             username: "a b@example.com".into(),
             totp_secret: Some("JBSWY3DPEHPK3PXP".into()),
+            carried: Carried::default(),
         };
         assert_eq!(
             challenge.totp_uri("My App").unwrap(),

@@ -1,7 +1,8 @@
 //! Logging users in: managed login (the user pool's hosted pages: authorization code with PKCE,
 //! `state` and `nonce`, its callback and logout) and password sign-in for apps with their own
 //! login form ([`Sessions::sign_in`], Cognito's `USER_SRP_AUTH` / `USER_PASSWORD_AUTH` and the
-//! challenges that follow), each ending in [`Sessions::start`] like every other login.
+//! challenges that follow), each ending in [`Sessions::start`] like every other login. What a
+//! flow leaves with the browser between two requests is sealed by one helper (`state`).
 //!
 //! [`Sessions::sign_in`]: crate::Sessions::sign_in
 //! [`Sessions::start`]: crate::Sessions::start
@@ -23,4 +24,6 @@ pub(crate) use managed::Managed;
 pub use managed::{LoginComplete, LoginStart};
 pub use sign_in::SignInFlow;
 pub use sign_in_error::SignInError;
+pub use state::StateError;
+pub(crate) use state::StateKeys;
 pub(crate) use token_endpoint::TokenEndpoint;

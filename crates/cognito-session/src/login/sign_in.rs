@@ -8,11 +8,14 @@ use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, AuthenticationResultType, ChallengeNameType, VerifySoftwareTokenResponseType,
 };
 
+use crate::budget::Budget;
 use crate::cognito::{secret_hash, Tokens};
 use crate::error::{Error, Service};
-use crate::login::challenge::{Answer, Challenge, ChallengeKind, Mfa, SignIn};
+use crate::http::cookie::{find, CookieSource};
+use crate::login::challenge::{Answer, Carried, Challenge, ChallengeKind, Mfa, SignIn, State};
 use crate::login::sign_in_error::{sign_in_failure, Call, SignInError};
 use crate::login::srp::{self, Srp};
+use crate::login::state::{random, Purpose};
 use crate::manager::Sessions;
 
 /// Which Cognito flow checks the password.
@@ -36,6 +39,14 @@ pub enum SignInFlow {
 /// The `FriendlyDeviceName` of the authenticator apps set up during sign-in.
 const TOTP_DEVICE_NAME: &str = "cognito-session";
 
+/// The challenge cookie (`__Host-` prefixed when cookies are `Secure`): `Strict`, since the
+/// sign-in form posts from this site.
+const CHALLENGE_COOKIE: [&str; 2] = ["__Host-cognito-signin", "cognito-signin"];
+
+/// How long a challenge's sealed state opens: Cognito's challenge sessions last 3 to 15 minutes
+/// (the app client's `AuthSessionValidity`), and Cognito refuses an expired one itself.
+const CHALLENGE_LIFETIME_SECS: i64 = 900;
+
 impl Sessions {
     /// Signs `username` in with `password` by `USER_SRP_AUTH` (or the flow `SIGN_IN_FLOW` /
     /// [`SessionsBuilder::sign_in_flow`](crate::SessionsBuilder::sign_in_flow) chose), and starts the session
@@ -43,8 +54,11 @@ impl Sessions {
     /// returns the [`Challenge`] to answer with [`Sessions::respond`].
     ///
     /// Refusals are [`SignInError`]s (a wrong password and an unknown user are the same
-    /// [`SignInError::IncorrectCredentials`]); a transient failure is [`Error::Unavailable`]
-    /// (503) with no session started. Needs `USER_POOL_ID` (the SRP math hashes the pool's name)
+    /// [`SignInError::IncorrectCredentials`]); a transient failure, or the deadline of this
+    /// handle ([`Sessions::with_deadline`]: pass the Lambda's), is [`Error::Unavailable`] (503)
+    /// with no session started. Call it from a `POST` route behind
+    /// [`SessionLayer`](crate::SessionLayer), whose CSRF check keeps other sites from signing
+    /// your users into an account of theirs. Needs `USER_POOL_ID` (the SRP math hashes the pool's name)
     /// and an app client allowing `ALLOW_USER_SRP_AUTH` and `ALLOW_REFRESH_TOKEN_AUTH`; with
     /// `CLIENT_SECRET`, every call carries its `SECRET_HASH`.
     ///
@@ -80,6 +94,7 @@ impl Sessions {
         if username.is_empty() || password.is_empty() {
             return Err(SignInError::IncorrectCredentials);
         }
+        let budget = self.budget(None);
         let cognito = &self.inner.cognito;
         let srp = match flow {
             SignInFlow::Srp => Some(self.srp_setup()?),
@@ -104,9 +119,9 @@ impl Sessions {
                 secret_hash(secret, username, &cognito.client_id),
             );
         }
-        let output = request
-            .send()
-            .await
+        let output = budget
+            .call(Service::Cognito, "signing in", request.send())
+            .await?
             .map_err(|e| sign_in_failure(e, &self.call("signing in")))?;
         let step = Step {
             name: output.challenge_name,
@@ -116,17 +131,22 @@ impl Sessions {
         };
         let step = match (&srp, &step.name) {
             (Some((srp, pool_id)), Some(ChallengeNameType::PasswordVerifier)) => {
-                self.password_verifier(srp, pool_id, username, password, step)
+                self.password_verifier(srp, pool_id, username, password, step, budget)
                     .await?
             }
             _ => step,
         };
-        self.next(step, username.to_owned()).await
+        self.next(step, username.to_owned(), budget).await
     }
 
     /// Answers `challenge` (from [`sign_in`](Sessions::sign_in) or an earlier `respond`, or
-    /// [`Challenge::from_state`]) with `answer`: the session when Cognito is satisfied, or the
-    /// next challenge. An answer that does not fit the challenge is [`Error::InvalidInput`] (400).
+    /// [`Sessions::open_challenge`]) with `answer`: the session when Cognito is satisfied, or the
+    /// next challenge (with a new state and cookie: the earlier state no longer opens). An
+    /// answer that does not fit the challenge is [`Error::InvalidInput`] (400), and so is a new
+    /// password sent with an attribute the challenge does not require (Cognito would set any
+    /// writable attribute it is given: `custom:role`, say). A wrong code
+    /// ([`SignInError::WrongCode`]) or a refused new password leaves the challenge as it was:
+    /// the same state may be answered again.
     ///
     /// For [`ChallengeKind::MfaSetup`], [`Answer::Choose`]`(`[`Mfa::Totp`]`)` calls Cognito's
     /// `AssociateSoftwareToken` and returns a [`ChallengeKind::TotpSetup`] with the secret for
@@ -136,7 +156,8 @@ impl Sessions {
     /// ```no_run
     /// use cognito_session::{Answer, Challenge, SignIn};
     /// # async fn f(sessions: cognito_session::Sessions, state: &str) -> Result<(), cognito_session::SignInError> {
-    /// let challenge = Challenge::from_state(state)?;
+    /// # let request = http::Request::new(());
+    /// let challenge = sessions.open_challenge(&request, state).await?;
     /// if let SignIn::Done(session) = sessions.respond(&challenge, &Answer::Code("123456".into())).await? {
     ///     println!("Set-Cookie: {:?}", session.set_cookie("token"));
     /// }
@@ -147,10 +168,13 @@ impl Sessions {
         challenge: &Challenge,
         answer: &Answer,
     ) -> Result<SignIn, SignInError> {
+        let budget = self.budget(None);
         let mut responses = HashMap::new();
         match (&challenge.kind, answer) {
             (
-                ChallengeKind::NewPasswordRequired { .. },
+                ChallengeKind::NewPasswordRequired {
+                    required_attributes,
+                },
                 Answer::NewPassword {
                     password,
                     attributes,
@@ -158,6 +182,13 @@ impl Sessions {
             ) => {
                 responses.insert("NEW_PASSWORD".to_owned(), password.clone());
                 for (name, value) in attributes {
+                    if !required_attributes.contains(name) {
+                        return Err(Error::InvalidInput(format!(
+                            "the attribute {name:?} is not one the new-password challenge \
+                             requires ({required_attributes:?}); only those are sent"
+                        ))
+                        .into());
+                    }
                     responses.insert(format!("userAttributes.{name}"), value.clone());
                 }
             }
@@ -178,10 +209,10 @@ impl Sessions {
             (ChallengeKind::MfaSetup { options }, Answer::Choose(Mfa::Totp))
                 if options.is_empty() || options.contains(&Mfa::Totp) =>
             {
-                return self.associate_totp(challenge).await;
+                return self.associate_totp(challenge, budget).await;
             }
             (ChallengeKind::TotpSetup, Answer::Code(code)) => {
-                return self.verify_totp(challenge, code.trim()).await;
+                return self.verify_totp(challenge, code.trim(), budget).await;
             }
             (kind, answer) => {
                 return Err(Error::InvalidInput(format!(
@@ -191,7 +222,80 @@ impl Sessions {
                 .into())
             }
         }
-        self.answer(challenge, responses).await
+        self.answer(challenge, responses, budget).await
+    }
+
+    /// The challenge a sign-in form brings back: `state` from the page
+    /// ([`Challenge::state`]) and the binding cookie from `request` (any
+    /// [`CookieSource`]: an `http::Request`, a Lambda event, a header map). A state that was
+    /// edited, sealed elsewhere, sent from another browser, replaced by a newer step, or is
+    /// older than 15 minutes is [`SignInError::StateRejected`] (400: start the sign-in again),
+    /// decided without any call to Cognito.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request, form_state: &str) -> Result<(), cognito_session::SignInError> {
+    /// let challenge = sessions.open_challenge(&request, form_state).await?;
+    /// println!("{:?}", challenge.kind());
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_challenge<S: CookieSource + ?Sized>(
+        &self,
+        request: &S,
+        state: &str,
+    ) -> Result<Challenge, SignInError> {
+        let binding = find(self.challenge_cookie_name(), request);
+        let budget = self.budget(request.deadline());
+        let sealed: State = self
+            .open_state(Purpose::SignIn, binding, state, budget)
+            .await?
+            .map_err(SignInError::StateRejected)?;
+        let carried = Carried {
+            state: state.to_owned(),
+            set_cookie: None,
+        };
+        Challenge::from_sealed(sealed, carried)
+            .ok_or(SignInError::StateRejected(super::StateError::Tampered))
+    }
+
+    /// The `Set-Cookie` that removes the challenge cookie: send it when a sign-in is over
+    /// (signed in, or given up), so no state of it opens again.
+    ///
+    /// ```no_run
+    /// # fn f(sessions: cognito_session::Sessions) {
+    /// println!("Set-Cookie: {}", sessions.clear_challenge_cookie());
+    /// # }
+    /// ```
+    pub fn clear_challenge_cookie(&self) -> String {
+        self.challenge_cookie("", 0)
+    }
+
+    /// The challenge cookie's name: `__Host-` prefixed whenever cookies are `Secure`.
+    fn challenge_cookie_name(&self) -> &'static str {
+        self.flow_cookie_name(CHALLENGE_COOKIE)
+    }
+
+    fn challenge_cookie(&self, value: &str, max_age: i64) -> String {
+        self.flow_cookie(CHALLENGE_COOKIE, value, max_age, ::cookie::SameSite::Strict)
+    }
+
+    /// A challenge Cognito just asked, sealed for the page and bound to a fresh cookie (which
+    /// replaces the previous step's, so that step's state no longer opens).
+    async fn issue(&self, mut challenge: Challenge, budget: Budget) -> Result<Challenge, Error> {
+        let binding = random(32)?;
+        let state = self
+            .seal_state(
+                Purpose::SignIn,
+                &binding,
+                CHALLENGE_LIFETIME_SECS,
+                &challenge.to_sealed(),
+                budget,
+            )
+            .await?;
+        challenge.carried = Carried {
+            state,
+            set_cookie: Some(self.challenge_cookie(&binding, CHALLENGE_LIFETIME_SECS)),
+        };
+        Ok(challenge)
     }
 
     /// `RespondToAuthChallenge` for `challenge` with `responses` (plus `USERNAME` and
@@ -200,6 +304,7 @@ impl Sessions {
         &self,
         challenge: &Challenge,
         mut responses: HashMap<String, String>,
+        budget: Budget,
     ) -> Result<SignIn, SignInError> {
         let cognito = &self.inner.cognito;
         responses.insert("USERNAME".to_owned(), challenge.username.clone());
@@ -209,15 +314,20 @@ impl Sessions {
                 secret_hash(secret, &challenge.username, &cognito.client_id),
             );
         }
-        let output = cognito
+        let request = cognito
             .client
             .respond_to_auth_challenge()
             .client_id(&cognito.client_id)
             .challenge_name(ChallengeNameType::from(challenge.name.as_str()))
             .session(&challenge.session)
-            .set_challenge_responses(Some(responses))
-            .send()
-            .await
+            .set_challenge_responses(Some(responses));
+        let output = budget
+            .call(
+                Service::Cognito,
+                "answering the sign-in challenge",
+                request.send(),
+            )
+            .await?
             .map_err(|e| sign_in_failure(e, &self.call("answering the sign-in challenge")))?;
         let step = Step {
             name: output.challenge_name,
@@ -225,7 +335,7 @@ impl Sessions {
             session: output.session,
             result: output.authentication_result,
         };
-        self.next(step, challenge.username.clone()).await
+        self.next(step, challenge.username.clone(), budget).await
     }
 
     /// The SRP secret and the pool id its math needs.
@@ -248,6 +358,7 @@ impl Sessions {
         username: &str,
         password: &str,
         step: Step,
+        budget: Budget,
     ) -> Result<Step, SignInError> {
         let cognito = &self.inner.cognito;
         let parameter = |name: &str| step.parameters.get(name).map_or("", String::as_str);
@@ -289,15 +400,16 @@ impl Sessions {
                 secret_hash(secret, &cognito_username, &cognito.client_id),
             );
         }
-        let output = cognito
+        let request = cognito
             .client
             .respond_to_auth_challenge()
             .client_id(&cognito.client_id)
             .challenge_name(ChallengeNameType::PasswordVerifier)
             .set_session(step.session)
-            .set_challenge_responses(Some(responses))
-            .send()
-            .await
+            .set_challenge_responses(Some(responses));
+        let output = budget
+            .call(Service::Cognito, "signing in", request.send())
+            .await?
             .map_err(|e| sign_in_failure(e, &self.call("signing in")))?;
         let mut parameters = output.challenge_parameters.unwrap_or_default();
         parameters
@@ -312,16 +424,22 @@ impl Sessions {
     }
 
     /// `AssociateSoftwareToken` with the challenge's session: the TOTP secret to show.
-    async fn associate_totp(&self, challenge: &Challenge) -> Result<SignIn, SignInError> {
-        let output = self
+    async fn associate_totp(
+        &self,
+        challenge: &Challenge,
+        budget: Budget,
+    ) -> Result<SignIn, SignInError> {
+        let request = self
             .inner
             .cognito
             .client
             .associate_software_token()
-            .session(&challenge.session)
-            .send()
-            .await
-            .map_err(|e| sign_in_failure(e, &self.call("setting up the authenticator app")))?;
+            .session(&challenge.session);
+        let action = "setting up the authenticator app";
+        let output = budget
+            .call(Service::Cognito, action, request.send())
+            .await?
+            .map_err(|e| sign_in_failure(e, &self.call(action)))?;
         let secret = output
             .secret_code
             .filter(|s| !s.is_empty())
@@ -332,28 +450,37 @@ impl Sessions {
                     "AssociateSoftwareToken answered without a SecretCode",
                 )
             })?;
-        Ok(SignIn::Challenge(Challenge {
+        let next = Challenge {
             kind: ChallengeKind::TotpSetup,
             name: challenge.name.clone(),
             session: output.session.unwrap_or_else(|| challenge.session.clone()),
             username: challenge.username.clone(),
             totp_secret: Some(secret),
-        }))
+            carried: Carried::default(),
+        };
+        Ok(SignIn::Challenge(self.issue(next, budget).await?))
     }
 
     /// `VerifySoftwareToken` of the first code, then `MFA_SETUP` with the session it returns.
-    async fn verify_totp(&self, challenge: &Challenge, code: &str) -> Result<SignIn, SignInError> {
-        let output = self
+    async fn verify_totp(
+        &self,
+        challenge: &Challenge,
+        code: &str,
+        budget: Budget,
+    ) -> Result<SignIn, SignInError> {
+        let request = self
             .inner
             .cognito
             .client
             .verify_software_token()
             .session(&challenge.session)
             .user_code(code)
-            .friendly_device_name(TOTP_DEVICE_NAME)
-            .send()
-            .await
-            .map_err(|e| sign_in_failure(e, &self.call("verifying the authenticator app")))?;
+            .friendly_device_name(TOTP_DEVICE_NAME);
+        let action = "verifying the authenticator app";
+        let output = budget
+            .call(Service::Cognito, action, request.send())
+            .await?
+            .map_err(|e| sign_in_failure(e, &self.call(action)))?;
         if output.status != Some(VerifySoftwareTokenResponseType::Success) {
             return Err(SignInError::WrongCode);
         }
@@ -363,14 +490,23 @@ impl Sessions {
             session: output.session.unwrap_or_else(|| challenge.session.clone()),
             username: challenge.username.clone(),
             totp_secret: None,
+            carried: Carried::default(),
         };
-        self.answer(&next, HashMap::new()).await
+        self.answer(&next, HashMap::new(), budget).await
     }
 
-    /// Tokens: start the session. A challenge: hand it to the caller.
-    async fn next(&self, step: Step, username: String) -> Result<SignIn, SignInError> {
+    /// Tokens: start the session (a session that cannot be stored has its refresh token
+    /// revoked). A challenge: seal it and hand it to the caller.
+    async fn next(
+        &self,
+        step: Step,
+        username: String,
+        budget: Budget,
+    ) -> Result<SignIn, SignInError> {
         if let Some(result) = &step.result {
-            return Ok(SignIn::Done(self.start_signed_in(result).await?));
+            let session = self.start_owned(&Tokens::from(result), budget).await?;
+            tracing::info!("signed in");
+            return Ok(SignIn::Done(session));
         }
         let name = step.name.as_ref().map_or("", ChallengeNameType::as_str);
         let session = step.session.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -383,7 +519,7 @@ impl Sessions {
         match Challenge::of(name, &step.parameters, session, username) {
             Some(challenge) => {
                 tracing::info!(challenge = name, "sign-in challenge");
-                Ok(SignIn::Challenge(challenge))
+                Ok(SignIn::Challenge(self.issue(challenge, budget).await?))
             }
             None => Err(Error::config(format!(
                 "the user pool asked the sign-in challenge {name}, which this library does not \
@@ -392,29 +528,6 @@ impl Sessions {
                  (custom auth triggers, passwordless factors)"
             ))
             .into()),
-        }
-    }
-
-    /// [`Sessions::start`] with the sign-in's tokens. When it fails (503, nothing stored), the
-    /// new refresh token is revoked (best effort) rather than left valid and unused.
-    async fn start_signed_in(
-        &self,
-        result: &AuthenticationResultType,
-    ) -> Result<crate::Session, Error> {
-        let tokens = Tokens::from(result);
-        match self.start(&tokens).await {
-            Ok(session) => {
-                tracing::info!("signed in");
-                Ok(session)
-            }
-            Err(error) => {
-                if let Some(refresh_token) = &tokens.refresh_token {
-                    if let Err(revoke) = Box::pin(self.inner.cognito.revoke(refresh_token)).await {
-                        tracing::warn!(error = %crate::error::Chain(&revoke), "sign-in's session not started, revocation pending");
-                    }
-                }
-                Err(error)
-            }
         }
     }
 

@@ -25,6 +25,7 @@
 //! Cognito's messages as the AWS SDKs and Amplify match them.
 
 use crate::error::{Error, Service};
+use crate::login::StateError;
 use crate::sdk::{classify, credentials_message, Failure};
 
 /// Why a sign-in (or an answer to one of its challenges) failed. Every variant says what the user
@@ -75,10 +76,15 @@ pub enum SignInError {
     /// fit to show the user. 400.
     #[error("the new password was not accepted: {0}")]
     PasswordRejected(String),
+    /// The challenge's state from the page did not open ([`StateError`]: edited, another
+    /// browser's, an earlier step's, expired): start the sign-in again. Decided without any call
+    /// to Cognito. 400.
+    #[error("{0}")]
+    StateRejected(StateError),
     /// Anything else, as the library's [`Error`]: [`Error::Unavailable`] (503, retry: no
     /// session was started), [`Error::Config`] (500: unknown app client, auth flow not
     /// enabled, wrong `CLIENT_SECRET`...), [`Error::InvalidInput`] (400: an answer that does not
-    /// fit the challenge, a state string this library did not write).
+    /// fit the challenge).
     #[error(transparent)]
     Failed(#[from] Error),
 }
@@ -98,8 +104,31 @@ impl SignInError {
             | SignInError::ChallengeExpired => 401,
             SignInError::TooManyAttempts => 429,
             SignInError::UserNotConfirmed | SignInError::PasswordResetRequired => 403,
-            SignInError::PasswordRejected(_) => 400,
+            SignInError::PasswordRejected(_) | SignInError::StateRejected(_) => 400,
             SignInError::Failed(error) => error.status(),
+        }
+    }
+
+    /// A stable code for logs, JSON answers and tests (never a username or a code).
+    ///
+    /// ```
+    /// use cognito_session::SignInError;
+    /// assert_eq!(SignInError::IncorrectCredentials.code(), "sign_in_incorrect_credentials");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignInError::IncorrectCredentials => "sign_in_incorrect_credentials",
+            SignInError::TooManyAttempts => "sign_in_too_many_attempts",
+            SignInError::UserNotConfirmed => "sign_in_user_not_confirmed",
+            SignInError::PasswordResetRequired => "sign_in_password_reset_required",
+            SignInError::WrongCode => "sign_in_wrong_code",
+            SignInError::ChallengeExpired => "sign_in_challenge_expired",
+            SignInError::PasswordRejected(_) => "sign_in_password_rejected",
+            SignInError::StateRejected(why) => why.code(),
+            SignInError::Failed(Error::Unavailable { .. }) => "unavailable",
+            SignInError::Failed(Error::Config { .. }) => "misconfigured",
+            SignInError::Failed(Error::InvalidInput(_)) => "invalid_input",
+            SignInError::Failed(_) => "sign_in_failed",
         }
     }
 }
@@ -307,6 +336,7 @@ mod tests {
             SignInError::WrongCode => "WrongCode",
             SignInError::ChallengeExpired => "ChallengeExpired",
             SignInError::PasswordRejected(_) => "PasswordRejected",
+            SignInError::StateRejected(_) => "StateRejected",
             SignInError::Failed(Error::Unavailable { .. }) => "Unavailable",
             SignInError::Failed(Error::Config { .. }) => "Config",
             SignInError::Failed(_) => "Failed",

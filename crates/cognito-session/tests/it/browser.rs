@@ -14,7 +14,7 @@ use crate::{builder, movable_clock};
 
 #[path = "../../examples/web_app.rs"]
 #[allow(dead_code)]
-mod web_app;
+pub mod web_app;
 
 /// The example app served in-process on `localhost` (a host of its own: the fake managed
 /// login is on `127.0.0.1`, so the two keep separate cookies, as two domains would).
@@ -154,7 +154,7 @@ async fn a_browser_logs_in_refreshes_and_logs_out_through_managed_login() {
         "{planted}"
     );
     ada.goto(&planted).await;
-    ada.wait_for_text("not started in this browser").await;
+    ada.wait_for_text("started in another browser").await;
     ada.screenshot("attacker-login-refused").await;
     ada.goto(&format!("{}/app", app.url)).await;
     ada.wait_for_text("Signed in as ada@example.com").await;
@@ -189,14 +189,8 @@ async fn a_browser_signs_in_with_the_apps_own_form_and_sets_a_new_password() {
     // USER_PASSWORD_AUTH: moto checks passwords there (over SRP it cannot tell a wrong one).
     let app = app_with(|b| b.sign_in_flow(cognito_session::SignInFlow::Password)).await;
     app.pool
-        .cognito
-        .admin_create_user()
-        .user_pool_id(&app.pool.pool_id)
-        .username("cleo")
-        .temporary_password("Temp-horse-1!")
-        .send()
-        .await
-        .expect("a user with a temporary password");
+        .user_with_temporary_password("cleo", "Temp-horse-1!")
+        .await;
     app.pool
         .set_attributes("cleo", &[("email", "cleo@example.com")])
         .await;
@@ -216,26 +210,27 @@ async fn a_browser_signs_in_with_the_apps_own_form_and_sets_a_new_password() {
     let unknown = cleo.wait_for_text("incorrect username or password").await;
     assert_eq!(wrong, unknown, "the same page for both");
 
-    // The temporary password leads to the new-password step; the challenge waits in an
-    // HttpOnly cookie that page scripts cannot read.
+    // The temporary password leads to the new-password step; the challenge waits sealed in
+    // the page, bound to this browser by an HttpOnly cookie that page scripts cannot read.
     cleo.fill("username", "cleo").await;
     cleo.fill("password", "Temp-horse-1!").await;
     cleo.submit("#signin").await;
     cleo.wait_for_text("One more step").await;
     let challenge = cleo
-        .cookie("signin-challenge")
+        .cookie("__Host-cognito-signin")
         .await
         .expect("the challenge cookie");
     assert!(challenge.http_only && challenge.secure, "{challenge:?}");
-    assert_eq!(challenge.path.as_deref(), Some("/signin"));
-    assert!(!cleo.document_cookie().await.contains("signin-challenge"));
+    assert_eq!(challenge.path.as_deref(), Some("/"));
+    assert_eq!(challenge.same_site.as_deref(), Some("Strict"));
+    assert!(!cleo.document_cookie().await.contains("cognito-signin"));
     cleo.screenshot("new-password-step").await;
     cleo.fill("new_password", "Brand-new-horse-2!").await;
     cleo.submit("#next").await;
     cleo.wait_for_text("Signed in as cleo@example.com").await;
     cleo.goto(&format!("{}/signin", app.url)).await;
     assert!(
-        cleo.cookie("signin-challenge").await.is_none(),
+        cleo.cookie("__Host-cognito-signin").await.is_none(),
         "the challenge cookie is gone"
     );
     cleo.goto(&format!("{}/app", app.url)).await;

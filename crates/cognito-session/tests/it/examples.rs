@@ -477,3 +477,164 @@ async fn web_app_example_logs_in_through_managed_login_as_a_lambda_function() {
         assert_eq!(anonymous["statusCode"], 401, "{fixture}: {anonymous}");
     }
 }
+
+/// A REST API (v1) event for `path` behind stage `Prod` (as the stage URL
+/// `https://<api>.execute-api.<region>.amazonaws.com/Prod/...` sends it: `lambda_http` puts the
+/// stage in front of the path), with `cookie`, `Accept: text/html`, and for a POST the form
+/// `body` and the `origin`.
+fn staged(method: &str, path: &str, cookie: Option<&str>, form: Option<(&str, &str)>) -> Value {
+    let mut event = page_load(event("apigw_proxy_request.json", method, path, cookie), &[]);
+    event["requestContext"]["stage"] = json!("Prod");
+    event["requestContext"]["path"] = json!(format!("/Prod{path}"));
+    if let Some((origin, body)) = form {
+        let event_headers = [
+            ("origin", origin),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        for (name, value) in event_headers {
+            event["headers"][name] = json!(value);
+            event["multiValueHeaders"][name] = json!([value]);
+        }
+        event["body"] = json!(body);
+        event["isBase64Encoded"] = json!(false);
+    }
+    event
+}
+
+/// The value of the hidden `state` field of a challenge page.
+fn hidden_state(page: &Value) -> String {
+    let body = page["body"].as_str().unwrap_or_default();
+    let from = body.find("name=\"state\" value=\"").expect("a state field") + 20;
+    body[from..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn web_app_example_signs_in_with_its_own_form_behind_a_rest_api_stage_as_a_lambda_function() {
+    let s = setup().await;
+    s.pool
+        .user_with_temporary_password("staged-user", "Temp-horse-1!")
+        .await;
+    let binary = example("web_app").await;
+    let api = RuntimeApi::start().await;
+    let mut vars = env(&s);
+    vars.push(("SIGN_IN_FLOW", "password".into()));
+    let _function = Function::spawn(&binary, &api, &vars);
+    // The fixture's own host, as the browser addressing the stage URL sends it.
+    let own = "https://wt6mne2s9k.execute-api.us-west-2.amazonaws.com";
+    let rest = "apigw_proxy_request.json";
+
+    // The form, with its action under the stage.
+    let form = call(&api, staged("GET", "/signin", None, None)).await;
+    assert_eq!(form["statusCode"], 200, "{form}");
+    assert!(
+        form["body"]
+            .as_str()
+            .unwrap()
+            .contains("action=\"/Prod/signin\""),
+        "{form}"
+    );
+
+    // Another site posting the form (login CSRF): refused before any call.
+    let body = "username=staged-user&password=Temp-horse-1%21";
+    for origin in ["https://evil.example", "null"] {
+        let forged = call(&api, staged("POST", "/signin", None, Some((origin, body)))).await;
+        assert_eq!(forged["statusCode"], 403, "{origin}: {forged}");
+    }
+
+    // The temporary password: the new-password step, its state in the page, its binding cookie.
+    let step = call(&api, staged("POST", "/signin", None, Some((own, body)))).await;
+    assert_eq!(step["statusCode"], 200, "{step}");
+    assert!(step["body"]
+        .as_str()
+        .unwrap()
+        .contains("action=\"/Prod/signin/next\""));
+    let binding = set_cookies(rest, &step)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-cognito-signin="))
+        .expect("the challenge cookie");
+    assert!(
+        binding.contains("HttpOnly")
+            && binding.contains("Secure")
+            && binding.contains("SameSite=Strict")
+    );
+    let binding = binding.split(';').next().unwrap().to_owned();
+    let state = hidden_state(&step);
+    let answer = format!(
+        "state={}&new_password=New-horse-10%21",
+        form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    );
+
+    // The state without its cookie (copied from the page): refused, start again.
+    let copied = call(
+        &api,
+        staged("POST", "/signin/next", None, Some((own, &answer))),
+    )
+    .await;
+    assert_eq!(copied["statusCode"], 400, "{copied}");
+    // With it: signed in, on to the page under the stage, the challenge cookie removed.
+    let done = call(
+        &api,
+        staged("POST", "/signin/next", Some(&binding), Some((own, &answer))),
+    )
+    .await;
+    assert_eq!(done["statusCode"], 303, "{done}");
+    assert_eq!(
+        response_header(&done, "location").as_deref(),
+        Some("/Prod/app")
+    );
+    let cookies = set_cookies(rest, &done);
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-cognito-signin=;") && c.contains("Max-Age=0")),
+        "{cookies:?}"
+    );
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("token="))
+        .expect("the session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = call(&api, staged("GET", "/app", Some(&session), None)).await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    assert!(
+        page["body"]
+            .as_str()
+            .unwrap()
+            .contains("Signed in as staged-user"),
+        "{page}"
+    );
+    assert!(
+        page["body"]
+            .as_str()
+            .unwrap()
+            .contains("action=\"/Prod/logout\""),
+        "{page}"
+    );
+    // The same state again, in the browser whose sign-in is over: refused.
+    let replayed = call(
+        &api,
+        staged(
+            "POST",
+            "/signin/next",
+            Some("__Host-cognito-signin="),
+            Some((own, &answer)),
+        ),
+    )
+    .await;
+    assert_eq!(replayed["statusCode"], 400, "{replayed}");
+    // Logout from the page's form: back to the start page under the stage.
+    let out = call(
+        &api,
+        staged("POST", "/logout", Some(&session), Some((own, ""))),
+    )
+    .await;
+    assert_eq!(out["statusCode"], 302, "{out}");
+    assert_eq!(response_header(&out, "location").as_deref(), Some("/Prod/"));
+}

@@ -3,12 +3,10 @@
 //! inside the request's deadline, the JWKS endpoint failing is never a 401, and a fault between
 //! Cognito's answer and our row update loses no session.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
-use cognito_session::{Error, Service, Sessions, SessionsBuilder};
+use cognito_session::{Error, Service, SessionsBuilder};
 use serde_json::{json, Value};
 use testkit::{Fault, Function, Outcome, Proxy, Rule, RuntimeApi};
 
@@ -31,44 +29,9 @@ const SDK: Sdk = Sdk {
 };
 
 /// A builder for the setup's pool whose DynamoDB, Cognito and JWKS traffic all goes through
-/// `proxy`. The clients get a retry partition of their own: the SDK's retry quota is shared by
-/// every client of a process in the same partition, and other tests' failures must not use it up.
+/// `proxy`, with `sdk`'s timeout and attempts.
 async fn via(s: &Setup, proxy: &Proxy, sdk: Sdk) -> SessionsBuilder {
-    static PARTITION: AtomicUsize = AtomicUsize::new(0);
-    let config = testkit::sdk_config(&proxy.url).await;
-    let partition = format!("faults-{}", PARTITION.fetch_add(1, Ordering::Relaxed));
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(sdk.timeout)
-        .operation_timeout(sdk.timeout)
-        .build();
-    let retry = RetryConfig::standard().with_max_attempts(sdk.attempts);
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .timeout_config(timeouts.clone())
-            .retry_config(retry.clone())
-            .retry_partition(RetryPartition::new(partition.clone()))
-            .build(),
-    );
-    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
-            .timeout_config(timeouts)
-            .retry_config(retry)
-            .retry_partition(RetryPartition::new(partition))
-            .build(),
-    );
-    Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&s.pool.client_id)
-        .user_pool_id(&s.pool.pool_id)
-        .jwks_url(format!(
-            "{}/{}/.well-known/jwks.json",
-            proxy.url, s.pool.pool_id
-        ))
-        .dynamodb_client(dynamodb)
-        .cognito_client(cognito)
-        .clock(crate::movable_clock(s.clock.clone()))
+    crate::via_proxy_sdk(&s.pool, &s.clock, proxy, sdk.timeout, sdk.attempts).await
 }
 
 fn assert_503(error: &Error, service: Service, case: &str) {
@@ -239,6 +202,9 @@ async fn throttling_errors_are_retried_by_the_sdk() {
         },
     )
     .await
+    // Each refresh below presents another copy of the login's token, older than the one the
+    // previous refresh issued: keep such tokens counting (see `hardening::replaced_tokens`).
+    .replaced_token_grace(Duration::from_secs(3600))
     .build()
     .await
     .unwrap();

@@ -171,13 +171,12 @@ fn layer(sessions: &Sessions) -> SessionLayer {
 #[tokio::test]
 async fn refreshed_cookie_lands_where_each_trigger_reads_it() {
     let s = setup().await;
-    let (sub, login) = s.logged_in("layer-refresh").await;
-    let token = login.access_token().unwrap();
-    let expired = s.expired_copy(token);
     for fixture in FIXTURES {
         let seen = Seen::default();
-        // Past the window in which a token that raced the previous refresh joins it.
-        s.clock.fetch_add(120, std::sync::atomic::Ordering::Relaxed);
+        // A fresh login per trigger: once refreshed, an older token of a login stops refreshing.
+        let (sub, login) = s.logged_in(&format!("layer-refresh-{fixture}")).await;
+        let token = login.access_token().unwrap();
+        let expired = s.expired_copy(token);
 
         // A current token: the handler runs with the session; only its own cookie goes back.
         let event = with_cookie(fixture, &format!("theme=dark; token={token}"));
@@ -335,6 +334,23 @@ async fn a_public_route_matches_without_the_api_gateway_stage() {
     }
 }
 
+/// The origin a browser addressing the fixture's event would send: its `Host` (or the
+/// request context's domain) over https, as API Gateway, ALB and function URLs serve.
+fn own_origin(fixture: &str) -> String {
+    let event = testkit::fixture(fixture);
+    let host = event["headers"]
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+                .and_then(|(_, v)| v.as_str())
+        })
+        .or_else(|| event["requestContext"]["domainName"].as_str())
+        .expect("a host")
+        .to_owned();
+    format!("https://{host}")
+}
+
 #[tokio::test]
 async fn csrf_origin_check_on_unsafe_methods() {
     let s = setup_with(Default::default(), |b| {
@@ -346,53 +362,107 @@ async fn csrf_origin_check_on_unsafe_methods() {
     assert_eq!(s.sessions.allowed_origins(), ["https://app.example.com"]);
     for fixture in FIXTURES {
         let seen = Seen::default();
-        let request = |method: &str, origin: Option<&str>| {
+        let request = |method: &str, header: Option<(&str, &str)>| {
             let mut event = with_cookie(fixture, &format!("token={token}"));
             set_method(&mut event, method);
-            if let Some(origin) = origin {
-                set_header(&mut event, "origin", origin);
+            if let Some((name, value)) = header {
+                set_header(&mut event, name, value);
             }
             event
         };
         let status = |response: Value| response["statusCode"].as_i64().unwrap();
         let on = || layer(&s.sessions);
-        for (method, origin, expected) in [
-            ("POST", Some("https://evil.example"), 403),
-            ("DELETE", Some("null"), 403),
-            ("PUT", None, 403),
-            ("POST", Some("https://app.example.com"), 200),
-            ("GET", Some("https://evil.example"), 200),
+        let own = own_origin(fixture);
+        let own_page = format!("{own}/some/page?x=1");
+        let mut handled = 0;
+        for (method, header, expected) in [
+            ("POST", Some(("origin", "https://evil.example")), 403),
+            ("DELETE", Some(("origin", "null")), 403),
+            ("PATCH", Some(("referer", "https://evil.example/x")), 403),
+            // Another scheme of the site is another origin.
+            (
+                "POST",
+                Some(("origin", &own.replace("https:", "http:"))),
+                403,
+            ),
+            // Neither Origin nor Referer: not a browser (a server, curl).
+            ("PUT", None, 200),
+            ("POST", Some(("origin", own.as_str())), 200),
+            ("POST", Some(("referer", own_page.as_str())), 200),
+            ("POST", Some(("origin", "https://app.example.com")), 200),
+            ("GET", Some(("origin", "https://evil.example")), 200),
         ] {
-            let response = lambda_json(on(), &seen, request(method, origin)).await;
+            let response = lambda_json(on(), &seen, request(method, header)).await;
             assert_eq!(
                 status(response.clone()),
                 expected,
-                "{fixture} {method} {origin:?}: {response}"
+                "{fixture} {method} {header:?}: {response}"
             );
             if expected == 403 {
                 assert_eq!(body(&response), json!({"error": "Forbidden"}));
+            } else {
+                handled += 1;
             }
         }
         // Off explicitly: the cross-site POST passes.
         let off = on().without_csrf();
-        let response = lambda_json(off, &seen, request("POST", Some("https://evil.example"))).await;
+        let response = lambda_json(
+            off,
+            &seen,
+            request("POST", Some(("origin", "https://evil.example"))),
+        )
+        .await;
         assert_eq!(status(response), 200);
         assert_eq!(
             seen.lock().unwrap().len(),
-            3,
+            handled + 1,
             "{fixture}: the handler ran only for accepted requests"
         );
     }
-    // No ALLOWED_ORIGINS: no check by default.
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused_by_default_and_a_builder_call_turns_it_off() {
     let plain = setup().await;
-    let (_, login) = plain.logged_in("layer-no-csrf").await;
-    let mut event = with_cookie(
-        FIXTURES[0],
-        &format!("token={}", login.access_token().unwrap()),
-    );
-    set_method(&mut event, "POST");
-    set_header(&mut event, "origin", "https://evil.example");
-    let response = lambda_json(layer(&plain.sessions), &Seen::default(), event).await;
+    let (_, login) = plain.logged_in("layer-default-csrf").await;
+    let token = login.access_token().unwrap();
+    let post = |fixture: &str, origin: &str| {
+        let mut event = with_cookie(fixture, &format!("token={token}"));
+        set_method(&mut event, "POST");
+        set_header(&mut event, "origin", origin);
+        event
+    };
+    for fixture in FIXTURES {
+        let response = lambda_json(
+            layer(&plain.sessions),
+            &Seen::default(),
+            post(fixture, "https://evil.example"),
+        )
+        .await;
+        assert_eq!(response["statusCode"], 403, "{fixture}: {response}");
+        let own = own_origin(fixture);
+        let response = lambda_json(
+            layer(&plain.sessions),
+            &Seen::default(),
+            post(fixture, &own),
+        )
+        .await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+        // A CORS preflight is a safe method: it passes to the handler whatever its origin.
+        let mut preflight = with_cookie(fixture, "");
+        set_method(&mut preflight, "OPTIONS");
+        set_header(&mut preflight, "origin", "https://evil.example");
+        set_header(&mut preflight, "access-control-request-method", "POST");
+        let response = lambda_json(layer(&plain.sessions), &Seen::default(), preflight).await;
+        assert_eq!(response["statusCode"], 200, "{fixture}: {response}");
+    }
+    let off = crate::sessions_via(&plain, &plain.pool.moto.url, |b| b.csrf(false)).await;
+    let response = lambda_json(
+        layer(&off),
+        &Seen::default(),
+        post(FIXTURES[0], "https://evil.example"),
+    )
+    .await;
     assert_eq!(response["statusCode"], 200, "{response}");
 }
 

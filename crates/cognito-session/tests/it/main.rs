@@ -202,3 +202,92 @@ pub fn dead_endpoint() -> String {
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
+
+/// A Lambda context whose invocation ends at `deadline`.
+pub fn context_until(deadline: SystemTime) -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.deadline = u64::try_from(
+        deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .expect("a deadline in milliseconds");
+    context
+}
+
+/// A builder for `pool` whose DynamoDB, Cognito and JWKS traffic goes through `proxy`, with SDK
+/// timeouts of a minute (only a deadline can cut a slow call short, the JWKS fetch's included),
+/// three attempts, and the movable `clock`.
+pub async fn via_proxy(
+    pool: &Pool,
+    clock: &Arc<AtomicI64>,
+    proxy: &testkit::Proxy,
+) -> SessionsBuilder {
+    via_proxy_sdk(pool, clock, proxy, Duration::from_secs(60), 3)
+        .await
+        .jwks_timeout(Duration::from_secs(30))
+}
+
+/// [`via_proxy`] with the SDK's operation `timeout` (retries included) and `attempts`. The
+/// clients get a retry partition of their own: the SDK's retry quota is shared by every client
+/// of a process in the same partition, and other tests' failures must not use it up.
+pub async fn via_proxy_sdk(
+    pool: &Pool,
+    clock: &Arc<AtomicI64>,
+    proxy: &testkit::Proxy,
+    timeout: Duration,
+    attempts: u32,
+) -> SessionsBuilder {
+    use aws_config::timeout::TimeoutConfig;
+    use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
+    static PARTITION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let config = testkit::sdk_config(&proxy.url).await;
+    let partition = format!("via-proxy-{}", PARTITION.fetch_add(1, Ordering::Relaxed));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(timeout)
+        .operation_timeout(timeout)
+        .build();
+    let retry = RetryConfig::standard().with_max_attempts(attempts);
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .timeout_config(timeouts.clone())
+            .retry_config(retry.clone())
+            .retry_partition(RetryPartition::new(partition.clone()))
+            .build(),
+    );
+    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
+            .timeout_config(timeouts)
+            .retry_config(retry)
+            .retry_partition(RetryPartition::new(partition))
+            .build(),
+    );
+    let builder = Sessions::builder()
+        .table(&pool.table)
+        .partition_key(&pool.partition_key)
+        .client_id(&pool.client_id)
+        .user_pool_id(&pool.pool_id)
+        .jwks_url(format!(
+            "{}/{}/.well-known/jwks.json",
+            proxy.url, pool.pool_id
+        ))
+        .dynamodb_client(dynamodb)
+        .cognito_client(cognito)
+        .clock(movable_clock(clock.clone()));
+    match &pool.client_secret {
+        Some(secret) => builder.client_secret(secret),
+        None => builder,
+    }
+}
+
+/// The `Set-Cookie` values of a response.
+pub fn response_cookies<B>(response: &http::Response<B>) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}

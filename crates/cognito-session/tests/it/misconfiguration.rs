@@ -116,20 +116,51 @@ async fn a_token_of_another_issuer_signed_by_the_pools_keys_logs_one_warning_nam
     assert!(line.contains("USER_POOL_ID"), "says what to check: {line}");
 }
 
+/// Sessions with only the seed's three variables (the pool is learned), for app client
+/// `client_id`.
+async fn learning(s: &crate::Setup, client_id: &str) -> cognito_session::Sessions {
+    cognito_session::Sessions::builder()
+        .table(&s.pool.table)
+        .partition_key(&s.pool.partition_key)
+        .client_id(client_id)
+        .sdk_config(s.pool.sdk.clone())
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The client id of a token refused while the pool is being learned is unverified text: it
+/// reaches the log only as an escaped field, so it cannot forge log lines or terminal output.
+#[tokio::test]
+async fn an_unverified_client_id_reaches_the_log_escaped() {
+    let s = setup().await;
+    let (_, login) = s.logged_in("learning-escape").await;
+    let sessions = learning(&s, &format!("escape-test-client-{}", std::process::id())).await;
+    let capture = Capture::default();
+    let _guard = capture.install(Level::INFO);
+    let mut claims = testkit::peek(login.access_token().unwrap());
+    claims["client_id"] = "x\nERROR forged line \u{1b}[31mred".into();
+    let forged = minter().access(&claims);
+    sessions
+        .session("token", &crate::cookies(&forged))
+        .await
+        .unwrap_err();
+    let text = capture.text();
+    assert!(text.contains(r"x\nERROR forged line"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("ERROR forged")),
+        "a forged line: {text}"
+    );
+    assert!(!text.contains('\u{1b}'), "a terminal escape: {text:?}");
+}
+
 #[tokio::test]
 async fn a_wrong_client_id_while_learning_the_pool_logs_one_warning_naming_client_id() {
     let s = setup().await;
     let (_, login) = s.logged_in("learning-wrong-client").await;
     // Only the seed's variables, and a CLIENT_ID that is not the app client's.
     let wrong = format!("not-the-app-client-{}", std::process::id());
-    let sessions = cognito_session::Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&wrong)
-        .sdk_config(s.pool.sdk.clone())
-        .build()
-        .await
-        .unwrap();
+    let sessions = learning(&s, &wrong).await;
     let capture = Capture::default();
     let _guard = capture.install(Level::INFO);
     let token = login.access_token().unwrap();

@@ -36,6 +36,26 @@ fn challenge(step: SignIn) -> Challenge {
     }
 }
 
+/// The browser's `Cookie` header after it received `set_cookie` (its `name=value`).
+pub fn jar(set_cookie: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    headers.insert("cookie", pair.parse().unwrap());
+    headers
+}
+
+/// `challenge` carried to the next request as a web form does: its state from the page, its
+/// cookie from the browser.
+pub async fn carry(sessions: &cognito_session::Sessions, challenge: &Challenge) -> Challenge {
+    let cookie = challenge
+        .set_cookie()
+        .expect("an issued challenge sets its cookie");
+    sessions
+        .open_challenge(&jar(cookie), challenge.state())
+        .await
+        .expect("the challenge opens in the browser it was issued to")
+}
+
 /// The signed-in session is a working one: its row is stored and its cookie's token verifies.
 async fn assert_started(s: &Setup, session: &Session) {
     assert!(s.pool.row(session.sub()).await.is_some(), "no session row");
@@ -124,14 +144,8 @@ async fn a_missing_client_secret_is_a_configuration_error() {
 async fn a_temporary_password_must_be_replaced() {
     let s = setup().await;
     s.pool
-        .cognito
-        .admin_create_user()
-        .user_pool_id(&s.pool.pool_id)
-        .username("erin")
-        .temporary_password("Temp-horse-1!")
-        .send()
-        .await
-        .unwrap();
+        .user_with_temporary_password("erin", "Temp-horse-1!")
+        .await;
     let step = s.sessions.sign_in("erin", "Temp-horse-1!").await.unwrap();
     let first = challenge(step);
     assert!(
@@ -139,7 +153,7 @@ async fn a_temporary_password_must_be_replaced() {
         "{first:?}"
     );
     // Carried across requests as the app would.
-    let carried = Challenge::from_state(&first.to_state()).unwrap();
+    let carried = carry(&s.sessions, &first).await;
     let weak = Answer::NewPassword {
         password: "weak".into(),
         attributes: vec![],
@@ -215,7 +229,7 @@ fn totp(secret: &str, at: u64) -> String {
 
 /// A code of `secret` that stays current for a few seconds (moto accepts only the current one),
 /// and a wrong one.
-async fn codes(secret: &str) -> (String, String) {
+pub async fn codes(secret: &str) -> (String, String) {
     let now = || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -231,25 +245,10 @@ async fn codes(secret: &str) -> (String, String) {
     (right, wrong)
 }
 
-#[test]
-fn the_totp_helper_matches_rfc_6238() {
-    // RFC 6238 appendix B, SHA-1, T = 59: 94287082 (8 digits), so 287082 with 6.
-    assert_eq!(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59), "287082");
-}
-
-#[tokio::test]
-async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
-    // With a client secret: the challenge responses carry SECRET_HASH (moto checks it).
-    let s = setup_with(
-        PoolOptions {
-            secret: true,
-            ..Default::default()
-        },
-        |b| b,
-    )
-    .await;
-    let sub = s.pool.user("frank").await;
-    let login = s.pool.login("frank").await;
+/// A user `username` with an authenticator app set up and preferred: its `sub` and TOTP secret.
+pub async fn totp_user(s: &Setup, username: &str) -> (String, String) {
+    let sub = s.pool.user(username).await;
+    let login = s.pool.login(username).await;
     let access = login.access_token().unwrap();
     let cognito = &s.pool.cognito;
     let secret = cognito
@@ -280,6 +279,27 @@ async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
         .send()
         .await
         .unwrap();
+    (sub, secret)
+}
+
+#[test]
+fn the_totp_helper_matches_rfc_6238() {
+    // RFC 6238 appendix B, SHA-1, T = 59: 94287082 (8 digits), so 287082 with 6.
+    assert_eq!(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59), "287082");
+}
+
+#[tokio::test]
+async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
+    // With a client secret: the challenge responses carry SECRET_HASH (moto checks it).
+    let s = setup_with(
+        PoolOptions {
+            secret: true,
+            ..Default::default()
+        },
+        |b| b,
+    )
+    .await;
+    let (sub, secret) = totp_user(&s, "frank").await;
 
     for flow in [SignInFlow::Srp, SignInFlow::Password] {
         let step = s
@@ -316,7 +336,7 @@ async fn a_totp_code_completes_the_sign_in_and_a_wrong_one_is_refused() {
 /// Answers the PASSWORD_VERIFIER step with Cognito's MFA_SETUP challenge (moto sends
 /// MFAS_CAN_SETUP as a JSON list, which the SDK cannot read; Cognito sends a JSON-array string),
 /// with moto's own session for the sign-in, so everything after it runs on moto.
-struct MfaSetupRequired;
+pub struct MfaSetupRequired;
 
 impl Fake for MfaSetupRequired {
     fn answer(&self, operation: &str, body: &[u8]) -> Option<(u16, String)> {
@@ -365,7 +385,7 @@ async fn an_authenticator_app_is_set_up_during_sign_in() {
         .to_owned();
     assert!(app.totp_uri("Example").unwrap().contains(&secret));
     // Carried across requests, as a web form would.
-    let app = Challenge::from_state(&app.to_state()).unwrap();
+    let app = carry(&sessions, &app).await;
     let (right, wrong) = codes(&secret).await;
     let refused = sessions
         .respond(&app, &Answer::Code(wrong))

@@ -5,14 +5,11 @@
 //! and `Path` (the one that clears a dead cookie too, in the layer and in the examples), a token
 //! too large for a cookie is a 500 that names the cause, and CORS preflights pass the layer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryPartition};
 use cognito_session::{CookieOptions, CookiePrefix};
-use cognito_session::{Error, RequestSessionExt, SessionLayer, Sessions, SessionsBuilder, Tokens};
+use cognito_session::{Error, RequestSessionExt, SessionLayer, SessionsBuilder, Tokens};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::{ServiceBuilder, ServiceExt};
 use lambda_http::{service_fn, Adapter, Body, Context, LambdaEvent, Request, Response, Service};
@@ -20,7 +17,7 @@ use serde_json::{json, Value};
 use testkit::{Fault, Function, Outcome, Proxy, Rule, RuntimeApi};
 
 use crate::events::{event_with_cookie, FIXTURES};
-use crate::{example, setup, setup_with, strings, Setup};
+use crate::{context_until, example, setup, setup_with, strings, Setup};
 
 /// HTTP API (v2): `Set-Cookie` comes back in the `cookies` array.
 const V2: &str = "apigw_v2_proxy_request.json";
@@ -81,14 +78,6 @@ async fn through_layer(layer: SessionLayer, seen: &Seen, event: Value, context: 
     serde_json::to_value(&response).unwrap()
 }
 
-/// A Lambda context whose invocation ends at `deadline`.
-fn context_until(deadline: SystemTime) -> Context {
-    let mut context = Context::default();
-    context.deadline = u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap().as_millis())
-        .expect("a deadline in milliseconds");
-    context
-}
-
 /// An HTTP API (v2) GET event carrying `cookie` (a `Cookie` header value).
 fn get(fixture: &str, cookie: &str) -> Value {
     let mut event = event_with_cookie(fixture, cookie);
@@ -133,48 +122,8 @@ fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
     response["headers"][name].as_str()
 }
 
-/// Sessions on `s`'s pool whose DynamoDB, Cognito and JWKS traffic goes through `proxy`, with
-/// SDK timeouts of a minute: only the request's deadline can cut a slow call short.
 async fn via(s: &Setup, proxy: &Proxy) -> SessionsBuilder {
-    static PARTITION: AtomicUsize = AtomicUsize::new(0);
-    let config = testkit::sdk_config(&proxy.url).await;
-    let partition = format!(
-        "layer-deadline-{}",
-        PARTITION.fetch_add(1, Ordering::Relaxed)
-    );
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(60))
-        .operation_timeout(Duration::from_secs(60))
-        .build();
-    let retry = RetryConfig::standard().with_max_attempts(3);
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .timeout_config(timeouts.clone())
-            .retry_config(retry.clone())
-            .retry_partition(RetryPartition::new(partition.clone()))
-            .build(),
-    );
-    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
-            .timeout_config(timeouts)
-            .retry_config(retry)
-            .retry_partition(RetryPartition::new(partition))
-            .build(),
-    );
-    Sessions::builder()
-        .table(&s.pool.table)
-        .partition_key(&s.pool.partition_key)
-        .client_id(&s.pool.client_id)
-        .user_pool_id(&s.pool.pool_id)
-        .jwks_url(format!(
-            "{}/{}/.well-known/jwks.json",
-            proxy.url, s.pool.pool_id
-        ))
-        .jwks_timeout(Duration::from_secs(30))
-        .dynamodb_client(dynamodb)
-        .cognito_client(cognito)
-        .clock(crate::movable_clock(s.clock.clone()))
+    crate::via_proxy(&s.pool, &s.clock, proxy).await
 }
 
 /// How late an answer may be on a loaded machine: the budget ends 300 ms before the deadline.
