@@ -9,7 +9,8 @@
 //!   an MFA code). Between the two requests the challenge travels sealed in a hidden form field,
 //!   bound to this browser by an `HttpOnly` cookie ([`Challenge::state`],
 //!   [`Sessions::open_challenge`]).
-//! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back.
+//! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back
+//!   (to the own form, `/signin`, when managed login is not configured).
 //! - `GET /api/me`: a protected JSON route: without a session, 401 JSON.
 //!
 //! Every route meets the Lambda deadline: the route helpers read it from the request, and the
@@ -38,6 +39,12 @@ use serde_json::json;
 
 /// The router, with the session layer (the part worth copying).
 pub fn app(sessions: Sessions) -> Router {
+    // Signed-out page loads go to managed login when it is configured, else to the own form.
+    let sign_in_page = if sessions.has_managed_login() {
+        "/login"
+    } else {
+        "/signin"
+    };
     let routes = [
         ("/", get(home)),
         ("/login", get(login)),
@@ -60,8 +67,8 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/logout")
                 .public("/signin")
                 .public("/signin/next")
-                // Page loads under /app without a session go to /login and come back.
-                .login_redirect("/app", "/login"),
+                // Page loads under /app without a session go to the sign-in page.
+                .login_redirect("/app", sign_in_page),
         )
         .with_state(sessions)
 }
@@ -304,8 +311,18 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
     )
 }
 
-async fn home(session: Option<Session>, base: Base) -> Html<String> {
+async fn home(
+    State(sessions): State<Sessions>,
+    session: Option<Session>,
+    base: Base,
+) -> Html<String> {
     let base = &base.0;
+    // Only the ways to sign in that are configured.
+    let managed = if sessions.has_managed_login() {
+        format!("<a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> or ")
+    } else {
+        String::new()
+    };
     let body = match &session {
         Some(session) => format!(
             "<p id=\"user\">Signed in as {}</p>\
@@ -315,8 +332,7 @@ async fn home(session: Option<Session>, base: Base) -> Html<String> {
         ),
         None => format!(
             "<p id=\"user\">Not signed in</p>\
-             <p><a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> \
-             or <a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>"
+             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>"
         ),
     };
     page("Home", &body)

@@ -414,6 +414,19 @@ impl Sessions {
         }
     }
 
+    /// Whether managed login is configured (`COGNITO_DOMAIN` and `REDIRECT_URI`): a page that
+    /// offers the ways to sign in shows its link, and sends signed-out visitors to it, only then.
+    ///
+    /// ```no_run
+    /// # fn f(sessions: cognito_session::Sessions) {
+    /// let login_page = if sessions.has_managed_login() { "/login" } else { "/signin" };
+    /// # let _ = login_page;
+    /// # }
+    /// ```
+    pub fn has_managed_login(&self) -> bool {
+        self.inner.managed.is_some()
+    }
+
     /// Where a logout sends the browser: the managed login's `/logout` (so the next login asks
     /// for the password again) when `LOGOUT_URI` is set, else `/`.
     ///
