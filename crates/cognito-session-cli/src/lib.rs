@@ -187,9 +187,40 @@ mod tests {
                 "--client-id",
                 "c",
             ],
+            &["cognito-session", "doctor", "--sign-in-flow", "password"],
+            #[cfg(unix)]
+            &[
+                "cognito-session",
+                "dev",
+                "--app",
+                "--port",
+                "8080",
+                "--moto-port",
+                "0",
+                "--",
+                "cargo",
+                "run",
+                "--bin",
+                "my-app",
+            ],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
         assert!(Cli::try_parse_from(["cognito-session", "session", "show"]).is_err());
+        #[cfg(unix)]
+        {
+            let parsed = Cli::try_parse_from(["cognito-session", "dev", "--", "my-app", "--flag"]);
+            let Ok(Cli {
+                command: Command::Dev(args),
+            }) = parsed
+            else {
+                panic!("dev with a command: {parsed:?}");
+            };
+            assert_eq!(args.command, ["my-app", "--flag"]);
+            assert_eq!(
+                (args.moto_port, args.login_port, args.port),
+                (4500, 4501, 3000)
+            );
+        }
     }
 }
