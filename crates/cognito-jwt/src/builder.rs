@@ -404,6 +404,7 @@ impl VerifierBuilder {
             tokens: Arc::new(TokenCache::new(self.token_cache)),
             fetcher: self.fetcher.clone().or_else(default_fetcher),
             names: self.names.clone(),
+            fetches: Default::default(),
         });
         let issuer = if self.learn {
             Issuer::Learn(Box::new(Learner::new(
@@ -418,6 +419,7 @@ impl VerifierBuilder {
         Ok(Verifier(Arc::new(Inner {
             issuer: Arc::new(issuer),
             cache: context.tokens.clone(),
+            keys: context.clone(),
             clients: self.clients,
             token_use: self.token_use,
             groups: self.groups,

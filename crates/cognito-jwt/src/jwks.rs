@@ -69,6 +69,8 @@ pub(crate) struct KeyContext {
     pub fetcher: Option<Arc<dyn JwksFetcher>>,
     /// What configuration errors tell the operator to check.
     pub names: crate::settings::SettingNames,
+    /// JWKS fetches started, by every key cache of the verifier (for telemetry).
+    pub fetches: std::sync::atomic::AtomicU64,
 }
 
 /// The cached keys and when they were fetched (epoch seconds; `None` for preloaded keys).
@@ -344,7 +346,17 @@ impl Jwks {
             ));
         };
         let timeout = self.context.policy.timeout;
-        let body = tokio::time::timeout(timeout, fetcher.fetch(&self.url))
+        self.context
+            .fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let span = tracing::info_span!(
+            "cognito_jwt.jwks_fetch",
+            otel.kind = "client",
+            http.request.method = "GET",
+            url.full = %self.url
+        );
+        let fetching = tracing::Instrument::instrument(fetcher.fetch(&self.url), span);
+        let body = tokio::time::timeout(timeout, fetching)
             .await
             .map_err(|_| {
                 FetchError::Transient(format!("JWKS fetch timed out after {timeout:?}").into())

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub issuer: Arc<Issuer>,
     /// The verified-token cache, shared with the key caches (which purge it on key removal).
     pub cache: Arc<TokenCache>,
+    /// What the key caches share (the fetch count).
+    pub keys: Arc<crate::jwks::KeyContext>,
     pub clients: Vec<String>,
     pub token_use: TokenUse,
     pub groups: Vec<String>,
@@ -201,6 +203,7 @@ impl Verifier {
         Verifier(Arc::new(Inner {
             issuer: inner.issuer.clone(),
             cache: inner.cache.clone(),
+            keys: inner.keys.clone(),
             clients: inner.clients.clone(),
             token_use,
             groups: inner.groups.clone(),
@@ -211,6 +214,20 @@ impl Verifier {
             check: inner.check.clone(),
             names: inner.names.clone(),
         }))
+    }
+
+    /// How many JWKS fetches this verifier (and those made from it with
+    /// [`with_token_use`](Self::with_token_use)) has started since it was built: for metrics.
+    ///
+    /// ```
+    /// let verifier = cognito_jwt::Verifier::builder().user_pool("us-east-1_AbC").client_id("c").build().unwrap();
+    /// assert_eq!(verifier.jwks_fetches(), 0);
+    /// ```
+    pub fn jwks_fetches(&self) -> u64 {
+        self.0
+            .keys
+            .fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The cache's answer, or the key to store the token under once it has passed (`None`: not

@@ -3,15 +3,25 @@
 //!
 //! `*_uncached` runs the whole pipeline on every call (verified-token cache off), `*_cached` is a
 //! hit in the verified-token cache (on by default), and `block_on_ready` is what the benchmark's
-//! own `block_on` costs around an immediately ready future.
+//! own `block_on` costs around an immediately ready future. `*_polled` rows poll `session()`'s
+//! future once with a no-op waker instead of `block_on` (it is ready at once here: no I/O), which
+//! is what an `.await` inside a running task costs; the `block_on` rows include tokio's
+//! per-call entry into the runtime, which a Lambda handler pays once per invocation, not per
+//! `session()`.
+//!
+//! `session_mode_sealed_profile_*`: session mode with encryption on and a profile stored in the
+//! row (sealed), as `Sessions::start` writes it from an ID token: `_untouched` when the app does
+//! not ask for the profile, `_read` when it calls `Session::profile()` on every request.
 
+use std::future::Future;
 use std::hint::black_box;
+use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use cognito_session::store::{MemoryStore, SessionRow, SessionStore};
-use cognito_session::{SessionValidation, Sessions};
+use cognito_session::{SessionValidation, Sessions, Tokens};
 use criterion::{criterion_group, criterion_main, Criterion};
 use testkit::Minter;
 
@@ -28,6 +38,20 @@ fn cognito_client() -> aws_sdk_cognitoidentityprovider::Client {
             ))
             .build(),
     )
+}
+
+/// Polls `future` once with a no-op waker; if it is not ready (it should be: nothing here does
+/// I/O), finishes it on `runtime`.
+fn polled<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output {
+    let _entered = runtime.enter();
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => runtime.block_on(future),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -80,6 +104,36 @@ fn bench(c: &mut Criterion) {
             )
             .unwrap()
     };
+    // Session mode, encryption on, the row written by `start` from tokens with an ID token: its
+    // profile attribute is sealed.
+    let id_claims = serde_json::json!({
+        "iss": issuer, "sub": "sub-1", "aud": CLIENT, "token_use": "id",
+        "auth_time": now, "iat": now, "exp": now + 3600,
+        "cognito:username": "alice", "email": "alice@example.com", "email_verified": true,
+        "name": "Alice Liddell", "given_name": "Alice", "family_name": "Liddell",
+        "custom:plan": "pro", "custom:team": "blue", "origin_jti": "family-1",
+    });
+    let id_token = minter.sign(
+        &serde_json::json!({"kid": "bench-kid", "alg": "RS256"}),
+        &id_claims,
+    );
+    let sealed_profile = runtime
+        .block_on(
+            Sessions::builder()
+                .client_id(CLIENT)
+                .user_pool_id(POOL)
+                .jwks(jwks.clone())
+                .validation(SessionValidation::Session)
+                .token_cache(0)
+                .encryption_key("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")
+                .store(MemoryStore::default())
+                .cognito_client(cognito_client())
+                .build(),
+        )
+        .unwrap();
+    let mut login = Tokens::new(token.clone(), Some("refresh".into()));
+    login.id_token = Some(id_token);
+    runtime.block_on(sealed_profile.start(&login)).unwrap();
     let token_mode = build(SessionValidation::Token, 0);
     let session_mode = build(SessionValidation::Session, 0);
     let token_mode_cached = build(SessionValidation::Token, 1024);
@@ -90,6 +144,7 @@ fn bench(c: &mut Criterion) {
         format!("theme=dark; token={token}").parse().unwrap(),
     );
     for sessions in [
+        &sealed_profile,
         &token_mode,
         &session_mode,
         &token_mode_cached,
@@ -136,6 +191,40 @@ fn bench(c: &mut Criterion) {
             runtime
                 .block_on(session_mode_cached.session("token", black_box(&headers)))
                 .unwrap()
+        })
+    });
+    group.bench_function("session_mode_sealed_profile_untouched_uncached", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(sealed_profile.session("token", black_box(&headers)))
+                .unwrap()
+        })
+    });
+    group.bench_function("session_mode_sealed_profile_read_uncached", |b| {
+        b.iter(|| {
+            let session = runtime
+                .block_on(sealed_profile.session("token", black_box(&headers)))
+                .unwrap();
+            assert!(session.profile().and_then(|p| p.email()).is_some());
+            session
+        })
+    });
+    group.bench_function("session_token_mode_cached_polled", |b| {
+        b.iter(|| {
+            polled(
+                &runtime,
+                token_mode_cached.session("token", black_box(&headers)),
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("session_session_mode_memory_store_cached_polled", |b| {
+        b.iter(|| {
+            polled(
+                &runtime,
+                session_mode_cached.session("token", black_box(&headers)),
+            )
+            .unwrap()
         })
     });
     group.finish();

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::cognito::RefreshFailed;
 use crate::error::{Error, Service};
 use crate::store::StoreError;
+use crate::telemetry::{self, Count};
 
 /// What a request keeps for itself after its last call: time to build and send its answer.
 pub(crate) const RESERVE: Duration = Duration::from_millis(300);
@@ -73,6 +74,7 @@ impl Budget {
         self,
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        telemetry::count(Count::DynamoDbCall);
         self.run(work, || StoreError::Unavailable(out_of_time("DynamoDB")))
             .await
     }
@@ -82,6 +84,7 @@ impl Budget {
         self,
         work: impl Future<Output = Result<T, RefreshFailed>>,
     ) -> Result<T, RefreshFailed> {
+        telemetry::count(Count::CognitoCall);
         self.run(work, || {
             RefreshFailed::Other(Error::unavailable(
                 Service::Cognito,
@@ -100,6 +103,12 @@ impl Budget {
         action: &'static str,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<Result<T, E>, Error> {
+        match service {
+            Service::Cognito => telemetry::count(Count::CognitoCall),
+            Service::TokenEndpoint => telemetry::count(Count::TokenEndpointCall),
+            Service::DynamoDb => telemetry::count(Count::DynamoDbCall),
+            _ => {}
+        }
         match self.until {
             None => Ok(work.await),
             Some(until) => tokio::time::timeout_at(until, work).await.map_err(|_| {

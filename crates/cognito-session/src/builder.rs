@@ -68,6 +68,7 @@ pub struct SessionsBuilder {
     cognito: Option<aws_sdk_cognitoidentityprovider::Client>,
     store: Option<Arc<dyn SessionStore>>,
     clock: Option<Arc<dyn Clock>>,
+    metrics_sink: Option<crate::telemetry::Sink>,
     #[cfg(feature = "kms")]
     kms: Option<aws_sdk_kms::Client>,
 }
@@ -136,6 +137,56 @@ impl SessionsBuilder {
         /// `OAUTH_SCOPES`: the scopes managed login asks for (space- or comma-separated; must
         /// include `openid`; default `openid email`).
         oauth_scopes => oauth_scopes;
+        /// `POWERTOOLS_METRICS_NAMESPACE`: the CloudWatch namespace of the metrics (default
+        /// `CognitoSession`).
+        metrics_namespace => metrics_namespace;
+        /// `POWERTOOLS_SERVICE_NAME`: the `service` dimension of every metric (default: the
+        /// function's name, `AWS_LAMBDA_FUNCTION_NAME`, else `cognito-session`).
+        metrics_service => metrics_service;
+    }
+
+    /// CloudWatch metrics as EMF lines on stdout (see the README's "Operations"): on by default
+    /// when running in Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) unless
+    /// `POWERTOOLS_METRICS_DISABLED=true`, off elsewhere; this turns them on or off.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder().from_env()?.metrics(false).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.settings.metrics = Some(on);
+        self
+    }
+
+    /// Where the EMF lines go instead of stdout (one call per line); turns metrics on.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder()
+    ///     .from_env()?
+    ///     .metrics_sink(|line| eprintln!("{line}"))
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics_sink(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.metrics_sink = Some(Arc::new(sink));
+        self.settings.metrics = Some(true);
+        self
+    }
+
+    /// `SESSION_AUDIT_CLIENT_INFO`: the client's address and user agent in audit events
+    /// (default on; the request id is always there).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), cognito_session::Error> {
+    /// let sessions = cognito_session::Sessions::builder().from_env()?.audit_client_info(false).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn audit_client_info(mut self, on: bool) -> Self {
+        self.settings.audit_client_info = on;
+        self
     }
 
     /// `SIGN_IN_FLOW`: the flow [`Sessions::sign_in`] uses (`USER_SRP_AUTH` by default).
@@ -349,8 +400,9 @@ impl SessionsBuilder {
         self
     }
 
-    /// Timeout of one DynamoDB or Cognito operation, retries included (default 2 s). Applies to
-    /// the clients the builder creates, not to clients passed in.
+    /// `SESSION_OPERATION_TIMEOUT`: timeout of one DynamoDB or Cognito operation, retries
+    /// included, and of the managed login's token endpoint (default 2 s). Applies to the clients
+    /// the builder creates, not to clients passed in.
     ///
     /// Whatever the clients, when a request's Lambda deadline is known
     /// ([`Sessions::session_with_deadline`], or a `lambda_http` request's context) every call
@@ -417,6 +469,7 @@ impl SessionsBuilder {
             cognito,
             store,
             clock,
+            metrics_sink,
             #[cfg(feature = "kms")]
             kms,
         } = self;
@@ -586,9 +639,34 @@ impl SessionsBuilder {
                 sign_in_flow: s.sign_in_flow,
                 memory: Default::default(),
                 state_keys: Default::default(),
+                telemetry: telemetry(&s, metrics_sink),
             }),
             deadline: None,
         })
+    }
+}
+
+/// How the built `Sessions` reports: metrics on in Lambda unless turned off.
+fn telemetry(s: &Settings, sink: Option<crate::telemetry::Sink>) -> crate::telemetry::Telemetry {
+    let on = s.metrics.unwrap_or(s.in_lambda);
+    crate::telemetry::Telemetry {
+        metrics: on.then(|| crate::telemetry::MetricsConfig {
+            namespace: s
+                .metrics_namespace
+                .clone()
+                .unwrap_or_else(|| "CognitoSession".to_owned()),
+            service: s
+                .metrics_service
+                .clone()
+                .unwrap_or_else(|| "cognito-session".to_owned()),
+            sink: sink.unwrap_or_else(|| {
+                Arc::new(|line: &str| {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                })
+            }),
+        }),
+        client_info: s.audit_client_info,
     }
 }
 

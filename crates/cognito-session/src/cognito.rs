@@ -217,6 +217,20 @@ pub(crate) enum Dead {
     Reused,
 }
 
+impl Dead {
+    /// A stable code, for the audit trail.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Dead::Revoked => "refresh_token_revoked",
+            Dead::Expired => "refresh_token_expired",
+            Dead::Invalid => "refresh_token_invalid",
+            Dead::UserDisabled => "user_disabled",
+            Dead::UserDeleted => "user_deleted",
+            Dead::Reused => "refresh_token_reuse",
+        }
+    }
+}
+
 impl fmt::Display for Dead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

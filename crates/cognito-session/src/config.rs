@@ -79,6 +79,17 @@ pub(crate) struct Settings {
     pub oauth_scopes: Option<String>,
     /// `SIGN_IN_FLOW`: what [`Sessions::sign_in`](crate::Sessions::sign_in) uses.
     pub sign_in_flow: crate::SignInFlow,
+    /// EMF metrics on or off (`POWERTOOLS_METRICS_DISABLED`, the builder); `None`: on when
+    /// running in Lambda.
+    pub metrics: Option<bool>,
+    /// Running in Lambda (`AWS_LAMBDA_FUNCTION_NAME` set): metrics on by default.
+    pub in_lambda: bool,
+    /// `POWERTOOLS_METRICS_NAMESPACE`.
+    pub metrics_namespace: Option<String>,
+    /// `POWERTOOLS_SERVICE_NAME` (else the function's name).
+    pub metrics_service: Option<String>,
+    /// `SESSION_AUDIT_CLIENT_INFO`: client address and user agent in audit events (default on).
+    pub audit_client_info: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -155,6 +166,11 @@ impl Default for Settings {
             logout_uri: None,
             oauth_scopes: None,
             sign_in_flow: crate::SignInFlow::Srp,
+            metrics: None,
+            in_lambda: false,
+            metrics_namespace: None,
+            metrics_service: None,
+            audit_client_info: true,
         }
     }
 }
@@ -250,6 +266,19 @@ impl Settings {
                 }
             }
         }
+        if let Some(secs) = get("SESSION_OPERATION_TIMEOUT") {
+            let secs: f64 = secs
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 900.0)
+                .ok_or_else(|| {
+                    invalid(
+                        "SESSION_OPERATION_TIMEOUT",
+                        format!("{secs:?} is not a number of seconds between 0 and 900"),
+                    )
+                })?;
+            self.operation_timeout = Duration::from_secs_f64(secs);
+        }
         if let Some(secs) = get("SESSION_REPLACED_TOKEN_GRACE") {
             self.replaced_grace = secs.parse().map_err(|_| {
                 invalid(
@@ -319,6 +348,30 @@ impl Settings {
                     ))
                 }
             };
+        }
+        let flag = |name: &str| -> Result<Option<bool>, Error> {
+            match get(name) {
+                None => Ok(None),
+                Some(value) => match value.to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" => Ok(Some(true)),
+                    "false" | "0" | "no" => Ok(Some(false)),
+                    _ => Err(invalid(name, format!("{value:?}; use true or false"))),
+                },
+            }
+        };
+        if let Some(disabled) = flag("POWERTOOLS_METRICS_DISABLED")? {
+            self.metrics = Some(!disabled);
+        }
+        if let Some(on) = flag("SESSION_AUDIT_CLIENT_INFO")? {
+            self.audit_client_info = on;
+        }
+        if let Some(namespace) = get("POWERTOOLS_METRICS_NAMESPACE") {
+            self.metrics_namespace = Some(namespace);
+        }
+        let function = get("AWS_LAMBDA_FUNCTION_NAME");
+        self.in_lambda = function.is_some();
+        if let Some(service) = get("POWERTOOLS_SERVICE_NAME").or(function) {
+            self.metrics_service = Some(service);
         }
         if let Some(secure) = get("COOKIE_SECURE") {
             self.cookie.secure = match secure.to_ascii_lowercase().as_str() {

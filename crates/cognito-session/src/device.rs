@@ -20,12 +20,10 @@
 //! `DEVICE_SRP_AUTH`, at login, which the caller's own login code does); it only needs the device
 //! confirmed so that its refresh token keeps working.
 
+use crate::login::srp::{pad, verifier as password_verifier};
 use aws_lc_rs::digest::{Context, SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use num_bigint::BigUint;
-
-use crate::login::srp::{g, n, pad};
 
 /// What `ConfirmDevice` takes as `DeviceSecretVerifierConfig`, base64 like the SDKs send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +62,15 @@ fn verifier(
     inner.update(b":");
     inner.update(password.as_bytes());
     let inner = inner.finish();
-    let salt = pad(&BigUint::from_bytes_be(salt));
+    let salt = pad(salt);
     let mut outer = Context::new(&SHA256);
     outer.update(&salt);
     outer.update(inner.as_ref());
-    let x = BigUint::from_bytes_be(outer.finish().as_ref());
-    let v = g().modpow(&x, n());
+    let mut x = [0u8; 32];
+    x.copy_from_slice(outer.finish().as_ref());
     VerifierConfig {
         salt: STANDARD.encode(salt),
-        password_verifier: STANDARD.encode(pad(&v)),
+        password_verifier: STANDARD.encode(password_verifier(&x)),
     }
 }
 

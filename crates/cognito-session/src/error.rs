@@ -143,7 +143,50 @@ pub enum Unauthorized {
     UnusableRefreshToken,
 }
 
+impl Unauthorized {
+    /// A stable machine-readable code for the refusal, for logs, JSON answers and the Node.js
+    /// package's `error.code`: the verifier's [`Rejected::code`] for a token that failed
+    /// verification (`signature`, `claims.client`, ...), else one word per variant. It never
+    /// carries a value from the token.
+    ///
+    /// ```
+    /// use cognito_session::Unauthorized;
+    /// assert_eq!(Unauthorized::MissingCookie.code(), "missing_cookie");
+    /// assert_eq!(Unauthorized::InvalidToken(cognito_session::Rejected::Signature).code(), "signature");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unauthorized::MissingCookie => "missing_cookie",
+            Unauthorized::InvalidToken(rejected) => rejected.code(),
+            Unauthorized::ExpiredBeyondRefresh => "expired_beyond_refresh",
+            Unauthorized::SessionEnded => "session_ended",
+            Unauthorized::FamilyMismatch => "family_mismatch",
+            Unauthorized::Revoked => "revoked",
+            Unauthorized::UnusableRefreshToken => "unusable_refresh_token",
+            Unauthorized::Replaced => "replaced",
+        }
+    }
+}
+
 impl Error {
+    /// A stable machine-readable code: [`Unauthorized::code`] for a 401, `unavailable` (503),
+    /// `misconfigured` (500) and `invalid_input` (400), as [`LoginError::code`](crate::LoginError::code)
+    /// names the last three. Unlike the message, it does not change when a sentence is reworded.
+    ///
+    /// ```
+    /// use cognito_session::{Error, Unauthorized};
+    /// assert_eq!(Error::Unauthorized(Unauthorized::Revoked).code(), "revoked");
+    /// assert_eq!(Error::InvalidInput("no refresh token".into()).code(), "invalid_input");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthorized(reason) => reason.code(),
+            Error::Unavailable { .. } => "unavailable",
+            Error::Config { .. } => "misconfigured",
+            Error::InvalidInput(_) => "invalid_input",
+        }
+    }
+
     /// The HTTP status a handler should answer with: 401, 503, 500 or 400.
     ///
     /// ```
@@ -306,6 +349,48 @@ impl fmt::Display for Chain<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_has_its_own_stable_code() {
+        let errors = [
+            Error::Unauthorized(Unauthorized::MissingCookie),
+            Error::Unauthorized(Unauthorized::InvalidToken(Rejected::Signature)),
+            Error::Unauthorized(Unauthorized::ExpiredBeyondRefresh),
+            Error::Unauthorized(Unauthorized::SessionEnded),
+            Error::Unauthorized(Unauthorized::FamilyMismatch),
+            Error::Unauthorized(Unauthorized::Revoked),
+            Error::Unauthorized(Unauthorized::UnusableRefreshToken),
+            Error::Unauthorized(Unauthorized::Replaced),
+            Error::Unavailable {
+                service: Service::Cognito,
+                action: "refreshing the session",
+                source: "timed out".into(),
+            },
+            Error::config("SESSION_TABLE is not set"),
+            Error::InvalidInput("the login tokens have no refresh token".into()),
+        ];
+        let codes: Vec<&str> = errors.iter().map(Error::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "missing_cookie",
+                "signature",
+                "expired_beyond_refresh",
+                "session_ended",
+                "family_mismatch",
+                "revoked",
+                "unusable_refresh_token",
+                "replaced",
+                "unavailable",
+                "misconfigured",
+                "invalid_input",
+            ]
+        );
+        // A code is a name, never a value: no error's code repeats its message.
+        for error in &errors {
+            assert!(!error.code().contains(' '), "{}", error.code());
+        }
+    }
 
     #[test]
     fn a_logged_error_keeps_its_causes_once_each() {

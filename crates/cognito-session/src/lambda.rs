@@ -6,8 +6,8 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use http::HeaderMap;
 
-use crate::http::cookie::header_strs;
-use crate::CookieSource;
+use crate::http::cookie::{client_of, header_strs};
+use crate::{ClientInfo, CookieSource};
 
 /// Headers first, then multi-value headers, skipping values already seen (API Gateway and ALB
 /// may send the same value in both).
@@ -25,11 +25,23 @@ impl CookieSource for ApiGatewayProxyRequest {
     fn cookie_strings(&self) -> Vec<&str> {
         single_and_multi(&self.headers, &self.multi_value_headers)
     }
+
+    fn client(&self) -> ClientInfo {
+        let mut client = client_of(&self.headers);
+        let context = &self.request_context;
+        client.source_ip = context.identity.source_ip.as_deref().map(ClientInfo::agent);
+        client.request_id = context.request_id.clone();
+        client
+    }
 }
 
 impl CookieSource for AlbTargetGroupRequest {
     fn cookie_strings(&self) -> Vec<&str> {
         single_and_multi(&self.headers, &self.multi_value_headers)
+    }
+
+    fn client(&self) -> ClientInfo {
+        client_of(&self.headers)
     }
 }
 
@@ -39,6 +51,14 @@ impl CookieSource for ApiGatewayV2httpRequest {
         out.extend(header_strs(&self.headers));
         out
     }
+
+    fn client(&self) -> ClientInfo {
+        let mut client = client_of(&self.headers);
+        let context = &self.request_context;
+        client.source_ip = context.http.source_ip.as_deref().map(ClientInfo::agent);
+        client.request_id = context.request_id.clone();
+        client
+    }
 }
 
 impl CookieSource for LambdaFunctionUrlRequest {
@@ -46,6 +66,14 @@ impl CookieSource for LambdaFunctionUrlRequest {
         let mut out: Vec<&str> = self.cookies.iter().flatten().map(String::as_str).collect();
         out.extend(header_strs(&self.headers));
         out
+    }
+
+    fn client(&self) -> ClientInfo {
+        let mut client = client_of(&self.headers);
+        let context = &self.request_context;
+        client.source_ip = context.http.source_ip.as_deref().map(ClientInfo::agent);
+        client.request_id = context.request_id.clone();
+        client
     }
 }
 
@@ -80,5 +108,37 @@ impl CookieSource for serde_json::Value {
             }
         }
         out
+    }
+
+    /// `requestContext.identity.sourceIp` (REST) or `requestContext.http.sourceIp` (HTTP API,
+    /// function URLs), else an ALB's last `X-Forwarded-For` hop; `User-Agent`; the request id.
+    fn client(&self) -> ClientInfo {
+        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        let header = |wanted: &str| {
+            ["headers", "multiValueHeaders"].iter().find_map(|field| {
+                let headers = self.get(*field)?.as_object()?;
+                headers.iter().find_map(|(key, value)| {
+                    if !key.eq_ignore_ascii_case(wanted) {
+                        return None;
+                    }
+                    match value {
+                        serde_json::Value::Array(items) => items.last().and_then(text),
+                        other => text(other),
+                    }
+                })
+            })
+        };
+        let context = &self["requestContext"];
+        ClientInfo {
+            source_ip: text(&context["identity"]["sourceIp"])
+                .or_else(|| text(&context["http"]["sourceIp"]))
+                .or_else(|| {
+                    header("x-forwarded-for")
+                        .and_then(|chain| chain.rsplit(',').next().map(|ip| ip.trim().to_owned()))
+                })
+                .map(|ip| ClientInfo::agent(&ip)),
+            user_agent: header("user-agent").map(|ua| ClientInfo::agent(&ua)),
+            request_id: text(&context["requestId"]),
+        }
     }
 }

@@ -12,6 +12,7 @@ use crate::profile::Profile;
 use crate::refresh::reveal;
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRow, SessionStore, StoreError};
+use crate::telemetry::{self, Audit, ClientInfo, Count};
 use crate::verify::Freshness;
 use crate::{store_error, Service};
 
@@ -35,7 +36,11 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub async fn start(&self, tokens: &Tokens) -> Result<Session, Error> {
-        self.start_within(tokens, self.budget(None)).await
+        let start = self.start_within(tokens, self.budget(None), "start");
+        self.inner
+            .telemetry
+            .invocation(ClientInfo::default(), start)
+            .await
     }
 
     /// [`start`](Self::start) for a login flow that owns `tokens` (the callback, a sign-in):
@@ -45,8 +50,9 @@ impl Sessions {
         &self,
         tokens: &Tokens,
         budget: Budget,
+        how: &'static str,
     ) -> Result<Session, Error> {
-        let started = self.start_within(tokens, budget).await;
+        let started = self.start_within(tokens, budget, how).await;
         if started.is_err() {
             if let Some(refresh_token) = &tokens.refresh_token {
                 if let Err(error) = self.revoke_within(refresh_token, budget).await {
@@ -75,6 +81,7 @@ impl Sessions {
         &self,
         tokens: &Tokens,
         budget: Budget,
+        how: &'static str,
     ) -> Result<Session, Error> {
         let refresh_token = tokens
             .refresh_token
@@ -154,7 +161,17 @@ impl Sessions {
             .store(self.inner.store.put(&row))
             .await
             .map_err(|e| store_error(e, "storing the session"))?;
-        tracing::info!(sub = claims.sub(), "session started");
+        telemetry::count(Count::Started(how));
+        telemetry::audit(
+            "session_started",
+            "session started",
+            Audit {
+                how: Some(how),
+                sub: Some(claims.sub()),
+                family: claims.origin_jti(),
+                ..Audit::default()
+            },
+        );
         let mut issued = tokens.clone();
         issued.refresh_token = None;
         Ok(self.session_of(claims, Some(issued)).with_profile(profile))
@@ -208,17 +225,22 @@ impl Sessions {
         name: &str,
         request: &S,
     ) -> Result<(), Error> {
-        let token = self
-            .token_in(name, request)
-            .ok_or(Unauthorized::MissingCookie)?;
+        let token = self.token_in(name, request);
         let budget = self.budget(request.deadline());
-        let (claims, _) = budget
-            .verify(self.inner.verifier.verify(token, self.now()))
-            .await?;
-        let key = key_of(&claims, self.inner.per_device);
-        self.remove(key, |row| same_family(row, &claims), budget)
-            .await?;
-        Ok(())
+        let end = async {
+            let token = token.ok_or(Unauthorized::MissingCookie)?;
+            let (claims, _) = budget
+                .verify(self.inner.verifier.verify(token, self.now()))
+                .await?;
+            let key = key_of(&claims, self.inner.per_device);
+            self.remove(key, |row| same_family(row, &claims), budget, "logout")
+                .await?;
+            Ok(())
+        };
+        self.inner
+            .telemetry
+            .invocation(self.inner.telemetry.client(request), end)
+            .await
     }
 
     /// Ends one session of user `sub` without a token, for operators (the CLI's `session end`):
@@ -246,7 +268,11 @@ impl Sessions {
             sub,
             session: session_id,
         };
-        self.remove(key, |_| Ok(()), self.budget(None)).await
+        let end = self.remove(key, |_| Ok(()), self.budget(None), "operator");
+        self.inner
+            .telemetry
+            .invocation(ClientInfo::default(), end)
+            .await
     }
 
     /// Deletes the row at `key` (when `belongs` accepts it; the first refusal is returned)
@@ -257,6 +283,7 @@ impl Sessions {
         key: SessionKey<'_>,
         belongs: impl Fn(&SessionRow) -> Result<(), Unauthorized>,
         budget: Budget,
+        reason: &'static str,
     ) -> Result<bool, Error> {
         /// Reads and conditional deletes before giving up on a row that keeps changing.
         const ATTEMPTS: usize = 4;
@@ -265,6 +292,8 @@ impl Sessions {
         let mut seen: Vec<String> = Vec::new();
         let mut ended = false;
         let mut found = false;
+        // The login's token family, for the audit trail.
+        let mut family: Option<String> = None;
         let mut row = budget
             .store(store.load(key))
             .await
@@ -284,6 +313,7 @@ impl Sessions {
                 break;
             }
             found = true;
+            family = current.origin_jti.clone();
             match reveal(&self.inner.sealing, &current) {
                 Ok(refresh_token) if !seen.contains(&refresh_token) => seen.push(refresh_token),
                 Ok(_) => {}
@@ -307,7 +337,17 @@ impl Sessions {
             }
         }
         if ended && found {
-            tracing::info!(sub = key.sub, "session ended");
+            telemetry::count(Count::Ended(reason));
+            telemetry::audit(
+                "session_ended",
+                "session ended",
+                Audit {
+                    reason: Some(reason),
+                    sub: Some(key.sub),
+                    family: family.as_deref(),
+                    ..Audit::default()
+                },
+            );
         }
         // The row is gone (every refresh needs it): revocation is best effort, in the time left.
         for refresh_token in &seen {
@@ -353,6 +393,13 @@ impl Sessions {
     /// `USER_POOL_ID` and the IAM permission `cognito-idp:AdminUserGlobalSignOut` on the pool.
     /// Returns how many sessions were deleted.
     pub async fn end_all(&self, sub: &str) -> Result<usize, Error> {
+        self.inner
+            .telemetry
+            .invocation(ClientInfo::default(), self.end_everywhere(sub))
+            .await
+    }
+
+    async fn end_everywhere(&self, sub: &str) -> Result<usize, Error> {
         let inner = &*self.inner;
         let pool = inner.pool_id.as_deref().ok_or_else(|| {
             Error::config("end_all needs USER_POOL_ID for Cognito's AdminUserGlobalSignOut")
@@ -386,7 +433,18 @@ impl Sessions {
                 sign_out,
             )
             .await??;
-        tracing::info!(sub, sessions = rows.len(), "signed out everywhere");
+        for _ in &rows {
+            telemetry::count(Count::Ended("everywhere"));
+        }
+        telemetry::audit(
+            "signed_out_everywhere",
+            "signed out everywhere",
+            Audit {
+                reason: Some("everywhere"),
+                sub: Some(sub),
+                ..Audit::default()
+            },
+        );
         Ok(rows.len())
     }
 }

@@ -8,13 +8,15 @@ use crate::budget::Budget;
 use crate::cognito::{Cognito, Tokens};
 use crate::config::SessionValidation;
 use crate::error::{Error, Unauthorized};
-use crate::http::cookie::{find, CookieOptions, CookieSource};
+use crate::http::cookie::{CookieOptions, CookieSource};
 use crate::policy::{key_of, last_active, usable};
+use crate::profile::Slot;
 use crate::refresh::{Outcome, Refresher};
 use crate::seal::Sealing;
 use crate::session::{Session, VerifiedToken};
 use crate::store::{Patch, SessionRow, SessionStore, StoreError, Write};
 use crate::store_error;
+use crate::telemetry::{self, Audit, ClientInfo, Count};
 use crate::verify::{Claims, Freshness, Verifier};
 use crate::Clock;
 
@@ -67,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) memory: crate::refresh::Memory,
     /// The generated browser-state key, when no encryption key is configured.
     pub(crate) state_keys: crate::login::StateKeys,
+    /// Metrics and audit settings.
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -140,10 +144,9 @@ impl Sessions {
         name: &str,
         request: &S,
     ) -> Result<Session, Error> {
-        let token = self
-            .token_in(name, request)
-            .ok_or(Unauthorized::MissingCookie)?;
-        self.check(token, request.deadline()).await
+        let token = self.token_in(name, request);
+        let client = self.inner.telemetry.client(request);
+        self.resolve(token, request.deadline(), client).await
     }
 
     /// The session of the request's cookie of the configured name (`COOKIE_NAME`, default
@@ -176,10 +179,9 @@ impl Sessions {
         request: &S,
         deadline: SystemTime,
     ) -> Result<Session, Error> {
-        let token = self
-            .token_in(name, request)
-            .ok_or(Unauthorized::MissingCookie)?;
-        self.check(token, Some(deadline)).await
+        let token = self.token_in(name, request);
+        let client = self.inner.telemetry.client(request);
+        self.resolve(token, Some(deadline), client).await
     }
 
     /// The raw value of cookie `name` (with the configured prefix) in `request`.
@@ -188,7 +190,7 @@ impl Sessions {
         name: &str,
         request: &'a S,
     ) -> Option<&'a str> {
-        find(&self.inner.cookie.name(name), request)
+        request.cookie(&self.inner.cookie.name(name))
     }
 
     /// Verifies an access token on its own: signature, issuer, app client, `token_use` and time
@@ -244,7 +246,75 @@ impl Sessions {
 
     /// The session of an access token taken from elsewhere (an `Authorization` header, say).
     pub async fn session_for_token(&self, token: &str) -> Result<Session, Error> {
-        self.check(token, None).await
+        self.resolve(Some(token), None, ClientInfo::default()).await
+    }
+
+    /// Runs `work` (a handler's body, say) as one invocation for metrics: every call of this
+    /// library inside it adds to one EMF line, written when `work` ends, and audit events carry
+    /// `request`'s client (address, user agent, request id). [`SessionLayer`](crate::SessionLayer)
+    /// and the login routes do this themselves; without them, each call is its own invocation.
+    ///
+    /// ```no_run
+    /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) {
+    /// let answer = sessions
+    ///     .invocation(&request, async {
+    ///         let session = sessions.current(&request).await;
+    ///         // ... sign-in, logout, whatever the handler does
+    ///         session.is_ok()
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn invocation<S: CookieSource + ?Sized, F: std::future::Future>(
+        &self,
+        request: &S,
+        work: F,
+    ) -> F::Output {
+        self.inner
+            .telemetry
+            .invocation(self.inner.telemetry.client(request), work)
+            .await
+    }
+
+    /// The session of `token` (none: no cookie), as one invocation for metrics: the session
+    /// check, its outcome counted and its span.
+    pub(crate) async fn resolve(
+        &self,
+        token: Option<&str>,
+        deadline: Option<SystemTime>,
+        client: ClientInfo,
+    ) -> Result<Session, Error> {
+        let work = async {
+            let result = match token {
+                Some(token) => self.check_in_span(token, deadline).await,
+                None => Err(Unauthorized::MissingCookie.into()),
+            };
+            if let Err(error) = &result {
+                telemetry::failed(error);
+            }
+            result
+        };
+        self.inner.telemetry.invocation(client, work).await
+    }
+
+    /// [`check`](Self::check) in its span (`cognito_session.session`), which records the
+    /// status of a failure as `error.type`.
+    pub(crate) async fn check_in_span(
+        &self,
+        token: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Session, Error> {
+        let span = tracing::info_span!(
+            "cognito_session.session",
+            otel.kind = "internal",
+            error.r#type = tracing::field::Empty
+        );
+        let result =
+            tracing::Instrument::instrument(self.check(token, deadline), span.clone()).await;
+        if let Err(error) = &result {
+            span.record("error.type", error.status());
+        }
+        result
     }
 
     /// Every call to AWS made here is bounded by the request's deadline (see `budget`); `None`:
@@ -260,9 +330,23 @@ impl Sessions {
         let budget = Budget::new(deadline);
         let result = async {
             let (claims, freshness) = match inner.verifier.cached(token, now) {
-                Some(claims) => (claims, Freshness::Current),
+                Some(claims) => {
+                    telemetry::count(Count::TokenCacheHit);
+                    (claims, Freshness::Current)
+                }
                 // Boxed for the same reason as the refresh below (the JWKS fetch is in it).
-                None => Box::pin(budget.verify(inner.verifier.verify(token, now))).await?,
+                None => {
+                    telemetry::count(Count::TokenCacheMiss);
+                    let fetches = inner.verifier.inner.jwks_fetches();
+                    let span =
+                        tracing::info_span!("cognito_session.verify", otel.kind = "internal");
+                    let verifying = budget.verify(inner.verifier.verify(token, now));
+                    let verified = Box::pin(tracing::Instrument::instrument(verifying, span)).await;
+                    for _ in fetches..inner.verifier.inner.jwks_fetches() {
+                        telemetry::count(Count::JwksFetch);
+                    }
+                    verified?
+                }
             };
             match freshness {
                 Freshness::Current => {
@@ -274,9 +358,12 @@ impl Sessions {
                             .ok_or(Unauthorized::SessionEnded)?;
                         usable(&row, &claims, now, inner.idle)?;
                         self.touch(&row, now, budget).await;
-                        let profile = inner.sealing.open_profile(&row);
-                        return Ok(self.session_of(claims, None).with_profile(profile));
+                        // Opened only if the app asks for it.
+                        let profile = Slot::sealed(&inner.sealing, row);
+                        telemetry::count(Count::Resolved("valid"));
+                        return Ok(self.session_of(claims, None).with_slot(profile));
                     }
+                    telemetry::count(Count::Resolved("valid"));
                     Ok(self.session_of(claims, None))
                 }
                 Freshness::Expired => {
@@ -297,16 +384,29 @@ impl Sessions {
                     };
                     // Boxed: the refresh future is large and rare; inline, every valid
                     // token's check would carry (and copy) its space.
-                    match Box::pin(refresher.refresh(token, &claims)).await? {
+                    let span =
+                        tracing::info_span!("cognito_session.refresh", otel.kind = "internal");
+                    let refreshing = refresher.refresh(token, &claims);
+                    match Box::pin(tracing::Instrument::instrument(refreshing, span)).await? {
                         Outcome::Refreshed(refreshed) => {
                             let (claims, tokens, profile) = *refreshed;
-                            tracing::info!(sub = claims.sub(), "refreshed an expired session");
+                            telemetry::count(Count::Resolved("refreshed"));
+                            telemetry::audit(
+                                "session_refreshed",
+                                "refreshed an expired session",
+                                Audit {
+                                    sub: Some(claims.sub()),
+                                    family: claims.origin_jti(),
+                                    ..Audit::default()
+                                },
+                            );
                             Ok(self.session_of(claims, Some(tokens)).with_profile(profile))
                         }
                         // Authorized with the claims of the token the refresh produced, and
                         // answered with its cookie, like the request that refreshed.
                         Outcome::Joined(joined) => {
                             let (claims, tokens) = *joined;
+                            telemetry::count(Count::Resolved("joined"));
                             tracing::debug!(sub = claims.sub(), "joined a concurrent refresh");
                             Ok(self.session_of(claims, Some(tokens)))
                         }
@@ -324,10 +424,22 @@ impl Sessions {
                     error = %crate::error::Chain(&error),
                     "session check failed; the session (if any) was kept, retry the request"
                 ),
-                other => tracing::warn!(
-                    error = %crate::error::Chain(other),
-                    "session check failed; the session (if any) was kept"
-                ),
+                other => {
+                    tracing::warn!(
+                        error = %crate::error::Chain(other),
+                        "session check failed; the session (if any) was kept"
+                    );
+                    if let Error::Config { .. } = other {
+                        telemetry::audit(
+                            "misconfiguration",
+                            "a configuration error answered 500",
+                            Audit {
+                                warn: true,
+                                ..Audit::default()
+                            },
+                        );
+                    }
+                }
             }
         }
         result
@@ -368,7 +480,7 @@ impl Sessions {
             claims,
             refreshed,
             cookie: self.inner.cookie.clone(),
-            profile: None,
+            profile: Slot::default(),
         }
     }
 

@@ -44,15 +44,21 @@ pub(crate) fn usable(
 ) -> Result<(), Unauthorized> {
     same_family(row, claims)?;
     let now = i64::try_from(now).unwrap_or(i64::MAX);
-    if row.expires_at.is_some_and(|end| now > end) {
-        return Err(Unauthorized::SessionEnded);
-    }
-    if let Some(idle) = idle {
-        if now.saturating_sub(last_active(row)) > i64::try_from(idle).unwrap_or(i64::MAX) {
-            return Err(Unauthorized::SessionEnded);
+    let ended = if row.expires_at.is_some_and(|end| now > end) {
+        Some("expired")
+    } else {
+        idle.filter(|idle| {
+            now.saturating_sub(last_active(row)) > i64::try_from(*idle).unwrap_or(i64::MAX)
+        })
+        .map(|_| "idle")
+    };
+    match ended {
+        Some(reason) => {
+            crate::telemetry::ended_once(reason, &row.sub, row.origin_jti.as_deref());
+            Err(Unauthorized::SessionEnded)
         }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The row of the login that produced `claims`: keyed by `sub`, plus the token family when the

@@ -1,10 +1,13 @@
 //! [`Profile`]: the user's attributes from the ID token (`email`, `name`, `custom:*`...), kept
 //! in the session row so that no request needs a Cognito call for them.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
+use crate::seal::Sealing;
+use crate::store::{SessionKey, SessionRow};
 use crate::verify::Claims;
 
 /// The ID token's claims that describe the token rather than the user: left out of a profile.
@@ -127,5 +130,75 @@ impl Profile {
     /// ```
     pub fn all(&self) -> &Map<String, Value> {
         &self.0
+    }
+}
+
+/// The profile a request found: none, one at hand, or one still as the row stores it (sealed
+/// when encryption is on), decrypted and parsed the first time the app asks
+/// ([`Session::profile`](crate::Session::profile)). A request that never asks pays nothing for
+/// it.
+#[derive(Clone, Default)]
+pub(crate) struct Slot {
+    stored: Option<Box<Stored>>,
+    opened: OnceLock<Option<Profile>>,
+}
+
+/// A profile attribute as read, with what opening it needs.
+#[derive(Clone)]
+struct Stored {
+    value: String,
+    sub: String,
+    session: Option<String>,
+    sealing: Sealing,
+}
+
+impl Slot {
+    /// A profile at hand (or none).
+    pub(crate) fn open(profile: Option<Profile>) -> Slot {
+        Slot {
+            stored: None,
+            opened: OnceLock::from(profile),
+        }
+    }
+
+    /// The profile of `row` (taken from it), opened when first asked for.
+    pub(crate) fn sealed(sealing: &Sealing, row: SessionRow) -> Slot {
+        let stored = row.profile.map(|value| {
+            Box::new(Stored {
+                value,
+                sub: row.sub,
+                session: row.session_id,
+                sealing: sealing.clone(),
+            })
+        });
+        Slot {
+            stored,
+            opened: OnceLock::new(),
+        }
+    }
+
+    /// The profile, opened now if it was not yet; `None` when there is none or it cannot be
+    /// read (a profile is never worth refusing a session over).
+    pub(crate) fn get(&self) -> Option<&Profile> {
+        self.opened
+            .get_or_init(|| {
+                let stored = self.stored.as_deref()?;
+                let key = SessionKey {
+                    sub: &stored.sub,
+                    session: stored.session.as_deref(),
+                };
+                stored.sealing.open_profile_at(key, &stored.value)
+            })
+            .as_ref()
+    }
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.opened.get() {
+            Some(profile) => profile.fmt(f),
+            None if self.stored.is_some() => f.write_str("<stored, not opened>"),
+            None => f.write_str("None"),
+        }
     }
 }

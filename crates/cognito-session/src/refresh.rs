@@ -14,12 +14,13 @@
 //! version `H(T)` of the access token `T` it issued (base64url of SHA-256, as `refreshed_from`),
 //! so the row a request with expired token `T` needs to refresh is, in the usual case, exactly
 //! the row at version `H(T)`. The request therefore takes the lease without reading first: an
-//! update expecting version `H(T)`. If the guess is wrong (another request holds the lease or
-//! refreshed already, the session was refreshed by a copy of the token, a row written by the
-//! seed or an earlier version of this library has no version), the failed write returns the row
-//! as it is (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), which is exactly the read the
-//! request would have done, and the protocol goes on from it. A refresh thus costs one
-//! `UpdateItem` (lease), one Cognito call and one `UpdateItem` (commit).
+//! update expecting version `H(T)`, or no version at all (a row written by the seed or by 0.1,
+//! which never had one: [`SessionStore::update_any`]). If the guess is wrong (another request
+//! holds the lease or refreshed already, the session was refreshed by a copy of the token), the
+//! failed write returns the row as it is (`ReturnValuesOnConditionCheckFailure = ALL_OLD`),
+//! which is exactly the read the request would have done, and the protocol goes on from it. A
+//! refresh thus costs one `UpdateItem` (lease), one Cognito call and one `UpdateItem` (commit),
+//! a seed row's first refresh included.
 //!
 //! The lease write does not know the whole row, so updates are patches ([`Patch`]: the
 //! attributes to set or remove, and the new version), and a successful update returns the row
@@ -28,9 +29,11 @@
 //!
 //! Versions written: login and commit `H(new access token)`; a lease `lease.<id>` (unique per
 //! lease, so a conflict showing it means our own write happened and its answer was lost);
-//! releasing a lease restores the version before it (the row is then exactly as it was, lease
-//! attributes removed); a touch keeps the version (it changes only `last_seen`, which no
-//! condition depends on, so it never breaks the guess); binding a seed row, a random one.
+//! releasing a lease gives the row the version the lease expected (the row is then as it was,
+//! lease attributes removed; a row that had no version and was taken by the guess gets `H(T)`,
+//! so the retry of that request guesses right again); a touch keeps the version (it changes
+//! only `last_seen`, which no condition depends on, so it never breaks the guess); binding a
+//! seed row, a random one.
 //!
 //! # Single flight
 //! When a user's access token expires, every request in flight carries the expired token, each
@@ -94,16 +97,19 @@
 //! (`SESSION_REPLACED_TOKEN_GRACE`, default 60 s, counted from `refreshed_at`):
 //! [`Unauthorized::Replaced`], no call to Cognito, the row untouched, a warning naming a possibly
 //! copied cookie. The check runs on the row the lease guess returned, before the join rule; a
-//! guess that succeeds means the presented token is the newest, so it never applies there.
+//! guess that succeeds means the presented token is the newest (or the row has no version: a
+//! seed or 0.1 row, which records no refresh), so it never applies there.
 //! Inside the window everything above holds unchanged. A token newer than the row's record (a
 //! refresh whose commit failed) has a later `iat` and is not refused; a row with no refresh
 //! recorded (a login's first hour, a seed row) refuses nothing.
 //!
 //! # Rows written by the seed
-//! A seed row has no `origin_jti` and no `version`, so its first refresh's guess (below) fails:
-//! that refresh costs one more `UpdateItem` (the failed guess, which reads the row), and sets a
-//! version. A seed row has no `origin_jti`, so it cannot tell the logins of its user apart: until its
-//! first refresh every genuine token of the user passes the family check. That refresh tells us
+//! A seed row has no `version`: the guess accepts that, so its first refresh costs what every
+//! refresh costs (lease, Cognito, commit), and the commit gives it a version. Concurrent
+//! requests still single-flight: the first lease write gives the row a version, so the others'
+//! guesses fail and return the leased row. A seed row has no `origin_jti`, so it cannot tell
+//! the logins of its user apart: until its first refresh every genuine token of the user
+//! passes the family check. That refresh tells us
 //! the row's family (the new token's `origin_jti` is the refresh token's), and it is stored
 //! whoever asked. When the presented token is of another (older) login, the request is refused
 //! (`FamilyMismatch`), gets no token, and nobody may join that refresh; but the row is bound, so
@@ -149,6 +155,7 @@ use crate::error::{Error, Unauthorized};
 use crate::policy::{issued, key_of, token_id, usable};
 use crate::seal::{SealError, Sealing};
 use crate::store::{Patch, SessionKey, SessionRow, SessionStore, StoreError, Version, Write};
+use crate::telemetry::{self, Audit, Count};
 use crate::verify::{Claims, Freshness, Verifier};
 use crate::{store_error, Clock, Service};
 
@@ -333,16 +340,33 @@ pub(crate) struct Lease {
     id: String,
     /// When it lapses, epoch milliseconds (a crashed holder's lease lapses by itself).
     until_ms: i64,
-    /// The row's version before the lease, which releasing it restores.
+    /// The version releasing the lease gives the row back: the one it expected.
     before: Option<Version>,
+    /// The versions the lease write accepts: `before`, and for the guess also none.
+    expects: Vec<Option<Version>>,
 }
 
 impl Lease {
+    /// A lease on the row at version `before`.
     fn new(until_ms: i64, before: Option<Version>) -> Self {
         Lease {
             id: random_id(),
             until_ms,
+            expects: vec![before.clone()],
             before,
+        }
+    }
+
+    /// The guess for a request presenting `token`: the row at the version its login or refresh
+    /// gave it, or a row with no version at all (written by the seed or by 0.1), whose first
+    /// refresh thus costs no more than any other.
+    fn guess(until_ms: i64, token: &str) -> Self {
+        let version = issued(token);
+        Lease {
+            id: random_id(),
+            until_ms,
+            expects: vec![Some(version.clone()), None],
+            before: Some(version),
         }
     }
 
@@ -413,21 +437,24 @@ impl Refresher<'_> {
         millis(self.clock.now())
     }
 
-    /// A conditional update within `budget`. A conflict showing the very version this write
-    /// gives means the write happened and its answer was lost (the SDK's retry met it): the
-    /// write's success.
+    /// A conditional update within `budget`, if the row's version is any of `expected`. A
+    /// conflict showing the very version this write gives means the write happened and its
+    /// answer was lost (the SDK's retry met it): the write's success.
     async fn update(
         &self,
         budget: Budget,
         key: SessionKey<'_>,
-        expected: Option<&Version>,
+        expected: &[Option<Version>],
         patch: &Patch,
     ) -> Result<SessionRow, StoreError> {
-        match budget.store(self.store.update(key, expected, patch)).await {
+        match budget
+            .store(self.store.update_any(key, expected, patch))
+            .await
+        {
             Err(StoreError::Conflict(Some(current)))
                 if patch.version.is_some()
                     && current.version == patch.version
-                    && patch.version.as_ref() != expected =>
+                    && !expected.contains(&patch.version) =>
             {
                 Ok(*current)
             }
@@ -438,7 +465,7 @@ impl Refresher<'_> {
     /// Takes `lease` on the row at `key` if its version is still the one the lease expects.
     async fn take(&self, key: SessionKey<'_>, lease: &Lease) -> Result<Taken, Error> {
         match self
-            .update(self.budget, key, lease.before.as_ref(), &lease.patch())
+            .update(self.budget, key, &lease.expects, &lease.patch())
             .await
         {
             Ok(row) => Ok(Taken::Leased(row)),
@@ -463,8 +490,9 @@ impl Refresher<'_> {
             start + r.min(2 * lease_ms + 1_000)
         });
         let key = key_of(claims, self.per_device);
-        // The guess: the row as the login or refresh that issued this token left it.
-        let guess = Lease::new(start + lease_ms, Some(issued(token)));
+        // The guess: the row as the login or refresh that issued this token left it (or a row
+        // without a version).
+        let guess = Lease::guess(start + lease_ms, token);
         let mut row = match self.take(key, &guess).await? {
             Taken::Leased(row) => {
                 return self.refresh_guessed(row, &guess, &presented, claims).await
@@ -481,10 +509,17 @@ impl Refresher<'_> {
                 self.idle,
             )?;
             if self.replaced(&row, claims, now) {
-                tracing::warn!(
-                    sub = claims.sub(),
+                telemetry::count(Count::ReplacedToken);
+                telemetry::audit(
+                    "replaced_token_refused",
                     "an expired access token that a refresh replaced was presented after the \
-                     grace window: possibly a copied cookie; refused, the session is kept"
+                     grace window: possibly a copied cookie; refused, the session is kept",
+                    Audit {
+                        sub: Some(claims.sub()),
+                        family: claims.origin_jti(),
+                        warn: true,
+                        ..Audit::default()
+                    },
                 );
                 return Err(Unauthorized::Replaced.into());
             }
@@ -493,6 +528,10 @@ impl Refresher<'_> {
             }
             let refresh_token = sendable(self.sealing, &row)?;
             if !leased_at(&row, now) {
+                if row.lease_id.is_some() {
+                    // A lease that lapsed: its holder crashed or timed out.
+                    telemetry::count(Count::LeaseTakeover);
+                }
                 let lease = Lease::new(now + lease_ms, row.version.clone());
                 match self.take(key, &lease).await? {
                     Taken::Leased(row) => {
@@ -516,6 +555,7 @@ impl Refresher<'_> {
                     "another request holds the refresh lease",
                 ));
             }
+            telemetry::count(Count::LeaseWait);
             let jitter = Duration::from_millis(u64::from(random_id().as_bytes()[0] % 16) * 3);
             tokio::time::sleep(pause + jitter).await;
             pause = (pause * 2).min(Duration::from_millis(200));
@@ -529,8 +569,10 @@ impl Refresher<'_> {
     }
 
     /// The guessed lease was taken: the row is the one the presented token's login or refresh
-    /// wrote (so there is no refresh of that token to join). The checks a read would have made
-    /// come now; a row that fails them gets its lease back, unchanged.
+    /// wrote, or one without a version (written by the seed or by 0.1, neither of which records
+    /// a refresh): either way there is no refresh of that token to join. The checks a read
+    /// would have made come now; a row that fails them gets its lease back, unchanged but for
+    /// its version (see the module docs).
     async fn refresh_guessed(
         &self,
         row: SessionRow,

@@ -189,7 +189,8 @@ impl Sealer {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sealing {
     sealer: Option<Arc<Sealer>>,
-    table: String,
+    /// Shared: a request that keeps its profile sealed until asked keeps a copy.
+    table: Arc<str>,
 }
 
 /// The attribute the last refresh's access token is stored in (part of its associated data).
@@ -210,7 +211,7 @@ impl Sealing {
     pub(crate) fn new(sealer: Option<Sealer>, table: impl Into<String>) -> Self {
         Sealing {
             sealer: sealer.map(Arc::new),
-            table: table.into(),
+            table: Arc::from(table.into()),
         }
     }
 
@@ -260,15 +261,25 @@ impl Sealing {
     /// The row's profile; `None` when it has none or it cannot be read (a profile is never
     /// worth refusing a session over).
     pub(crate) fn open_profile(&self, row: &SessionRow) -> Option<crate::Profile> {
-        let stored = row.profile.as_deref()?;
-        let json = match &self.sealer {
-            None if stored.starts_with("enc:") => return None,
-            None => stored.to_owned(),
-            Some(sealer) => sealer
-                .open(stored, &[&self.aad(row.key())[..], b"\0profile"].concat())
-                .ok()?,
-        };
-        crate::Profile::from_json(&json)
+        self.open_profile_at(row.key(), row.profile.as_deref()?)
+    }
+
+    /// The profile `stored` in the row at `key` (see [`open_profile`](Self::open_profile)).
+    pub(crate) fn open_profile_at(
+        &self,
+        key: SessionKey<'_>,
+        stored: &str,
+    ) -> Option<crate::Profile> {
+        match &self.sealer {
+            None if stored.starts_with("enc:") => None,
+            None => crate::Profile::from_json(stored),
+            Some(sealer) => {
+                let json = sealer
+                    .open(stored, &[&self.aad(key)[..], b"\0profile"].concat())
+                    .ok()?;
+                crate::Profile::from_json(&json)
+            }
+        }
     }
 
     /// The `refreshed_token` attribute to store for access token `token`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cognito::Tokens;
 use crate::error::Error;
 use crate::http::cookie::CookieOptions;
-use crate::profile::Profile;
+use crate::profile::{Profile, Slot};
 use crate::verify::Claims;
 
 /// A verified session for one request.
@@ -24,7 +24,7 @@ pub struct Session {
     pub(crate) claims: Claims,
     pub(crate) refreshed: Option<Tokens>,
     pub(crate) cookie: Arc<CookieOptions>,
-    pub(crate) profile: Option<Profile>,
+    pub(crate) profile: Slot,
 }
 
 impl Session {
@@ -47,7 +47,8 @@ impl Session {
     /// token, when this request read it: in [`SessionValidation::Session`](crate::SessionValidation)
     /// mode (the row is read anyway), after a refresh, and from [`Sessions::start`](crate::Sessions::start).
     /// Otherwise (token mode, a joined refresh, a session started without an ID token) `None`:
-    /// [`Sessions::profile`](crate::Sessions::profile) reads it.
+    /// [`Sessions::profile`](crate::Sessions::profile) reads it. The stored profile is decrypted
+    /// and parsed on the first call, not before: a request that never asks pays nothing for it.
     ///
     /// ```no_run
     /// # async fn f(sessions: cognito_session::Sessions, request: lambda_http::Request) -> Result<(), cognito_session::Error> {
@@ -58,10 +59,14 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn profile(&self) -> Option<&Profile> {
-        self.profile.as_ref()
+        self.profile.get()
     }
 
-    pub(crate) fn with_profile(mut self, profile: Option<Profile>) -> Session {
+    pub(crate) fn with_profile(self, profile: Option<Profile>) -> Session {
+        self.with_slot(Slot::open(profile))
+    }
+
+    pub(crate) fn with_slot(mut self, profile: Slot) -> Session {
         self.profile = profile;
         self
     }

@@ -9,6 +9,9 @@
 //! cold_start phases          in this fresh process, times each phase of the handler's init
 //!                            (runtime, logging, SDK config, Sessions build) and the first check
 //! ```
+//!
+//! `COLD_START_CONFIG` (`baseline`, `all`, `all-kms`, `all-fetch`, `all-kms-fetch`) turns on
+//! more of the library for the `BINARY RUNS` form: see [`configure`].
 
 use std::time::{Duration, Instant};
 
@@ -63,8 +66,80 @@ fn event(token: &str) -> Value {
     event
 }
 
+/// `COLD_START_CONFIG` adds to the fixture's environment: `all` turns on managed login
+/// (`COGNITO_DOMAIN`, `REDIRECT_URI`, `LOGOUT_URI`, `OAUTH_SCOPES`), encryption at rest
+/// (`SESSION_ENCRYPTION_KEY`) and session lifetime settings; `all-kms` takes the key from KMS
+/// instead (`SESSION_KMS_CIPHERTEXT`: one `Decrypt` at init, against moto on 127.0.0.1);
+/// `all-fetch` does not preload the JWKS (`COGNITO_JWKS_URL` on a 127.0.0.1 server: one fetch
+/// on the first request). Returns what keeps the servers alive.
+async fn configure(env: &mut Vec<(&'static str, String)>) -> Vec<Box<dyn std::any::Any>> {
+    let config = std::env::var("COLD_START_CONFIG").unwrap_or_default();
+    let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+    if config.is_empty() || config == "baseline" {
+        return keep;
+    }
+    env.extend([
+        (
+            "COGNITO_DOMAIN",
+            "https://coldstart.auth.us-east-1.amazoncognito.com".to_owned(),
+        ),
+        (
+            "REDIRECT_URI",
+            "https://app.example.com/callback".to_owned(),
+        ),
+        ("LOGOUT_URI", "https://app.example.com/".to_owned()),
+        ("OAUTH_SCOPES", "openid email profile".to_owned()),
+        ("SESSION_IDLE_TIMEOUT", "28800".to_owned()),
+    ]);
+    if config.contains("kms") {
+        let moto = testkit::Moto::shared();
+        let sdk = testkit::sdk_config(&moto.url).await;
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let key = kms.create_key().send().await.expect("create a KMS key");
+        let key_id = key
+            .key_metadata()
+            .expect("key metadata")
+            .key_id()
+            .to_owned();
+        let data_key = kms
+            .generate_data_key()
+            .key_id(key_id)
+            .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+            .send()
+            .await
+            .expect("a data key");
+        let blob = data_key
+            .ciphertext_blob()
+            .expect("ciphertext")
+            .as_ref()
+            .to_vec();
+        env.push((
+            "SESSION_KMS_CIPHERTEXT",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, blob),
+        ));
+        env.push(("AWS_ENDPOINT_URL", moto.url.clone()));
+    } else {
+        env.push((
+            "SESSION_ENCRYPTION_KEY",
+            "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".to_owned(),
+        ));
+    }
+    if config.contains("fetch") {
+        let jwks = env
+            .iter()
+            .position(|(k, _)| *k == "COGNITO_JWKS")
+            .map(|i| env.remove(i).1)
+            .expect("the fixture's JWKS");
+        let server = testkit::JwksServer::start(&serde_json::from_str(&jwks).expect("JSON")).await;
+        env.push(("COGNITO_JWKS_URL", server.url.clone()));
+        keep.push(Box::new(server));
+    }
+    keep
+}
+
 async fn cold_starts(binary: &str, runs: usize) {
-    let (token, env) = fixture();
+    let (token, mut env) = fixture();
+    let _servers = configure(&mut env).await;
     let binary = std::path::Path::new(binary);
     for run in 0..runs {
         let api = RuntimeApi::start().await;
@@ -94,7 +169,9 @@ async fn cold_starts(binary: &str, runs: usize) {
 
 /// The handler's init, phase by phase, in this (fresh) process.
 fn phases() {
-    let (token, env) = fixture();
+    let (token, mut env) = fixture();
+    let setup = tokio::runtime::Runtime::new().expect("runtime");
+    let _servers = setup.block_on(configure(&mut env));
     for (key, value) in &env {
         // Single-threaded at this point: nothing else reads the environment.
         std::env::set_var(key, value);

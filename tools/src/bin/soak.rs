@@ -181,6 +181,8 @@ async fn main() -> ExitCode {
     );
     let next = Arc::new(AtomicUsize::new(0));
     let tally = Arc::new(Mutex::new(Tally::default()));
+    // Every EMF line the workers' sessions write: their counts must equal the outcomes.
+    let metrics: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut proxies = Vec::new();
     let mut workers = Vec::new();
     let soak_started = Instant::now();
@@ -201,7 +203,7 @@ async fn main() -> ExitCode {
             ],
             0x5eed_0000 + w as u64,
         );
-        let sessions = sessions_via(&pool, &proxy, w).await;
+        let sessions = sessions_via(&pool, &proxy, w, metrics.clone()).await;
         proxies.push(proxy.clone());
         let (plan, next, tally, users) = (plan.clone(), next.clone(), tally.clone(), users.clone());
         workers.push(tokio::spawn(async move {
@@ -315,7 +317,30 @@ async fn main() -> ExitCode {
     for example in tally.examples.iter().chain(&deleted_examples).take(20) {
         println!("  e.g. {example}");
     }
-    if wrongly_deleted == 0 && tally.wrongly_authorized == 0 && tally.wrongly_refused == 0 {
+    // The outcomes as the metrics counted them, beside the outcomes the requests saw.
+    let counted = metric_outcomes(&metrics.lock().unwrap());
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for ((_, outcome), n) in &tally.by_kind {
+        *seen.entry(outcome).or_default() += n;
+    }
+    let mut metrics_agree = true;
+    println!("outcomes, as answered / as the EMF metrics counted them:");
+    for (outcome, metric) in [
+        ("200", "SessionResolved"),
+        ("401", "SessionRefused"),
+        ("503", "Unavailable"),
+        ("500", "Misconfigured"),
+    ] {
+        let answered = seen.get(outcome).copied().unwrap_or_default();
+        let metric_count = counted.get(metric).copied().unwrap_or_default();
+        metrics_agree &= answered == metric_count;
+        println!("  {outcome}: {answered} / {metric} {metric_count}");
+    }
+    if wrongly_deleted == 0
+        && tally.wrongly_authorized == 0
+        && tally.wrongly_refused == 0
+        && metrics_agree
+    {
         println!("soak: PASS");
         ExitCode::SUCCESS
     } else {
@@ -471,7 +496,12 @@ fn plan(users: &[User], requests: usize) -> Vec<Request> {
 
 /// One worker's `Sessions`: everything through its proxy, SDK clients with the library's
 /// default timeouts and a retry quota of their own (as a Lambda container has).
-async fn sessions_via(pool: &Pool, proxy: &Proxy, worker: usize) -> Sessions {
+async fn sessions_via(
+    pool: &Pool,
+    proxy: &Proxy,
+    worker: usize,
+    metrics: Arc<Mutex<Vec<String>>>,
+) -> Sessions {
     let config = testkit::sdk_config(&proxy.url).await;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
@@ -502,7 +532,29 @@ async fn sessions_via(pool: &Pool, proxy: &Proxy, worker: usize) -> Sessions {
         ))
         .dynamodb_client(dynamodb)
         .cognito_client(cognito)
+        .metrics_sink(move |line| metrics.lock().unwrap().push(line.to_owned()))
         .build()
         .await
         .expect("worker sessions")
+}
+
+/// The totals of the outcome metrics in `lines` (EMF documents).
+fn metric_outcomes(lines: &[String]) -> HashMap<&'static str, usize> {
+    let mut totals = HashMap::new();
+    for line in lines {
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        for metric in [
+            "SessionResolved",
+            "SessionRefused",
+            "Unavailable",
+            "Misconfigured",
+        ] {
+            if let Some(n) = doc[metric].as_f64() {
+                *totals.entry(metric).or_default() += n as usize;
+            }
+        }
+    }
+    totals
 }

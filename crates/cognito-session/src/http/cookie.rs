@@ -69,6 +69,31 @@ pub trait CookieSource {
     fn deadline(&self) -> Option<std::time::SystemTime> {
         None
     }
+
+    /// Who sent the request (address, user agent, request id), for the audit trail, as far as
+    /// the request knows: from the Lambda event's request context and headers, never its body.
+    ///
+    /// ```
+    /// use cognito_session::CookieSource;
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("user-agent", "curl/8".parse().unwrap());
+    /// assert_eq!(headers.client().user_agent.as_deref(), Some("curl/8"));
+    /// ```
+    fn client(&self) -> crate::ClientInfo {
+        crate::ClientInfo::default()
+    }
+}
+
+/// The client as headers tell it: the user agent, and an ALB's last `X-Forwarded-For` hop.
+pub(crate) fn client_of(headers: &HeaderMap) -> crate::ClientInfo {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    crate::ClientInfo {
+        user_agent: header("user-agent").map(crate::ClientInfo::agent),
+        source_ip: header("x-forwarded-for")
+            .and_then(|chain| chain.rsplit(',').next())
+            .map(|ip| crate::ClientInfo::agent(ip.trim())),
+        request_id: None,
+    }
 }
 
 /// The value of the first cookie named exactly `name` (case-sensitive, as cookie names are),
@@ -82,13 +107,31 @@ pub(crate) fn find<'a, S: CookieSource + ?Sized>(name: &str, source: &'a S) -> O
         .find_map(|s| find_in(name, s))
 }
 
-/// Looks for `name` in one `Cookie` header value with the `cookie` crate's parser. Returns a
-/// sub-slice of `header`: nothing is copied on the request path.
+/// Looks for `name` in one `Cookie` header value, reading it as the `cookie` crate's
+/// `split_parse` does (`;`-separated `name=value` pairs, name and value trimmed of whitespace, a
+/// pair without `=` or with an empty name skipped, the value raw: no percent-decoding), but
+/// without building a cookie per pair: the header is scanned once, and the session cookie's
+/// value (a kilobyte) is not read beyond finding where it ends. Returns a sub-slice of
+/// `header`: nothing is copied on the request path.
 fn find_in<'a>(name: &str, header: &'a str) -> Option<&'a str> {
-    ::cookie::Cookie::split_parse(header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
+    if name.is_empty() {
+        return None;
+    }
+    let bytes = header.as_bytes();
+    let mut start = 0;
+    let mut found = None;
+    while start <= bytes.len() {
+        // `;` is ASCII: every split point is a character boundary.
+        let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        if let Some((key, value)) = header[start..end].split_once('=') {
+            if key.trim() == name {
+                found = Some(value.trim());
+                break;
+            }
+        }
+        start = end + 1;
+    }
+    found
         .map(|v| {
             v.strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
@@ -108,11 +151,26 @@ impl CookieSource for HeaderMap {
     fn cookie_strings(&self) -> Vec<&str> {
         header_strs(self).collect()
     }
+
+    fn client(&self) -> crate::ClientInfo {
+        client_of(self)
+    }
+
+    /// The default's lookup, without collecting the header values first.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        header_strs(self)
+            .filter(|s| s.len() <= MAX_COOKIE_STRING)
+            .find_map(|s| find_in(name, s))
+    }
 }
 
 impl<B> CookieSource for http::Request<B> {
     fn cookie_strings(&self) -> Vec<&str> {
         self.headers().cookie_strings()
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers().cookie(name)
     }
 
     /// The deadline of the `lambda_http::Context` in the extensions; `None` without one, and
@@ -122,6 +180,27 @@ impl<B> CookieSource for http::Request<B> {
             .get::<lambda_http::Context>()
             .and_then(|c| crate::budget::known(c.deadline()))
     }
+
+    /// The address from `lambda_http`'s request context (API Gateway, function URLs) or the
+    /// headers (ALB), the user agent, and the Lambda request id of its context.
+    fn client(&self) -> crate::ClientInfo {
+        use lambda_http::request::RequestContext;
+        let mut client = client_of(self.headers());
+        let from_context = match self.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+            _ => None,
+        };
+        if let Some(ip) = from_context {
+            client.source_ip = Some(crate::ClientInfo::agent(&ip));
+        }
+        client.request_id = self
+            .extensions()
+            .get::<lambda_http::Context>()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty());
+        client
+    }
 }
 
 impl<T: CookieSource + ?Sized> CookieSource for &T {
@@ -129,8 +208,16 @@ impl<T: CookieSource + ?Sized> CookieSource for &T {
         (**self).cookie_strings()
     }
 
+    fn cookie(&self, name: &str) -> Option<&str> {
+        (**self).cookie(name)
+    }
+
     fn deadline(&self) -> Option<std::time::SystemTime> {
         (**self).deadline()
+    }
+
+    fn client(&self) -> crate::ClientInfo {
+        (**self).client()
     }
 }
 
@@ -395,8 +482,10 @@ mod tests {
         let big = format!("pad={}; token=big", "x".repeat(MAX_COOKIE_STRING));
         headers.append(COOKIE, big.parse().unwrap());
         assert_eq!(find("token", &headers), None);
+        assert_eq!(headers.cookie("token"), None, "the header map's own lookup");
         headers.append(COOKIE, "token=small".parse().unwrap());
         assert_eq!(find("token", &headers), Some("small"));
+        assert_eq!(headers.cookie("token"), Some("small"));
     }
 
     proptest::proptest! {
@@ -430,6 +519,27 @@ mod tests {
             let ours = find_in(wanted, &header).map(str::to_owned);
             proptest::prop_assert_eq!(&ours, &by_crate);
             proptest::prop_assert_eq!(&ours, &by_pairs);
+        }
+
+        /// Messy headers (stray whitespace, quotes, pairs without `=`, empty names, repeated
+        /// names) read exactly as the `cookie` crate's parser reads them, which this lookup
+        /// used before it scanned by itself.
+        #[test]
+        fn messy_headers_read_as_the_cookie_crate_reads_them(
+            header in "[ a-c=;\"\t]{0,40}",
+            name in "[a-c]{0,2}",
+        ) {
+            let by_crate = ::cookie::Cookie::split_parse(header.as_str())
+                .filter_map(Result::ok)
+                .find(|c| c.name() == name)
+                .and_then(|c| c.value_raw())
+                .map(|v| {
+                    v.strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v)
+                })
+                .filter(|v| !v.is_empty());
+            proptest::prop_assert_eq!(find_in(&name, &header), by_crate);
         }
 
         /// Arbitrary input never panics, and a match is always a slice of the input.

@@ -102,6 +102,16 @@ fn own_origins<B>(request: &Request<B>) -> Vec<String> {
         .collect()
 }
 
+/// Counts a refusal (metric `SessionRefused` with cause `csrf`) and writes its audit event.
+pub(crate) fn refused() {
+    crate::telemetry::count(crate::telemetry::Count::Refused("csrf"));
+    crate::telemetry::audit(
+        "csrf_refused",
+        "refused a cross-site request (CSRF)",
+        crate::telemetry::Audit::default(),
+    );
+}
+
 /// Refusals logged at WARN at most once per this interval per process (the rest at INFO):
 /// the origins are attacker's text, and a misconfigured proxy would otherwise flood the log.
 const WARN_INTERVAL: Duration = Duration::from_secs(60);

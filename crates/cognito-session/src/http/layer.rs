@@ -295,10 +295,19 @@ where
         if let Some(origins) = &config.origins {
             if let Err(why) = csrf::check(&request, origins) {
                 csrf::log_refusal(&why, request.method(), origins);
-                return Box::pin(std::future::ready(Ok(json_response(
-                    StatusCode::FORBIDDEN,
-                    "Forbidden",
-                ))));
+                let client = config.sessions.inner.telemetry.client(&request);
+                return Box::pin(async move {
+                    let refused = async {
+                        csrf::refused();
+                        Ok(json_response(StatusCode::FORBIDDEN, "Forbidden"))
+                    };
+                    config
+                        .sessions
+                        .inner
+                        .telemetry
+                        .invocation(client, refused)
+                        .await
+                });
             }
         }
         if is_preflight(&request) {
@@ -321,41 +330,53 @@ where
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
+        let client = config.sessions.inner.telemetry.client(&request);
+        // The invocation (metrics, audit details) spans the handler too.
+        let reporter = config.clone();
         Box::pin(async move {
-            let sessions = &config.sessions;
-            let outcome = match token {
-                Some(token) => sessions.check(&token, deadline).await,
-                None => Err(Unauthorized::MissingCookie.into()),
-            };
-            let outcome = outcome.and_then(|session| {
-                let set_cookie = session.try_set_cookie(&config.cookie)?;
-                Ok((session, set_cookie))
-            });
-            let set_cookie = match outcome {
-                Ok((session, set_cookie)) => {
-                    request.extensions_mut().insert(session);
-                    set_cookie
-                }
-                Err(error) if public => sessions.clear_cookie_for(&error, &config.cookie),
-                Err(error @ Error::Unauthorized(_)) if login.is_some() => {
-                    let login = login.as_deref().unwrap_or("/");
-                    return Ok(login_redirect(
-                        sessions,
-                        &config.cookie,
-                        &error,
-                        login,
-                        &return_to,
-                    ));
-                }
-                Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
-            };
-            request.extensions_mut().insert(Checked);
-            let mut response = inner.call(request).await?;
-            if let Some(cookie) = set_cookie {
-                let name = sessions.cookie_options().name(&config.cookie).into_owned();
-                add_set_cookie(response.headers_mut(), &name, &cookie);
-            }
-            Ok(response)
+            let telemetry = &reporter.sessions.inner.telemetry;
+            telemetry
+                .invocation(client, async move {
+                    let sessions = &config.sessions;
+                    let outcome = match token {
+                        Some(token) => sessions.check_in_span(&token, deadline).await,
+                        None => Err(Unauthorized::MissingCookie.into()),
+                    };
+                    // On a public route a request without a session is no refusal.
+                    if let (Err(error), false) = (&outcome, public) {
+                        crate::telemetry::failed(error);
+                    }
+                    let outcome = outcome.and_then(|session| {
+                        let set_cookie = session.try_set_cookie(&config.cookie)?;
+                        Ok((session, set_cookie))
+                    });
+                    let set_cookie = match outcome {
+                        Ok((session, set_cookie)) => {
+                            request.extensions_mut().insert(session);
+                            set_cookie
+                        }
+                        Err(error) if public => sessions.clear_cookie_for(&error, &config.cookie),
+                        Err(error @ Error::Unauthorized(_)) if login.is_some() => {
+                            let login = login.as_deref().unwrap_or("/");
+                            return Ok(login_redirect(
+                                sessions,
+                                &config.cookie,
+                                &error,
+                                login,
+                                &return_to,
+                            ));
+                        }
+                        Err(error) => return Ok(error_response(sessions, &config.cookie, &error)),
+                    };
+                    request.extensions_mut().insert(Checked);
+                    let mut response = inner.call(request).await?;
+                    if let Some(cookie) = set_cookie {
+                        let name = sessions.cookie_options().name(&config.cookie).into_owned();
+                        add_set_cookie(response.headers_mut(), &name, &cookie);
+                    }
+                    Ok(response)
+                })
+                .await
         })
     }
 }

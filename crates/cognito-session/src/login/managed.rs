@@ -15,6 +15,7 @@ use crate::error::{Error, Service};
 use crate::http::cookie::{find, CookieSource};
 use crate::manager::Sessions;
 use crate::session::Session;
+use crate::telemetry::{self, Audit, ClientInfo, Count};
 use crate::verify::Freshness;
 
 /// The login cookie (`__Host-` prefixed when cookies are `Secure`): `Lax`, since the callback is
@@ -176,7 +177,11 @@ impl Sessions {
     /// path; anything else (`https://evil.example`, `//evil.example`) is ignored and `/` used.
     /// Fails with [`LoginError::NotConfigured`] without `COGNITO_DOMAIN` and `REDIRECT_URI`.
     pub async fn begin_login(&self, return_to: Option<&str>) -> Result<LoginStart, LoginError> {
-        self.begin(return_to, self.budget(None)).await
+        let begin = self.begin(return_to, self.budget(None));
+        self.inner
+            .telemetry
+            .invocation(ClientInfo::default(), begin)
+            .await
     }
 
     /// [`begin_login`](Self::begin_login) within `budget` (the generated state key may have to
@@ -243,7 +248,37 @@ impl Sessions {
         let query = request.uri().query().unwrap_or("").to_owned();
         let cookie = find(self.login_cookie_name(), request).map(str::to_owned);
         let budget = self.budget(request.deadline());
-        self.finish(query, cookie, budget)
+        let client = self.inner.telemetry.client(request);
+        async move {
+            let span = tracing::info_span!(
+                "cognito_session.login_callback",
+                otel.kind = "internal",
+                error.r#type = tracing::field::Empty
+            );
+            let work = async {
+                let result = self.finish(query, cookie, budget).await;
+                if let Err(error) = &result {
+                    telemetry::count(Count::LoginRefused(error.code()));
+                    if let LoginError::Session(error) = error {
+                        telemetry::failed(error);
+                    }
+                    telemetry::audit(
+                        "login_refused",
+                        "a managed login's callback was refused",
+                        Audit {
+                            reason: Some(error.code()),
+                            ..Audit::default()
+                        },
+                    );
+                    tracing::Span::current().record("error.type", error.code());
+                }
+                result
+            };
+            self.inner
+                .telemetry
+                .invocation(client, tracing::Instrument::instrument(work, span))
+                .await
+        }
     }
 
     /// Whether the callback in `query` belongs to the login whose cookie is `cookie` (its
@@ -305,7 +340,7 @@ impl Sessions {
         let mut set_cookies = vec![self.clear_login_cookie()];
         set_cookies.push(session.try_set_cookie(&name)?.unwrap_or_default());
         set_cookies.retain(|c| !c.is_empty());
-        tracing::info!(sub = session.sub(), "managed login completed");
+
         Ok(LoginComplete {
             session,
             return_to: pending.return_to,
@@ -328,11 +363,17 @@ impl Sessions {
             &managed.config.redirect_uri,
             &pending.verifier,
         );
+        let span = tracing::info_span!(
+            "cognito_session.token_endpoint",
+            otel.kind = "client",
+            http.request.method = "POST",
+            server.address = managed.endpoint.host()
+        );
         let response = budget
             .call(
                 Service::TokenEndpoint,
                 "exchanging the authorization code",
-                exchange,
+                tracing::Instrument::instrument(exchange, span),
             )
             .await?
             .map_err(|error| match error {
@@ -404,7 +445,7 @@ impl Sessions {
 
     /// Step 5: the session, as [`Sessions::start`] stores it.
     async fn start_login(&self, tokens: Tokens, budget: Budget) -> Result<Session, LoginError> {
-        match self.start_owned(&tokens, budget).await {
+        match self.start_owned(&tokens, budget, "managed_login").await {
             Ok(session) => Ok(session),
             Err(Error::Unauthorized(why)) => Err(LoginError::TokenRejected(format!(
                 "the access token: {why}"

@@ -34,12 +34,14 @@ impl Sessions {
         let html = wants_html(request);
         let budget = self.budget(request.deadline());
         let home = home_of(request);
-        async move {
+        let client = self.inner.telemetry.client(request);
+        let route = async move {
             match self.begin(return_to.as_deref(), budget).await {
                 Ok(start) => redirect(&start.location, &[start.set_cookie]),
                 Err(error) => self.login_failure(html, &error, Failure::home(home)),
             }
-        }
+        };
+        self.inner.telemetry.invocation(client, route)
     }
 
     /// The callback route (the path of `REDIRECT_URI`): completes the login
@@ -77,8 +79,9 @@ impl Sessions {
             .path_and_query()
             .map(|p| p.as_str().to_owned());
         let home = home_of(request);
+        let client = self.inner.telemetry.client(request);
         let finish = self.finish_login(request);
-        async move {
+        let route = async move {
             match finish.await {
                 Ok(done) => redirect(&done.return_to, &done.set_cookies),
                 Err(error) => {
@@ -98,7 +101,8 @@ impl Sessions {
                     self.login_failure(html, &error, failure)
                 }
             }
-        }
+        };
+        self.inner.telemetry.invocation(client, route)
     }
 
     /// The logout route: ends the request's session ([`Sessions::end`]: the row, and
@@ -134,9 +138,11 @@ impl Sessions {
         if let Some(context) = request.extensions().get::<lambda_http::Context>() {
             headers.extensions_mut().insert(context.clone());
         }
-        async move {
+        let client = self.inner.telemetry.client(request);
+        let route = async move {
             if let Some(why) = cross_site {
                 csrf::log_refusal(&why, &method, self.allowed_origins());
+                csrf::refused();
                 return page(
                     html,
                     403,
@@ -160,7 +166,8 @@ impl Sessions {
                     self.login_failure(html, &LoginError::Session(error), Failure::home(home))
                 }
             }
-        }
+        };
+        self.inner.telemetry.invocation(client, route)
     }
 
     /// The error answer of a login route, logged once with its cause; the page itself shows

@@ -17,6 +17,8 @@ use crate::login::sign_in_error::{sign_in_failure, Call, SignInError};
 use crate::login::srp::{self, Srp};
 use crate::login::state::{random, Purpose};
 use crate::manager::Sessions;
+use crate::telemetry::{self, Audit, ClientInfo, Count, Latency};
+use tracing::Instrument;
 
 /// Which Cognito flow checks the password.
 ///
@@ -86,6 +88,45 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub async fn sign_in_with(
+        &self,
+        flow: SignInFlow,
+        username: &str,
+        password: &str,
+    ) -> Result<SignIn, SignInError> {
+        let started = std::time::Instant::now();
+        let work = async {
+            let result = self.password_sign_in(flow, username, password).await;
+            telemetry::latency(Latency::SignIn, started.elapsed());
+            outcome(&result);
+            result
+        };
+        self.step("cognito_session.sign_in", work).await
+    }
+
+    /// A sign-in step as one invocation for metrics, in its span.
+    async fn step<T>(
+        &self,
+        name: &'static str,
+        work: impl std::future::Future<Output = Result<T, SignInError>>,
+    ) -> Result<T, SignInError> {
+        let span = tracing::info_span!(
+            "cognito_session.sign_in",
+            otel.name = name,
+            otel.kind = "internal",
+            error.r#type = tracing::field::Empty
+        );
+        let result = self
+            .inner
+            .telemetry
+            .invocation(ClientInfo::default(), work.instrument(span.clone()))
+            .await;
+        if let Err(error) = &result {
+            span.record("error.type", error.code());
+        }
+        result
+    }
+
+    async fn password_sign_in(
         &self,
         flow: SignInFlow,
         username: &str,
@@ -168,6 +209,19 @@ impl Sessions {
         challenge: &Challenge,
         answer: &Answer,
     ) -> Result<SignIn, SignInError> {
+        let work = async {
+            let result = self.answer_challenge(challenge, answer).await;
+            outcome(&result);
+            result
+        };
+        self.step("cognito_session.respond", work).await
+    }
+
+    async fn answer_challenge(
+        &self,
+        challenge: &Challenge,
+        answer: &Answer,
+    ) -> Result<SignIn, SignInError> {
         let budget = self.budget(None);
         let mut responses = HashMap::new();
         match (&challenge.kind, answer) {
@@ -245,16 +299,31 @@ impl Sessions {
     ) -> Result<Challenge, SignInError> {
         let binding = find(self.challenge_cookie_name(), request);
         let budget = self.budget(request.deadline());
-        let sealed: State = self
-            .open_state(Purpose::SignIn, binding, state, budget)
-            .await?
-            .map_err(SignInError::StateRejected)?;
-        let carried = Carried {
-            state: state.to_owned(),
-            set_cookie: None,
+        let work = async {
+            let sealed: Result<State, SignInError> = match self
+                .open_state(Purpose::SignIn, binding, state, budget)
+                .await
+            {
+                Ok(opened) => opened.map_err(SignInError::StateRejected),
+                Err(error) => Err(error.into()),
+            };
+            let carried = Carried {
+                state: state.to_owned(),
+                set_cookie: None,
+            };
+            let opened = sealed.and_then(|sealed| {
+                Challenge::from_sealed(sealed, carried)
+                    .ok_or(SignInError::StateRejected(super::StateError::Tampered))
+            });
+            if let Err(error) = &opened {
+                failure(error);
+            }
+            opened
         };
-        Challenge::from_sealed(sealed, carried)
-            .ok_or(SignInError::StateRejected(super::StateError::Tampered))
+        self.inner
+            .telemetry
+            .invocation(self.inner.telemetry.client(request), work)
+            .await
     }
 
     /// The `Set-Cookie` that removes the challenge cookie: send it when a sign-in is over
@@ -504,8 +573,9 @@ impl Sessions {
         budget: Budget,
     ) -> Result<SignIn, SignInError> {
         if let Some(result) = &step.result {
-            let session = self.start_owned(&Tokens::from(result), budget).await?;
-            tracing::info!("signed in");
+            let session = self
+                .start_owned(&Tokens::from(result), budget, "own_form")
+                .await?;
             return Ok(SignIn::Done(session));
         }
         let name = step.name.as_ref().map_or("", ChallengeNameType::as_str);
@@ -517,10 +587,7 @@ impl Sessions {
             )
         })?;
         match Challenge::of(name, &step.parameters, session, username) {
-            Some(challenge) => {
-                tracing::info!(challenge = name, "sign-in challenge");
-                Ok(SignIn::Challenge(self.issue(challenge, budget).await?))
-            }
+            Some(challenge) => Ok(SignIn::Challenge(self.issue(challenge, budget).await?)),
             None => Err(Error::config(format!(
                 "the user pool asked the sign-in challenge {name}, which this library does not \
                  answer (it answers NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, SMS_MFA, \
@@ -552,4 +619,41 @@ struct Step {
     parameters: HashMap<String, String>,
     session: Option<String>,
     result: Option<AuthenticationResultType>,
+}
+
+/// Counts a sign-in step's outcome and writes its audit event: `succeeded` (the session's own
+/// `session_started` follows), `challenge` (with Cognito's challenge name), or the failure's
+/// code. Never the username.
+fn outcome(result: &Result<SignIn, SignInError>) {
+    match result {
+        Ok(SignIn::Done(_)) => telemetry::count(Count::SignIn("succeeded")),
+        Ok(SignIn::Challenge(challenge)) => {
+            telemetry::count(Count::SignIn("challenge"));
+            telemetry::audit(
+                "sign_in_challenge",
+                "sign-in challenge",
+                Audit {
+                    reason: Some(challenge.name.as_str()),
+                    ..Audit::default()
+                },
+            );
+        }
+        Err(error) => failure(error),
+    }
+}
+
+/// Counts and audits a refused or failed sign-in step.
+fn failure(error: &SignInError) {
+    telemetry::count(Count::SignIn(error.code()));
+    if let SignInError::Failed(error) = error {
+        telemetry::failed(error);
+    }
+    telemetry::audit(
+        "sign_in_failed",
+        "sign-in refused",
+        Audit {
+            reason: Some(error.code()),
+            ..Audit::default()
+        },
+    );
 }

@@ -205,9 +205,10 @@ where
                 _ if code == "UserNotFoundException" => "incorrect credentials",
                 _ => shown(&message),
             };
-            tracing::info!(reason, "sign-in refused");
+            // The audit event `sign_in_failed` says it at INFO; Cognito's own reason here.
+            tracing::debug!(reason, "sign-in refusal's detail");
         }
-        refused => tracing::info!(code, "sign-in refused: {refused}"),
+        refused => tracing::debug!(code, "sign-in refusal's detail: {refused}"),
     }
     sorted
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! N, g = 2     the 3072-bit group of RFC 5054 (RFC 3526 §4); k = H(pad(N) ‖ pad(g))
-//! a            128 random bytes mod N;  A = g^a mod N, sent as SRP_A (lowercase hex)
+//! a            256 random bits;  A = g^a mod N, sent as SRP_A (lowercase hex)
 //! B, salt      from Cognito's PASSWORD_VERIFIER challenge (SRP_B, SALT: hex)
 //! u            = H(pad(A) ‖ pad(B))                     refused when B mod N = 0 or u = 0
 //! x            = H(pad(salt) ‖ H(poolName ‖ userId ‖ ":" ‖ password))
@@ -16,6 +16,14 @@
 //! top bit is set, `poolName` the part of the pool id after `_`, `userId` the challenge's
 //! `USER_ID_FOR_SRP`, `secretBlock` the base64-decoded `SECRET_BLOCK`, and `timestamp` the
 //! claim's `TIMESTAMP` ([`timestamp`]). Test vectors: `scripts/srp-vectors.py`.
+//!
+//! The exponentiations run in constant time (crypto-bigint's Montgomery form with fixed
+//! windows): `x` is derived from the password, so the time of `g^x` and of `S` must not depend
+//! on it. Their cost depends only on public bounds (256 bits for `a` and `x`,
+//! `max(bits(a), 512) + 1` for `a + u·x`). `g^a` and `g^x` use a table of powers of `g` built
+//! once per process (fixed base: 64 multiplications instead of 256 squarings and 64
+//! multiplications). The choice, against num-bigint and other settings, is measured in
+//! BENCHMARKS.md (`cargo bench -p cognito-session --bench srp`).
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -25,37 +33,144 @@ use aws_lc_rs::{hkdf, hmac};
 use aws_sdk_cognitoidentityprovider::primitives::{DateTime, DateTimeFormat};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use num_bigint::BigUint;
+use crypto_bigint::ctutils::{CtAssign, CtEq};
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, Uint, U256, U3072, U6144};
 
 /// The 3072-bit prime of RFC 5054 (= RFC 3526 group 15), Cognito's SRP group; the generator is 2.
-const N_HEX: &[u8] = b"\
-FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD\
-EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED\
-EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F\
-83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B\
-E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510\
-15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7\
-ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C\
-BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF";
+const N_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD",
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F",
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510",
+    "15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7",
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C",
+    "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF",
+);
 
-/// The group's prime `N`.
-pub(crate) fn n() -> &'static BigUint {
-    static N: OnceLock<BigUint> = OnceLock::new();
-    N.get_or_init(|| BigUint::parse_bytes(N_HEX, 16).expect("N_HEX is a hexadecimal constant"))
+/// The group's numbers: 3072 bits.
+type Number = U3072;
+
+/// The group's prime `N` (checked odd when compiling) and its Montgomery parameters, computed
+/// when compiling too.
+const N: Odd<Number> = Odd::<Number>::from_be_hex(N_HEX);
+static GROUP: FixedMontyParams<{ Number::LIMBS }> = FixedMontyParams::new_vartime(N);
+
+/// Bits of the secret `a`: 256, twice the group's 128-bit security, as RFC 5054 §2.5.4 asks
+/// ("at least 256 bits"). The SDKs draw 1024; a shorter exponent is this side's choice alone
+/// (Cognito sees only `A`) and halves the work.
+const SECRET_BITS: u32 = 256;
+
+type Residue = FixedMontyForm<{ Number::LIMBS }>;
+
+/// `g^exponent mod N` for an exponent of at most `bits` bits, in time that depends on `bits`
+/// only, never on the exponent's value (crypto-bigint's fixed-window exponentiation, with
+/// almost-Montgomery multiplication).
+fn g_pow(exponent: &Number, bits: u32) -> Residue {
+    FixedMontyForm::new(&Number::from_u8(2), &GROUP).pow_amm_bounded_exp(exponent, bits)
 }
 
-/// The group's generator `g` = 2.
-pub(crate) fn g() -> BigUint {
-    BigUint::from(2u32)
+/// `g^(d·16^i)` (Montgomery form) for every 4-bit digit `d` of every position `i` of a 256-bit
+/// exponent: 64 × 16 numbers, 384 KiB, computed once per process, at its first sign-in (960
+/// multiplications, about one sign-in's work).
+fn g_table() -> &'static [[Number; 16]] {
+    static TABLE: OnceLock<Vec<[Number; 16]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![[Number::ZERO; 16]; 64];
+        // g^(16^i) for the row being filled.
+        let mut base = FixedMontyForm::new(&Number::from_u8(2), &GROUP);
+        for row in &mut table {
+            let mut power = FixedMontyForm::one(&GROUP);
+            for entry in row.iter_mut() {
+                *entry = power.to_montgomery();
+                power *= base;
+            }
+            base = power;
+        }
+        table
+    })
 }
 
-/// Big-endian bytes, with a leading zero byte when the top bit is set (the SDKs' `padHex`).
-pub(crate) fn pad(n: &BigUint) -> Vec<u8> {
-    let bytes = n.to_bytes_be();
+/// `g^exponent mod N` for a 256-bit exponent (big-endian bytes) from [`g_table`]: one
+/// multiplication per 4-bit digit and no squaring. Each digit's factor is picked by reading all
+/// 16 of its row and keeping one in constant time, so neither the time nor the memory accessed
+/// depends on the exponent.
+fn g_pow_256(exponent: &[u8; 32]) -> Residue {
+    let mut result = FixedMontyForm::one(&GROUP);
+    for (i, row) in g_table().iter().enumerate() {
+        let byte = exponent[31 - i / 2];
+        let digit = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+        let mut factor = Number::ZERO;
+        for (d, entry) in (0u8..).zip(row) {
+            factor.ct_assign(entry, d.ct_eq(&digit));
+        }
+        result *= FixedMontyForm::from_montgomery(factor, &GROUP);
+    }
+    result
+}
+
+/// A number's big-endian bytes without leading zero bytes (zero is one zero byte).
+fn minimal(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[start..]
+}
+
+/// Big-endian bytes of a number, with a leading zero byte when the top bit is set (the SDKs'
+/// `padHex`).
+pub(crate) fn pad(bytes: &[u8]) -> Vec<u8> {
+    let bytes = minimal(bytes);
+    let mut out = Vec::with_capacity(bytes.len() + 1);
     if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        [&[0u8][..], &bytes].concat()
-    } else {
-        bytes
+        out.push(0);
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// The bytes of `number`, big-endian, 384 of them.
+fn bytes_of<const LIMBS: usize>(number: &Uint<LIMBS>) -> Vec<u8> {
+    number.to_be_bytes().as_slice().to_vec()
+}
+
+/// `bytes` (big-endian, any length up to `LIMBS` words) as a number.
+fn number<const LIMBS: usize>(bytes: &[u8]) -> Option<Uint<LIMBS>> {
+    let bytes = minimal(bytes);
+    let size = Uint::<LIMBS>::BYTES;
+    let mut buffer = vec![0u8; size];
+    buffer
+        .get_mut(size.checked_sub(bytes.len())?..)?
+        .copy_from_slice(bytes);
+    Some(Uint::from_be_slice(&buffer))
+}
+
+/// Hexadecimal (either case, odd length allowed) as big-endian bytes.
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = hex
+        .bytes()
+        .map(|c| (c as char).to_digit(16).map(|d| d as u8))
+        .collect::<Option<_>>()?;
+    if digits.is_empty() {
+        return None;
+    }
+    let odd = digits.len() % 2;
+    let mut out = Vec::with_capacity(digits.len() / 2 + 1);
+    if odd == 1 {
+        out.push(digits[0]);
+    }
+    out.extend(digits[odd..].chunks(2).map(|pair| pair[0] << 4 | pair[1]));
+    Some(out)
+}
+
+/// Lowercase hexadecimal of big-endian bytes, without leading zeros (as the SDKs send `SRP_A`).
+fn to_hex(bytes: &[u8]) -> String {
+    let hex: String = minimal(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    match hex.strip_prefix('0') {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => hex,
     }
 }
 
@@ -70,9 +185,10 @@ fn hash(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-/// SHA-256 of the concatenated `parts`, as a number.
-fn hash_number(parts: &[&[u8]]) -> BigUint {
-    BigUint::from_bytes_be(&hash(parts))
+/// `pad(g^x mod N)` for a 256-bit `x` (SHA-256): a password verifier (the device's).
+pub(crate) fn verifier(x: &[u8; 32]) -> Vec<u8> {
+    let x = number::<{ Number::LIMBS }>(x).unwrap_or(Number::ZERO);
+    pad(&bytes_of(&g_pow(&x, 256).retrieve()))
 }
 
 /// Why a password claim could not be computed: Cognito's challenge is unusable.
@@ -94,8 +210,11 @@ pub(crate) enum SrpError {
 
 /// One sign-in's SRP secret `a` and public `A`.
 pub(crate) struct Srp {
-    a: BigUint,
-    big_a: BigUint,
+    a: Number,
+    /// The bound on `a`'s bit length (public: the exponentiations' time depends on it alone).
+    a_bits: u32,
+    /// `A`, big-endian, 384 bytes.
+    big_a: Vec<u8>,
 }
 
 /// What the challenge brings, from the client's point of view.
@@ -115,39 +234,52 @@ pub(crate) struct Challenge<'a> {
     pub timestamp: &'a str,
 }
 
-/// The intermediate values, for the tests' vectors.
+/// The intermediate values (lowercase hex), for the tests' vectors.
 #[derive(Debug)]
 #[cfg_attr(not(test), allow(dead_code))]
 struct Claim {
-    u: BigUint,
-    x: BigUint,
-    s: BigUint,
+    u: String,
+    x: String,
+    s: String,
     key: [u8; 16],
     signature: String,
 }
 
 impl Srp {
-    /// A fresh secret: 128 random bytes mod N (A = 0 mod N is impossible for a in [1, N), and
-    /// refused all the same).
+    /// A fresh secret: 256 random bits (A = 0 mod N is impossible for a in [1, N), and refused
+    /// all the same).
     pub(crate) fn new() -> Result<Srp, SrpError> {
         loop {
-            let mut bytes = [0u8; 128];
+            let mut bytes = [0u8; (SECRET_BITS / 8) as usize];
             aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SrpError::Random)?;
-            if let Some(srp) = Srp::with_secret(BigUint::from_bytes_be(&bytes) % n()) {
+            let secret = number(&bytes).ok_or(SrpError::Random)?;
+            if let Some(srp) = Srp::with_secret(secret, SECRET_BITS) {
                 return Ok(srp);
             }
         }
     }
 
-    /// The SRP of secret `a` (`None` when A = 0 mod N).
-    fn with_secret(a: BigUint) -> Option<Srp> {
-        let big_a = g().modpow(&a, n());
-        (big_a != BigUint::ZERO).then_some(Srp { a, big_a })
+    /// The SRP of secret `a` of at most `a_bits` bits (`None` when A = 0 mod N).
+    fn with_secret(a: Number, a_bits: u32) -> Option<Srp> {
+        let big_a = if a_bits <= 256 {
+            let bytes = bytes_of(&a);
+            let mut low = [0u8; 32];
+            low.copy_from_slice(&bytes[bytes.len() - 32..]);
+            g_pow_256(&low)
+        } else {
+            g_pow(&a, a_bits)
+        }
+        .retrieve();
+        (!bool::from(big_a.is_zero())).then(|| Srp {
+            a,
+            a_bits,
+            big_a: bytes_of(&big_a),
+        })
     }
 
     /// `SRP_A`: A in lowercase hex, unpadded, as the SDKs send it.
     pub(crate) fn srp_a(&self) -> String {
-        self.big_a.to_str_radix(16)
+        to_hex(&self.big_a)
     }
 
     /// `PASSWORD_CLAIM_SIGNATURE` for `challenge`.
@@ -156,12 +288,8 @@ impl Srp {
     }
 
     fn claim(&self, c: &Challenge<'_>) -> Result<Claim, SrpError> {
-        let n = n();
-        let hex = |value: &str, name| {
-            BigUint::parse_bytes(value.as_bytes(), 16).ok_or(SrpError::Malformed(name))
-        };
-        let b = hex(c.srp_b, "SRP_B")?;
-        let salt = hex(c.salt, "SALT")?;
+        let b_bytes = from_hex(c.srp_b).ok_or(SrpError::Malformed("SRP_B"))?;
+        let salt = from_hex(c.salt).ok_or(SrpError::Malformed("SALT"))?;
         // Decoded as the SDKs do (Node's and Python's base64 skip characters outside the
         // alphabet; moto's SECRET_BLOCK is a UUID).
         let block: String = c
@@ -172,11 +300,15 @@ impl Srp {
         let secret_block = STANDARD
             .decode(block)
             .map_err(|_| SrpError::Malformed("SECRET_BLOCK"))?;
-        if &b % n == BigUint::ZERO {
+        // B mod N, for a B of up to twice N's size (a server sends B < N).
+        let b = number::<{ U6144::LIMBS }>(&b_bytes)
+            .ok_or(SrpError::Malformed("SRP_B"))?
+            .rem_vartime(N.as_nz_ref());
+        if bool::from(b.is_zero()) {
             return Err(SrpError::BIsZero);
         }
-        let u = hash_number(&[&pad(&self.big_a), &pad(&b)]);
-        if u == BigUint::ZERO {
+        let u = hash(&[&pad(&self.big_a), &pad(&b_bytes)]);
+        if u == [0u8; 32] {
             return Err(SrpError::UIsZero);
         }
         let pool_name = c
@@ -189,12 +321,21 @@ impl Srp {
             b":",
             c.password.as_bytes(),
         ]);
-        let x = hash_number(&[&pad(&salt), &identity]);
-        let k = hash_number(&[&pad(n), &pad(&g())]);
-        // B − k·g^x mod N, kept non-negative.
-        let kgx = (k * g().modpow(&x, n)) % n;
-        let base = (&b % n + n - kgx) % n;
-        let s = base.modpow(&(&self.a + &u * &x), n);
+        let x = hash(&[&pad(&salt), &identity]);
+        let k = hash(&[&pad(&bytes_of(N.as_ref())), &[2u8]]);
+        let as_number =
+            |bytes: &[u8; 32]| number::<{ Number::LIMBS }>(bytes).unwrap_or(Number::ZERO);
+        let (u_number, x_number) = (as_number(&u), as_number(&x));
+        // B − k·g^x mod N.
+        let kgx = FixedMontyForm::new(&as_number(&k), &GROUP) * g_pow_256(&x);
+        let base = FixedMontyForm::new(&b, &GROUP) - kgx;
+        // a + u·x: at most max(a_bits, 512) + 1 bits, a bound that depends on nothing secret.
+        let ux: Uint<{ 2 * U256::LIMBS }> = u_number
+            .resize::<{ U256::LIMBS }>()
+            .concatenating_mul(&x_number.resize::<{ U256::LIMBS }>());
+        let exponent = self.a.wrapping_add(&ux.resize());
+        let bits = self.a_bits.max(512) + 1;
+        let s = bytes_of(&base.pow_amm_bounded_exp(&exponent, bits).retrieve());
         let mut key = [0u8; 16];
         hkdf::Salt::new(hkdf::HKDF_SHA256, &pad(&u))
             .extract(&pad(&s))
@@ -208,9 +349,9 @@ impl Srp {
         mac.update(c.timestamp.as_bytes());
         let signature = STANDARD.encode(mac.sign().as_ref());
         Ok(Claim {
-            u,
-            x,
-            s,
+            u: to_hex(&u),
+            x: to_hex(&x),
+            s: to_hex(&s),
             key,
             signature,
         })
@@ -251,8 +392,9 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn number(hex: &str) -> BigUint {
-        BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
+    /// A test secret of `bits` bits, from hex.
+    fn secret(hex: &str, bits: u32) -> Srp {
+        Srp::with_secret(number(&from_hex(hex).unwrap()).unwrap(), bits).unwrap()
     }
 
     // The expected values come from scripts/srp-vectors.py, which computes them independently
@@ -262,7 +404,7 @@ mod tests {
 
     #[test]
     fn vector_1_matches_an_independent_computation() {
-        let srp = Srp::with_secret(number(&"0123456789abcdef".repeat(16))).unwrap();
+        let srp = secret(&"0123456789abcdef".repeat(16), 1024);
         let block = STANDARD.encode((0u8..64).collect::<Vec<_>>());
         let challenge = Challenge {
             pool_id: "us-east-1_AbCdEfGhI",
@@ -276,14 +418,14 @@ mod tests {
         let claim = srp.claim(&challenge).unwrap();
         assert_eq!(srp.srp_a(), VECTOR_1_A);
         assert_eq!(
-            claim.u.to_str_radix(16),
+            claim.u,
             "d91fd6c36b40fe323249e43313aa723f306bbee87b870a9c0941f2a9cc6ba94a"
         );
         assert_eq!(
-            claim.x.to_str_radix(16),
+            claim.x,
             "ec13b0eb1ce0247649fd01cdfe40e1624516110fda000f545257ac1ebc939f9c"
         );
-        assert_eq!(claim.s.to_str_radix(16), VECTOR_1_S);
+        assert_eq!(claim.s, VECTOR_1_S);
         assert_eq!(
             claim.key,
             *b"\x50\xaf\x39\xdc\x4f\x1f\xbd\xd0\x76\xe1\x8a\x05\xd5\x0a\x0e\x68"
@@ -297,7 +439,7 @@ mod tests {
     #[test]
     fn vector_2_matches_an_independent_computation() {
         // A salt with leading zero digits, a non-ASCII password, a UUID user id.
-        let srp = Srp::with_secret(number(&"7".repeat(250))).unwrap();
+        let srp = secret(&"7".repeat(250), 1000);
         let block = STANDARD.encode(b"secret block \xff\x00");
         let challenge = Challenge {
             pool_id: "eu-west-1_Zz9",
@@ -311,14 +453,14 @@ mod tests {
         let claim = srp.claim(&challenge).unwrap();
         assert_eq!(srp.srp_a(), VECTOR_2_A);
         assert_eq!(
-            claim.u.to_str_radix(16),
+            claim.u,
             "464fb33da1c7b9688848f1d29e873af100de6a74a2acff6a93db582f21be62ce"
         );
         assert_eq!(
-            claim.x.to_str_radix(16),
+            claim.x,
             "a644d37ba9419bc19a49913a16ed4fc1ecdcedbd2e2918b35a222e115664dc2e"
         );
-        assert_eq!(claim.s.to_str_radix(16), VECTOR_2_S);
+        assert_eq!(claim.s, VECTOR_2_S);
         assert_eq!(
             claim.key,
             *b"\x18\x37\xd6\xc2\x0d\x9e\x0c\x16\x5c\xa5\x25\x7b\x1a\x05\xc4\x0a"
@@ -330,10 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn the_table_and_the_exponentiation_agree() {
+        for seed in [[0u8; 32], [0xff; 32], *b"0123456789abcdef0123456789abcdef"] {
+            let exponent = number::<{ Number::LIMBS }>(&seed).unwrap();
+            assert_eq!(
+                g_pow_256(&seed).retrieve(),
+                g_pow(&exponent, 256).retrieve()
+            );
+            // A 256-bit secret gives the same A through the table as through the ladder.
+            assert_eq!(
+                Srp::with_secret(exponent, 256).map(|s| s.srp_a()),
+                Srp::with_secret(exponent, 1024).map(|s| s.srp_a())
+            );
+        }
+    }
+
+    #[test]
     fn a_server_value_of_zero_mod_n_is_refused() {
         let srp = Srp::new().unwrap();
-        let two_n = (n() * 2u32).to_str_radix(16);
-        for b in ["0", "00", N_HEX_STR, &two_n] {
+        let wide: U6144 = N.as_ref().resize();
+        let two_n = to_hex(&bytes_of(&wide.wrapping_add(&wide)));
+        for b in ["0", "00", N_HEX, &two_n] {
             let challenge = Challenge {
                 pool_id: "us-east-1_AbC",
                 user_id: "alice",
@@ -379,7 +538,8 @@ mod tests {
     fn each_sign_in_has_a_fresh_secret() {
         let (one, two) = (Srp::new().unwrap(), Srp::new().unwrap());
         assert_ne!(one.srp_a(), two.srp_a());
-        assert!(number(&one.srp_a()) < *n());
+        let a = number::<{ Number::LIMBS }>(&from_hex(&one.srp_a()).unwrap()).unwrap();
+        assert!(a < *N.as_ref());
     }
 
     #[test]
@@ -459,9 +619,4 @@ mod tests {
         "6d6487f155c35be3a96d724d523b0fcfdc356fd4bff02a810f2f8731473d317d1586b9cab7dbe567e76f4ceb",
         "3369209244b1320cbf25dad7d0fd0ee1d2cc477fc68068bcecbc8342173a61ba",
     );
-
-    const N_HEX_STR: &str = match std::str::from_utf8(N_HEX) {
-        Ok(s) => s,
-        Err(_) => panic!("N_HEX is ASCII"),
-    };
 }

@@ -72,6 +72,11 @@ impl TokenEndpoint {
         })
     }
 
+    /// The endpoint's host, for spans.
+    pub(crate) fn host(&self) -> &str {
+        self.url.host().unwrap_or_default()
+    }
+
     /// `grant_type=authorization_code` with the PKCE verifier; the client secret, when the app
     /// client has one, as HTTP Basic authentication (as the Cognito documentation shows).
     pub(crate) async fn exchange(

@@ -9,6 +9,7 @@ use crate::error::{Error, Unauthorized};
 use crate::policy::{issued, same_family};
 use crate::profile::Profile;
 use crate::store::{Patch, SessionRow, StoreError, Version, Write};
+use crate::telemetry::{self, Audit, Count, Latency};
 use crate::verify::Claims;
 use crate::{store_error, Service};
 
@@ -46,6 +47,7 @@ impl Refresher<'_> {
         claims: &Claims,
     ) -> Result<Outcome, Error> {
         let sub = claims.sub();
+        let started = std::time::Instant::now();
         // A rotated refresh token that this process could not store replaces the row's (which
         // Cognito may already have invalidated).
         let pending = self.memory.pending(&row);
@@ -61,6 +63,7 @@ impl Refresher<'_> {
                 return Err(self.end(&row, lease, claims, dead).await)
             }
             Err(RefreshFailed::Misconfigured { cause, error }) => {
+                telemetry::count(Count::Misconfigured(telemetry::slug(&cause)));
                 if self.memory.first_report(&cause) {
                     tracing::error!(sub, %cause, error = %crate::error::Chain(&error), "Cognito refused the refresh because of this function's configuration; the session was kept");
                 } else {
@@ -145,6 +148,7 @@ impl Refresher<'_> {
         };
         let rotated = refreshed.refresh_token.is_some();
         self.commit(&row, lease, claims, refreshed, rotated).await?;
+        telemetry::latency(Latency::Refresh, started.elapsed());
         if pending.is_some() || rotated {
             self.memory.forget(&row);
         }
@@ -217,9 +221,9 @@ impl Refresher<'_> {
         };
         let written = match self.recording(row, binding) {
             Ok(patch) => {
-                let expected = lease.version();
+                let expected = [Some(lease.version())];
                 let cleanup = self.budget.cleanup();
-                self.update(cleanup, row.key(), Some(&expected), &patch)
+                self.update(cleanup, row.key(), &expected, &patch)
                     .await
                     .map_err(|e| store_error(e, "binding the session"))
             }
@@ -235,10 +239,29 @@ impl Refresher<'_> {
     /// holds that token.
     async fn end(&self, row: &SessionRow, lease: &Lease, claims: &Claims, dead: Dead) -> Error {
         let sub = claims.sub();
+        let audit = Audit {
+            reason: Some(dead.code()),
+            sub: Some(sub),
+            family: claims.origin_jti(),
+            warn: dead == Dead::Reused,
+            ..Audit::default()
+        };
         if dead == Dead::Reused {
-            tracing::warn!(sub, reason = %dead, "Cognito reports reuse of a rotated-out refresh token: possible token theft; ending the session");
+            telemetry::count(Count::RefreshTokenReuse);
+            telemetry::count(Count::Ended("reuse"));
+            telemetry::audit(
+                "session_ended",
+                "Cognito reports reuse of a rotated-out refresh token: possible token theft; \
+                 ending the session",
+                audit,
+            );
         } else {
-            tracing::info!(sub, reason = %dead, "Cognito refused the refresh token; ending the session");
+            telemetry::count(Count::Ended("revoked"));
+            telemetry::audit(
+                "session_ended",
+                "Cognito refused the refresh token; ending the session",
+                audit,
+            );
         }
         self.memory.forget(row);
         let mut expected = Some(lease.version());
@@ -294,7 +317,7 @@ impl Refresher<'_> {
         loop {
             let cleanup = self.budget.cleanup();
             let error = match self
-                .update(cleanup, row.key(), expected.as_ref(), &patch)
+                .update(cleanup, row.key(), std::slice::from_ref(&expected), &patch)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -343,18 +366,16 @@ impl Refresher<'_> {
         }
     }
 
-    /// Gives the lease up without a refresh: the row gets back the version it had before it,
-    /// and is then exactly as it was.
+    /// Gives the lease up without a refresh: the row gets back the version the lease expected,
+    /// and is then as it was (a row that had no version gets the guessed one, see the module
+    /// docs).
     pub(super) async fn release(&self, row: &SessionRow, lease: &Lease) {
         let mut patch = Patch::new(lease.before.clone());
         patch.lease_id = Write::Remove;
         patch.lease_until_ms = Write::Remove;
-        let expected = lease.version();
+        let expected = [Some(lease.version())];
         let cleanup = self.budget.cleanup();
-        if let Err(error) = self
-            .update(cleanup, row.key(), Some(&expected), &patch)
-            .await
-        {
+        if let Err(error) = self.update(cleanup, row.key(), &expected, &patch).await {
             tracing::warn!(sub = row.sub.as_str(), error = %crate::error::Chain(&error), "could not release the refresh lease; it lapses by itself");
         }
     }

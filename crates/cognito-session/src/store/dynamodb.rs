@@ -159,6 +159,78 @@ impl DynamoDbStore {
         row
     }
 
+    /// `UpdateItem` of `patch`, if the item's version is any of `expected`.
+    async fn update_where(
+        &self,
+        key: SessionKey<'_>,
+        expected: &[Option<&Version>],
+        patch: &Patch,
+    ) -> Result<SessionRow, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)?))
+            .expression_attribute_names("#pk", &self.partition_key)
+            .expression_attribute_names("#ver", VERSION)
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        // One alternative per expected version: `#ver = :e0`, or `attribute_not_exists(#ver)`
+        // for "no version".
+        let mut versions = Vec::new();
+        for (i, version) in expected.iter().enumerate() {
+            match version {
+                Some(version) => {
+                    versions.push(format!("#ver = :e{i}"));
+                    update = update
+                        .expression_attribute_values(format!(":e{i}"), string(version.as_str()));
+                }
+                None => versions.push("attribute_not_exists(#ver)".to_owned()),
+            }
+        }
+        if versions.is_empty() {
+            // Nothing is expected: a condition that no item meets.
+            versions.push("attribute_not_exists(#pk)".to_owned());
+        }
+        update = update.condition_expression(format!(
+            "attribute_exists(#pk) AND ({})",
+            versions.join(" OR ")
+        ));
+        let (mut set, mut remove) = (Vec::new(), Vec::new());
+        for (name, value) in writes(patch) {
+            // `#ra` for `refreshed_at`, `:ra` its value: readable in request logs.
+            let alias = alias(name);
+            if name != VERSION {
+                update = update.expression_attribute_names(format!("#{alias}"), name);
+            }
+            match value {
+                Some(value) => {
+                    set.push(format!("#{alias} = :{alias}"));
+                    update = update.expression_attribute_values(format!(":{alias}"), value);
+                }
+                None => remove.push(format!("#{alias}")),
+            }
+        }
+        let mut expression = Vec::new();
+        if !set.is_empty() {
+            expression.push(format!("SET {}", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expression.push(format!("REMOVE {}", remove.join(", ")));
+        }
+        let output = update
+            .update_expression(expression.join(" "))
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    self.conflict(key, failed.item())
+                }
+                _ => self.error("update a session", error),
+            })?;
+        Ok(self.row_from(key, output.attributes.as_ref().unwrap_or(&Item::new())))
+    }
+
     /// The conflict of a failed condition: the item as it was (`None`: there was none).
     fn conflict(&self, key: SessionKey<'_>, item: Option<&Item>) -> StoreError {
         let current = item.filter(|i| !i.is_empty());
@@ -344,58 +416,18 @@ impl SessionStore for DynamoDbStore {
         expected: Option<&'a Version>,
         patch: &'a Patch,
     ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        Box::pin(async move { self.update_where(key, &[expected], patch).await })
+    }
+
+    fn update_any<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: &'a [Option<Version>],
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
         Box::pin(async move {
-            let mut update = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(key)?))
-                .expression_attribute_names("#pk", &self.partition_key)
-                .expression_attribute_names("#ver", VERSION)
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            update = match expected {
-                Some(version) => update
-                    .condition_expression("attribute_exists(#pk) AND #ver = :expected")
-                    .expression_attribute_values(":expected", string(version.as_str())),
-                None => update
-                    .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#ver)"),
-            };
-            let (mut set, mut remove) = (Vec::new(), Vec::new());
-            for (name, value) in writes(patch) {
-                // `#ra` for `refreshed_at`, `:ra` its value: readable in request logs.
-                let alias = alias(name);
-                if name != VERSION {
-                    update = update.expression_attribute_names(format!("#{alias}"), name);
-                }
-                match value {
-                    Some(value) => {
-                        set.push(format!("#{alias} = :{alias}"));
-                        update = update.expression_attribute_values(format!(":{alias}"), value);
-                    }
-                    None => remove.push(format!("#{alias}")),
-                }
-            }
-            let mut expression = Vec::new();
-            if !set.is_empty() {
-                expression.push(format!("SET {}", set.join(", ")));
-            }
-            if !remove.is_empty() {
-                expression.push(format!("REMOVE {}", remove.join(", ")));
-            }
-            let output = update
-                .update_expression(expression.join(" "))
-                .send()
-                .await
-                .map_err(|error| match error.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                        self.conflict(key, failed.item())
-                    }
-                    _ => self.error("update a session", error),
-                })?;
-            Ok(self.row_from(key, output.attributes.as_ref().unwrap_or(&Item::new())))
+            let expected: Vec<Option<&Version>> = expected.iter().map(Option::as_ref).collect();
+            self.update_where(key, &expected, patch).await
         })
     }
 

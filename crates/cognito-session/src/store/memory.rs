@@ -34,6 +34,22 @@ impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut Rows) -> T) -> T {
         f(&mut self.rows.lock().unwrap_or_else(|p| p.into_inner()))
     }
+
+    /// Applies `patch` to the record at `key` if `expected` accepts its version.
+    fn apply(
+        &self,
+        key: SessionKey<'_>,
+        expected: impl Fn(Option<&Version>) -> bool,
+        patch: &Patch,
+    ) -> Result<SessionRow, StoreError> {
+        self.with(|rows| match rows.get_mut(&owned(key)) {
+            Some(row) if expected(row.version.as_ref()) => {
+                patch.apply(row);
+                Ok(row.clone())
+            }
+            current => Err(StoreError::Conflict(current.map(|r| Box::new(r.clone())))),
+        })
+    }
 }
 
 impl SessionStore for MemoryStore {
@@ -63,15 +79,18 @@ impl SessionStore for MemoryStore {
         expected: Option<&'a Version>,
         patch: &'a Patch,
     ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
-        Box::pin(async move {
-            self.with(|rows| match rows.get_mut(&owned(key)) {
-                Some(row) if row.version.as_ref() == expected => {
-                    patch.apply(row);
-                    Ok(row.clone())
-                }
-                current => Err(StoreError::Conflict(current.map(|r| Box::new(r.clone())))),
-            })
-        })
+        Box::pin(async move { self.apply(key, |v| v == expected, patch) })
+    }
+
+    fn update_any<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: &'a [Option<Version>],
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        Box::pin(
+            async move { self.apply(key, |v| expected.iter().any(|e| e.as_ref() == v), patch) },
+        )
     }
 
     fn delete<'a>(

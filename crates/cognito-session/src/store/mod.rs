@@ -151,6 +151,58 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         key: SessionKey<'a>,
         expected: Option<&'a Version>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Like [`update`](Self::update), if the record's version is any of `expected` (`None` in
+    /// it: also a record without a version). The refresh's first write uses it: it expects the
+    /// version its token's login gave the row, or none (a row written by the seed), so that
+    /// either costs one write.
+    ///
+    /// Provided: one [`update`](Self::update) per version a conflict shows, so a store that
+    /// implements only the five methods above stays correct (each write is still a
+    /// compare-and-set), at one more write for a row without a version. Both built-in stores
+    /// check the whole list in one write; a store that can should do the same.
+    ///
+    /// ```
+    /// use cognito_session::store::{MemoryStore, Patch, SessionRow, SessionStore, Version};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::default();
+    /// let seed = SessionRow::new("user-sub", "refresh-token", 1_700_000_000, None);
+    /// store.put(&seed).await.unwrap();
+    /// // Either version 'v1' or none: the seed's row has none.
+    /// let expected = [Some(Version::new("v1")), None];
+    /// let patch = Patch::new(Some(Version::new("v2")));
+    /// let written = store.update_any(seed.key(), &expected, &patch).await.unwrap();
+    /// assert_eq!(written.version, Some(Version::new("v2")));
+    /// // Now at 'v2', which is not expected: a conflict carrying the record.
+    /// assert!(store.update_any(seed.key(), &expected, &patch).await.is_err());
+    /// # });
+    /// ```
+    fn update_any<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: &'a [Option<Version>],
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        Box::pin(async move {
+            let Some(mut next) = expected.first() else {
+                let current = self.load(key).await?;
+                return Err(StoreError::Conflict(current.map(Box::new)));
+            };
+            let mut tries = expected.len();
+            loop {
+                match self.update(key, next.as_ref(), patch).await {
+                    Err(StoreError::Conflict(Some(current))) if tries > 1 => {
+                        match expected.iter().find(|v| **v == current.version) {
+                            Some(version) => next = version,
+                            None => return Err(StoreError::Conflict(Some(current))),
+                        }
+                        tries -= 1;
+                    }
+                    other => return other,
+                }
+            }
+        })
+    }
 }
 
 /// A shared store is a store, so the code that builds [`Sessions`](crate::Sessions) can keep a
@@ -197,5 +249,14 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
         expected: Option<&'a Version>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         (**self).delete(key, expected)
+    }
+
+    fn update_any<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: &'a [Option<Version>],
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        (**self).update_any(key, expected, patch)
     }
 }

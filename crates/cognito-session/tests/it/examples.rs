@@ -73,6 +73,9 @@ fn body(response: &Value) -> Value {
 fn env(s: &Setup) -> Vec<(&'static str, String)> {
     let mut env = s.function_env(&s.pool.moto.url);
     env.push(("ALLOWED_ORIGINS", "https://app.example.com".into()));
+    // The managed-login fake's token endpoint (moto behind it) can take over the default 2 s on a
+    // loaded 2-core machine.
+    env.push(("SESSION_OPERATION_TIMEOUT", "8".into()));
     env
 }
 

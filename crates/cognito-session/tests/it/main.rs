@@ -21,6 +21,7 @@ mod outages;
 mod round_trips;
 mod sign_in;
 mod store_conformance;
+mod telemetry;
 mod token_cache;
 mod verifier;
 

@@ -4,13 +4,15 @@
 //! taking any store.
 //!
 //! The refresh protocol relies on exactly these rules: an update or delete acts only at the
-//! expected version ("no version" included), a failed condition changes nothing and returns the
-//! record as it is, and of concurrent writers expecting one version exactly one wins.
+//! expected version ("no version" included; `update_any`: at any of a list of them), a failed
+//! condition changes nothing and returns the record as it is, and of concurrent writers
+//! expecting one version exactly one wins. `five_methods` is a store that implements only the
+//! required methods: the provided `update_any` obeys the rules too.
 
 use std::sync::Arc;
 
 use cognito_session::store::{
-    DynamoDbStore, MemoryStore, Patch, SessionKey, SessionRow, SessionStore, StoreError,
+    BoxFuture, DynamoDbStore, MemoryStore, Patch, SessionKey, SessionRow, SessionStore, StoreError,
     StoredToken, Version, Write,
 };
 use testkit::{Pool, PoolOptions};
@@ -172,6 +174,91 @@ pub async fn update_of_a_missing_record_is_a_conflict_without_a_record(s: &Subje
     );
 }
 
+pub async fn update_any_applies_at_any_expected_version_no_version_included(s: &Subject) {
+    let key = s.key("update-any", "a");
+    let guess = [Some(v("v1")), None];
+    // A row without a version (the seed's): "v1 or none" matches it.
+    s.store.put(&s.record(key, "rt", None)).await.unwrap();
+    let written = s
+        .store
+        .update_any(key, &guess, &touch(Some("lease"), 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (written.last_seen, written.version.clone()),
+        (Some(5), Some(v("lease")))
+    );
+    // At "lease", neither is expected: a conflict carrying the record, nothing changed.
+    let current = conflict(s.store.update_any(key, &guess, &touch(Some("v9"), 6)).await);
+    assert_eq!(current.as_ref(), Some(&written));
+    // Back at "v1": matched again.
+    s.store
+        .update(key, Some(&v("lease")), &touch(Some("v1"), 7))
+        .await
+        .unwrap();
+    let written = s
+        .store
+        .update_any(key, &guess, &touch(Some("v2"), 8))
+        .await
+        .unwrap();
+    assert_eq!(written.version, Some(v("v2")));
+    // A list without "none" does not match a row without a version.
+    let other = s.key("update-any-none", "a");
+    let seed = s.record(other, "rt", None);
+    s.store.put(&seed).await.unwrap();
+    let current = conflict(
+        s.store
+            .update_any(
+                other,
+                &[Some(v("v1")), Some(v("v2"))],
+                &touch(Some("v3"), 9),
+            )
+            .await,
+    );
+    assert_eq!(current, Some(seed));
+    // A missing record: a conflict without a record, nothing created.
+    let missing = s.key("update-any-missing", "a");
+    assert_eq!(
+        conflict(
+            s.store
+                .update_any(missing, &guess, &touch(Some("v3"), 1))
+                .await
+        ),
+        None
+    );
+    assert_eq!(s.store.load(missing).await.unwrap(), None);
+}
+
+pub async fn concurrent_update_any_of_a_row_without_version_has_exactly_one_winner(s: &Subject) {
+    const RACERS: usize = 6;
+    let key = s.key("racers-any", "a");
+    s.store.put(&s.record(key, "rt", None)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let store = s.store.clone();
+        let per_device = s.per_device;
+        tasks.push(tokio::spawn(async move {
+            let key = SessionKey {
+                sub: "racers-any",
+                session: per_device.then_some("a"),
+            };
+            let mut patch = Patch::new(Some(Version::new(format!("lease.{i}"))));
+            patch.lease_id = Write::Set(format!("racer-{i}"));
+            let guess = [Some(Version::new(format!("guess-{i}"))), None];
+            store.update_any(key, &guess, &patch).await
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(StoreError::Conflict(Some(_))) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one takes a row without a version");
+}
+
 pub async fn delete_at_the_right_version_removes_the_record(s: &Subject) {
     let key = s.key("delete-right", "a");
     s.store.put(&s.record(key, "rt", Some("v1"))).await.unwrap();
@@ -312,7 +399,53 @@ macro_rules! conformance {
     };
 }
 
-conformance!(memory, dynamodb, dynamodb_sort_key; [
+/// A store with only the five required methods (the memory store underneath): the provided
+/// `update_any` must obey the same rules.
+#[derive(Debug)]
+struct FiveMethods(MemoryStore);
+
+impl SessionStore for FiveMethods {
+    fn load<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+    ) -> BoxFuture<'a, Result<Option<SessionRow>, StoreError>> {
+        self.0.load(key)
+    }
+
+    fn list<'a>(&'a self, sub: &'a str) -> BoxFuture<'a, Result<Vec<SessionRow>, StoreError>> {
+        self.0.list(sub)
+    }
+
+    fn put<'a>(&'a self, record: &'a SessionRow) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.put(record)
+    }
+
+    fn update<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+        patch: &'a Patch,
+    ) -> BoxFuture<'a, Result<SessionRow, StoreError>> {
+        self.0.update(key, expected, patch)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        key: SessionKey<'a>,
+        expected: Option<&'a Version>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.delete(key, expected)
+    }
+}
+
+async fn five_methods() -> Subject {
+    Subject {
+        store: Arc::new(FiveMethods(MemoryStore::default())),
+        per_device: true,
+    }
+}
+
+conformance!(memory, dynamodb, dynamodb_sort_key, five_methods; [
     create_replaces_and_load_returns_what_was_put,
     update_at_the_right_version_applies_the_patch_and_returns_the_record,
     update_at_a_wrong_version_changes_nothing_and_returns_the_current_record,
@@ -321,5 +454,7 @@ conformance!(memory, dynamodb, dynamodb_sort_key; [
     delete_at_the_right_version_removes_the_record,
     delete_at_a_wrong_version_keeps_the_record_and_returns_it,
     list_returns_every_record_of_the_user_and_only_theirs,
-    concurrent_updates_of_one_version_have_exactly_one_winner
+    concurrent_updates_of_one_version_have_exactly_one_winner,
+    update_any_applies_at_any_expected_version_no_version_included,
+    concurrent_update_any_of_a_row_without_version_has_exactly_one_winner
 ]);

@@ -1,5 +1,6 @@
 //! 6. Refresh-token rotation: reuse ends the session, a lost commit does not.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -25,9 +26,12 @@ async fn refresh_token_reuse_ends_the_session_as_possible_theft() {
     let (sub, login) = s.logged_in("reused").await;
     let original = login.refresh_token().unwrap().to_owned();
     fake.register(&original, login.access_token().unwrap());
+    let metrics = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = metrics.clone();
     let sessions = builder_via(&s, &proxy.url)
         .await
         .refresh_token_rotation(true)
+        .metrics_sink(move |line| sink.lock().unwrap().push(line.to_owned()))
         .build()
         .await
         .unwrap();
@@ -50,6 +54,12 @@ async fn refresh_token_reuse_ends_the_session_as_possible_theft() {
             .any(|l| l.contains("possible token theft") && l.contains(&sub)),
         "a warning names possible token theft: {warnings:#?}"
     );
+    // Its own metric (the template's alarm watches it), and the session's end by reuse.
+    let last: serde_json::Value =
+        serde_json::from_str(metrics.lock().unwrap().last().expect("an EMF line")).unwrap();
+    assert_eq!(last["RefreshTokenReuse"], 1.0, "{last}");
+    assert_eq!(last["SessionEnded"], 1.0, "{last}");
+    assert_eq!(last["reason"], "reuse", "{last}");
 }
 
 async fn s_refused(sessions: &cognito_session::Sessions, token: &str) -> cognito_session::Error {
