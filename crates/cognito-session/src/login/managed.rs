@@ -180,7 +180,7 @@ impl Sessions {
         let begin = self.begin(return_to, self.budget(None));
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), begin)
+            .invocation(ClientInfo::default(), Box::pin(begin))
             .await
     }
 
@@ -276,7 +276,10 @@ impl Sessions {
             };
             self.inner
                 .telemetry
-                .invocation(client, tracing::Instrument::instrument(work, span))
+                .invocation(
+                    client,
+                    Box::pin(tracing::Instrument::instrument(work, span)),
+                )
                 .await
         }
     }
