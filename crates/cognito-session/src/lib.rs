@@ -84,6 +84,7 @@
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
 //! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated) that unsafe requests (`POST`, `PUT`, `DELETE`...) may come from besides the request's own: [`SessionLayer`] and [`Sessions::logout`] refuse (403) the others (CSRF, on by default; [`SessionsBuilder::csrf`]) |
 //! | `POWERTOOLS_METRICS_DISABLED`, `POWERTOOLS_METRICS_NAMESPACE`, `POWERTOOLS_SERVICE_NAME` | EMF metrics (on in Lambda, where `AWS_LAMBDA_FUNCTION_NAME` is set; `true` turns them off), their namespace (default `CognitoSession`) and `service` dimension (default the function's name): [`SessionsBuilder::metrics`] |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: metrics are on where it is set, and it is their default `service` dimension |
 //! | `SESSION_AUDIT_CLIENT_INFO` | `false`: no client address or user agent in audit events ([`SessionsBuilder::audit_client_info`]) |
 //! | `SESSION_OPERATION_TIMEOUT` | seconds (default 2, fractions allowed): each DynamoDB or Cognito operation (retries included) and token-endpoint call; the Lambda deadline bounds them too ([`SessionsBuilder::operation_timeout`]) |
 //! | `SESSION_REPLACED_TOKEN_GRACE` | seconds (default 60, `0` allowed) after a refresh during which an older expired token of the login still counts; afterwards it is refused ([`Unauthorized::Replaced`], [`SessionsBuilder::replaced_token_grace`]) |
