@@ -6,6 +6,9 @@
 #   scripts/node-build.sh aarch64    the same for arm64 (see scripts/node-cross.sh)
 #   scripts/node-build.sh debug      a quick debug build for this machine, for development
 #
+# NODE_PROFILE=node-ci builds the glibc-versioned addon unoptimised, for CI's tests (default
+# `node`, the release profile the packages ship).
+#
 # The glibc-versioned targets need cargo-zigbuild (crates.io) and zig (the `ziglang` package on
 # PyPI, in .venv): both are installed here when missing.
 set -euo pipefail
@@ -41,8 +44,9 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1; then
 fi
 rustup target list --installed | grep -q "^$triple\$" || rustup target add "$triple"
 # cargo-zigbuild finds zig as `python3 -m ziglang` when no `zig` is on PATH: the .venv's.
-PATH="$PWD/.venv/bin:$PATH" cargo zigbuild --quiet --profile node -p cognito-session-node \
+profile=${NODE_PROFILE:-node}
+PATH="$PWD/.venv/bin:$PATH" cargo zigbuild --quiet --profile "$profile" -p cognito-session-node \
   --target "$triple.$GLIBC"
 out=$npm_dir/linux-$node_arch-gnu/cognito-session.linux-$node_arch-gnu.node
-cp "$target_dir/$triple/node/libcognito_session_node.so" "$out"
+cp "$target_dir/$triple/$profile/libcognito_session_node.so" "$out"
 echo "$out"

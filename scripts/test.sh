@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --quiet -p cognito-jwt -p cognito-session --doc
+cargo test --quiet -p cognito-jwt -p cognito-session -p cognito-session-cli --doc
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

@@ -87,62 +87,17 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, Failure> {
 
 async fn create(args: CreateArgs) -> Result<(), Failure> {
     let client = aws_sdk_dynamodb::Client::new(&aws().await);
-    let mut request = client
-        .create_table()
-        .table_name(&args.table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(&args.partition_key)?)
-        .key_schema(key(&args.partition_key, KeyType::Hash)?);
-    if let Some(sort_key) = &args.sort_key {
-        request = request
-            .attribute_definitions(attribute(sort_key)?)
-            .key_schema(key(sort_key, KeyType::Range)?);
+    let created = ensure(
+        &client,
+        &args.table,
+        &args.partition_key,
+        args.sort_key.as_deref(),
+        Duration::from_secs(args.wait),
+    )
+    .await?;
+    if let Created::Exists { differences } = created {
+        return existing(&args, differences);
     }
-    match request.send().await {
-        Ok(_) => {}
-        Err(SdkError::ServiceError(service))
-            if service.err().code() == Some("ResourceInUseException") =>
-        {
-            return existing(&client, &args).await;
-        }
-        Err(e) => return Err(sdk_failure(&format!("creating table {:?}", args.table), e)),
-    }
-
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
-    loop {
-        let described = client
-            .describe_table()
-            .table_name(&args.table)
-            .send()
-            .await
-            .map_err(|e| sdk_failure("waiting for the table", e))?;
-        let status = described.table().and_then(|t| t.table_status());
-        if status == Some(&TableStatus::Active) {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::unavailable(format!(
-                "table {:?} is not ACTIVE after {} s (status {status:?}); TTL not enabled yet",
-                args.table, args.wait
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-
-    client
-        .update_time_to_live()
-        .table_name(&args.table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()
-                .map_err(|e| Failure::config(e.to_string()))?,
-        )
-        .send()
-        .await
-        .map_err(|e| sdk_failure("enabling TTL", e))?;
-
     print(&json!({
         "table": args.table,
         "status": "ACTIVE",
@@ -154,35 +109,88 @@ async fn create(args: CreateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What [`ensure`] did.
+#[derive(Debug)]
+pub(crate) enum Created {
+    /// The table was created, is ACTIVE, and has TTL on `expires_at`.
+    Created,
+    /// It existed already (and was left unchanged): how it differs from the asked schema
+    /// ([`schema_differences`]); none when it is what the library needs.
+    Exists { differences: Vec<String> },
+}
+
+/// The session table as `table create` makes it: on-demand, string keys, waited for until
+/// ACTIVE (at most `wait`), then TTL on `expires_at`. A table that exists already is described,
+/// never changed. `dev` sets up its table with this too.
+pub(crate) async fn ensure(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition_key: &str,
+    sort_key: Option<&str>,
+    wait: Duration,
+) -> Result<Created, Failure> {
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(partition_key)?)
+        .key_schema(key(partition_key, KeyType::Hash)?);
+    if let Some(sort_key) = sort_key {
+        request = request
+            .attribute_definitions(attribute(sort_key)?)
+            .key_schema(key(sort_key, KeyType::Range)?);
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(SdkError::ServiceError(service))
+            if service.err().code() == Some("ResourceInUseException") =>
+        {
+            let differences = differences(client, table, partition_key, sort_key).await?;
+            return Ok(Created::Exists { differences });
+        }
+        Err(e) => return Err(sdk_failure(&format!("creating table {table:?}"), e)),
+    }
+
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| sdk_failure("waiting for the table", e))?;
+        let status = described.table().and_then(|t| t.table_status());
+        if status == Some(&TableStatus::Active) {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::unavailable(format!(
+                "table {table:?} is not ACTIVE after {} s (status {status:?}); TTL not enabled yet",
+                wait.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| Failure::config(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_failure("enabling TTL", e))?;
+    Ok(Created::Created)
+}
+
 /// `table create` on a table that already exists: nothing to do when it has the schema the
 /// library needs (exit 0), else every difference, each with its fix (exit 2). Nothing is changed.
-async fn existing(client: &aws_sdk_dynamodb::Client, args: &CreateArgs) -> Result<(), Failure> {
-    let described = client
-        .describe_table()
-        .table_name(&args.table)
-        .send()
-        .await
-        .map_err(|e| {
-            sdk_failure(
-                &format!("describing the existing table {:?}", args.table),
-                e,
-            )
-        })?;
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&args.table)
-        .send()
-        .await
-        .map_err(|e| sdk_failure(&format!("reading the TTL of table {:?}", args.table), e))?;
-    let differences = match described.table() {
-        Some(table) => schema_differences(
-            table,
-            ttl.time_to_live_description(),
-            &args.partition_key,
-            args.sort_key.as_deref(),
-        ),
-        None => vec!["DynamoDB described no table".to_owned()],
-    };
+fn existing(args: &CreateArgs, differences: Vec<String>) -> Result<(), Failure> {
     print(&json!({
         "table": args.table,
         "status": "exists",
@@ -197,6 +205,37 @@ async fn existing(client: &aws_sdk_dynamodb::Client, args: &CreateArgs) -> Resul
         args.table,
         differences.join("; ")
     )))
+}
+
+/// How the existing table `table` differs from the asked schema (`DescribeTable`,
+/// `DescribeTimeToLive`).
+async fn differences(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition_key: &str,
+    sort_key: Option<&str>,
+) -> Result<Vec<String>, Failure> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| sdk_failure(&format!("describing the existing table {table:?}"), e))?;
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| sdk_failure(&format!("reading the TTL of table {table:?}"), e))?;
+    Ok(match described.table() {
+        Some(described) => schema_differences(
+            described,
+            ttl.time_to_live_description(),
+            partition_key,
+            sort_key,
+        ),
+        None => vec!["DynamoDB described no table".to_owned()],
+    })
 }
 
 /// How an existing table differs from the session table the library needs: partition key

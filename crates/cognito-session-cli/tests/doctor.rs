@@ -771,3 +771,97 @@ async fn doctor_checks_managed_login_against_the_app_client_and_the_pool_domain(
         .unwrap()
         .contains("COGNITO_DOMAIN"));
 }
+
+/// Sets the app client's explicit auth flows (moto stores them, though it enforces none).
+async fn set_flows(pool: &Pool, flows: &[ExplicitAuthFlowsType]) {
+    pool.cognito
+        .update_user_pool_client()
+        .user_pool_id(&pool.pool_id)
+        .client_id(&pool.client_id)
+        .set_explicit_auth_flows(Some(flows.to_vec()))
+        .send()
+        .await
+        .expect("update the app client's flows");
+}
+
+#[tokio::test]
+async fn doctor_checks_the_sign_in_flow_against_the_app_clients_auth_flows() {
+    use ExplicitAuthFlowsType::{AllowRefreshTokenAuth, AllowUserPasswordAuth, AllowUserSrpAuth};
+    let pool = Pool::new(PoolOptions::default()).await;
+    enable_ttl(&pool).await;
+
+    // SRP only, as many clients are: SIGN_IN_FLOW=password fails, naming both ways out.
+    set_flows(&pool, &[AllowUserSrpAuth, AllowRefreshTokenAuth]).await;
+    let (output, json) = run(&pool, &[("SIGN_IN_FLOW", "password")], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert_eq!(
+        with_status(&json, "fail"),
+        set(&["client.sign_in_flow"]),
+        "{json:#}"
+    );
+    let flow = line(&json, "client.sign_in_flow");
+    assert!(
+        flow["message"]
+            .as_str()
+            .unwrap()
+            .contains("ALLOW_USER_PASSWORD_AUTH is not among"),
+        "{flow:#}"
+    );
+    let fix = flow["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("add ALLOW_USER_PASSWORD_AUTH") && fix.contains("SIGN_IN_FLOW=srp"),
+        "{fix}"
+    );
+    // The same client with SRP (set, or the default): allowed.
+    for extra in [&[("SIGN_IN_FLOW", "srp")][..], &[]] {
+        let (_, json) = run(&pool, extra, &[]).await;
+        assert_eq!(
+            line(&json, "client.sign_in_flow")["status"],
+            "ok",
+            "{json:#}"
+        );
+    }
+    // Named by the flag when it came from the flag.
+    let (_, json) = run(&pool, &[], &["--sign-in-flow", "user_password_auth"]).await;
+    assert!(line(&json, "client.sign_in_flow")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("--sign-in-flow=srp"));
+
+    // Password only: SIGN_IN_FLOW=srp fails; unset, it is only INFO (the function may use
+    // managed login alone), saying what to do if it does sign users in.
+    set_flows(&pool, &[AllowUserPasswordAuth, AllowRefreshTokenAuth]).await;
+    let (output, json) = run(&pool, &[("SIGN_IN_FLOW", "srp")], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert!(line(&json, "client.sign_in_flow")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("add ALLOW_USER_SRP_AUTH"));
+    let (_, json) = run(&pool, &[], &[]).await;
+    let flow = line(&json, "client.sign_in_flow");
+    assert_eq!(flow["status"], "info", "{json:#}");
+    assert!(flow["message"]
+        .as_str()
+        .unwrap()
+        .contains("SIGN_IN_FLOW=password"));
+    assert!(!with_status(&json, "fail").contains("client.sign_in_flow"));
+
+    // Neither flow, nor refresh: both fail, each with its fix.
+    set_flows(&pool, &[ExplicitAuthFlowsType::AllowCustomAuth]).await;
+    let (output, json) = run(&pool, &[("SIGN_IN_FLOW", "password")], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert_eq!(
+        with_status(&json, "fail"),
+        set(&["client.refresh_flow", "client.sign_in_flow"]),
+        "{json:#}"
+    );
+    assert!(!line(&json, "client.sign_in_flow")["fix"]
+        .as_str()
+        .unwrap()
+        .contains("or set"));
+
+    // A value the library refuses is a configuration failure of its own.
+    let (output, json) = run(&pool, &[("SIGN_IN_FLOW", "user_auth")], &[]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    assert!(with_status(&json, "fail").contains("config.sign_in_flow"));
+}

@@ -9,6 +9,9 @@
 //! per-call entry into the runtime, which a Lambda handler pays once per invocation, not per
 //! `session()`.
 //!
+//! `*_metrics*`: the same requests with EMF metrics on (one line built per request, into a sink
+//! that discards it), to set beside the rows without.
+//!
 //! `session_mode_sealed_profile_*`: session mode with encryption on and a profile stored in the
 //! row (sealed), as `Sessions::start` writes it from an ID token: `_untouched` when the app does
 //! not ask for the profile, `_read` when it calls `Session::profile()` on every request.
@@ -138,6 +141,38 @@ fn bench(c: &mut Criterion) {
     let session_mode = build(SessionValidation::Session, 0);
     let token_mode_cached = build(SessionValidation::Token, 1024);
     let session_mode_cached = build(SessionValidation::Session, 1024);
+    // The same with EMF metrics on, written to a sink that only keeps the line's length (the
+    // cost of building the line, not of stdout).
+    let metered = |validation: SessionValidation, cache: usize| {
+        let store = MemoryStore::default();
+        runtime
+            .block_on(store.put(&SessionRow::new(
+                "sub-1",
+                "refresh",
+                now as i64,
+                Some("family-1".into()),
+            )))
+            .unwrap();
+        runtime
+            .block_on(
+                Sessions::builder()
+                    .client_id(CLIENT)
+                    .user_pool_id(POOL)
+                    .jwks(jwks.clone())
+                    .validation(validation)
+                    .token_cache(cache)
+                    .store(store)
+                    .cognito_client(cognito_client())
+                    .metrics_sink(|line| {
+                        black_box(line.len());
+                    })
+                    .build(),
+            )
+            .unwrap()
+    };
+    let token_mode_metered = metered(SessionValidation::Token, 0);
+    let token_mode_cached_metered = metered(SessionValidation::Token, 1024);
+    let session_mode_cached_metered = metered(SessionValidation::Session, 1024);
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "cookie",
@@ -149,6 +184,9 @@ fn bench(c: &mut Criterion) {
         &session_mode,
         &token_mode_cached,
         &session_mode_cached,
+        &token_mode_metered,
+        &token_mode_cached_metered,
+        &session_mode_cached_metered,
     ] {
         runtime
             .block_on(sessions.session("token", &headers))
@@ -227,6 +265,35 @@ fn bench(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // Metrics on (issue 21): the same requests as the rows above, one EMF line each.
+    group.bench_function("session_token_mode_uncached_metrics", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(token_mode_metered.session("token", black_box(&headers)))
+                .unwrap()
+        })
+    });
+    group.bench_function("session_token_mode_cached_metrics_polled", |b| {
+        b.iter(|| {
+            polled(
+                &runtime,
+                token_mode_cached_metered.session("token", black_box(&headers)),
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function(
+        "session_session_mode_memory_store_cached_metrics_polled",
+        |b| {
+            b.iter(|| {
+                polled(
+                    &runtime,
+                    session_mode_cached_metered.session("token", black_box(&headers)),
+                )
+                .unwrap()
+            })
+        },
+    );
     group.finish();
 }
 

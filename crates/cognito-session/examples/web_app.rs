@@ -20,7 +20,8 @@
 //!   ([`Accounts::change_password`]).
 //!   The pending sign-up or reset travels sealed in a hidden form field, bound to this browser
 //!   by an `HttpOnly` cookie ([`CodeSent::state`]); every `POST` passes the layer's CSRF check.
-//! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back.
+//! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back
+//!   (to the own form, `/signin`, when managed login is not configured).
 //! - `GET /api/me`: a protected JSON route: without a session, 401 JSON.
 //!
 //! Every route meets the Lambda deadline: the route helpers read it from the request, and the
@@ -50,6 +51,12 @@ use serde_json::json;
 
 /// The router, with the session layer (the part worth copying).
 pub fn app(sessions: Sessions) -> Router {
+    // Signed-out page loads go to managed login when it is configured, else to the own form.
+    let sign_in_page = if sessions.has_managed_login() {
+        "/login"
+    } else {
+        "/signin"
+    };
     let routes = [
         ("/", get(home)),
         ("/login", get(login)),
@@ -84,8 +91,8 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/signup/confirm")
                 .public("/forgot")
                 .public("/reset")
-                // Page loads under /app without a session go to /login and come back.
-                .login_redirect("/app", "/login"),
+                // Page loads under /app without a session go to the sign-in page.
+                .login_redirect("/app", sign_in_page),
         )
         .with_state(sessions)
 }
@@ -617,8 +624,18 @@ fn error_line(error: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-async fn home(session: Option<Session>, base: Base) -> Html<String> {
+async fn home(
+    State(sessions): State<Sessions>,
+    session: Option<Session>,
+    base: Base,
+) -> Html<String> {
     let base = &base.0;
+    // Only the ways to sign in that are configured.
+    let managed = if sessions.has_managed_login() {
+        format!("<a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> or ")
+    } else {
+        String::new()
+    };
     let body = match &session {
         Some(session) => format!(
             "<p id=\"user\">Signed in as {}</p>\
@@ -628,8 +645,7 @@ async fn home(session: Option<Session>, base: Base) -> Html<String> {
         ),
         None => format!(
             "<p id=\"user\">Not signed in</p>\
-             <p><a id=\"login\" href=\"{base}/login?return_to={base}/app\">Log in</a> \
-             or <a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>\
+             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>\
              <p><a id=\"signup\" href=\"{base}/signup\">Create an account</a> \
              · <a id=\"forgot\" href=\"{base}/forgot\">Forgot your password?</a></p>"
         ),

@@ -646,6 +646,59 @@ pub(crate) fn pool_region(pool: &str) -> Result<&str, Error> {
 mod tests {
     use super::*;
 
+    /// The variables a `| variable | meaning |` table in `text` lists: every backticked
+    /// upper-case name in its first column.
+    fn table(text: &str, line_prefix: &str) -> std::collections::BTreeSet<String> {
+        let rows: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim_start_matches(line_prefix).trim())
+            .skip_while(|l| *l != "| variable | meaning |")
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .collect();
+        assert!(!rows.is_empty(), "no `| variable | meaning |` table");
+        rows.iter()
+            .filter_map(|row| row.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_configuration_tables_list_exactly_the_variables_the_code_reads() {
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        Settings::default()
+            .read_vars(|name| {
+                asked.lock().unwrap().insert(name.to_owned());
+                None
+            })
+            .unwrap();
+        let asked = asked.into_inner().unwrap();
+        assert!(asked.contains("SESSION_TABLE") && asked.contains("COOKIE_SECURE"));
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let crate_docs = include_str!("lib.rs");
+        for (name, listed) in [
+            ("README.md's configuration table", table(readme, "")),
+            (
+                "the crate docs' table (src/lib.rs)",
+                table(crate_docs, "//!"),
+            ),
+        ] {
+            let missing: Vec<_> = asked.difference(&listed).collect();
+            let stale: Vec<_> = listed.difference(&asked).collect();
+            assert!(
+                missing.is_empty() && stale.is_empty(),
+                "{name}: read but not listed {missing:?}; listed but never read {stale:?}"
+            );
+        }
+    }
+
     #[test]
     fn debug_redacts_the_client_secret_and_the_keys() {
         let mut s = Settings::default();

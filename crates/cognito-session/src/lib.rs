@@ -85,13 +85,13 @@
 //! | `COOKIE_PREFIX` | `__Host-` (requires `Secure`, `Path=/`, no `COOKIE_DOMAIN`) or `__Secure-`: the cookie `token` is then named `__Host-token` |
 //! | `ALLOWED_ORIGINS` | origins such as `https://app.example.com` (comma-separated) that unsafe requests (`POST`, `PUT`, `DELETE`...) may come from besides the request's own: [`SessionLayer`] and [`Sessions::logout`] refuse (403) the others (CSRF, on by default; [`SessionsBuilder::csrf`]) |
 //! | `POWERTOOLS_METRICS_DISABLED`, `POWERTOOLS_METRICS_NAMESPACE`, `POWERTOOLS_SERVICE_NAME` | EMF metrics (on in Lambda, where `AWS_LAMBDA_FUNCTION_NAME` is set; `true` turns them off), their namespace (default `CognitoSession`) and `service` dimension (default the function's name): [`SessionsBuilder::metrics`] |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: metrics are on where it is set, and it is their default `service` dimension |
 //! | `SESSION_AUDIT_CLIENT_INFO` | `false`: no client address or user agent in audit events ([`SessionsBuilder::audit_client_info`]) |
 //! | `SESSION_OPERATION_TIMEOUT` | seconds (default 2, fractions allowed): each DynamoDB or Cognito operation (retries included) and token-endpoint call; the Lambda deadline bounds them too ([`SessionsBuilder::operation_timeout`]) |
 //! | `SESSION_REPLACED_TOKEN_GRACE` | seconds (default 60, `0` allowed) after a refresh during which an older expired token of the login still counts; afterwards it is refused ([`Unauthorized::Replaced`], [`SessionsBuilder::replaced_token_grace`]) |
+//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` | the AWS SDK's endpoint override (an emulator such as moto); at a loopback address, the signing keys are read from `<endpoint>/<pool id>/.well-known/jwks.json` unless `COGNITO_JWKS_URL` says otherwise |
 //!
-//! The AWS SDK's own variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials) work as usual. When
-//! the Cognito endpoint is overridden to a loopback address (an emulator such as moto), the JWKS
-//! is read from `<endpoint>/<pool id>/.well-known/jwks.json` unless `COGNITO_JWKS_URL` says otherwise.
+//! The AWS SDK's other variables (`AWS_REGION`, credentials) work as usual.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

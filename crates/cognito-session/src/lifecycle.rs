@@ -39,7 +39,7 @@ impl Sessions {
         let start = self.start_within(tokens, self.budget(None), "start");
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), start)
+            .invocation(ClientInfo::default(), Box::pin(start))
             .await
     }
 
@@ -239,7 +239,7 @@ impl Sessions {
         };
         self.inner
             .telemetry
-            .invocation(self.inner.telemetry.client(request), end)
+            .invocation(self.inner.telemetry.client(request), Box::pin(end))
             .await
     }
 
@@ -271,7 +271,7 @@ impl Sessions {
         let end = self.remove(key, |_| Ok(()), self.budget(None), "operator");
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), end)
+            .invocation(ClientInfo::default(), Box::pin(end))
             .await
     }
 
@@ -395,7 +395,7 @@ impl Sessions {
     pub async fn end_all(&self, sub: &str) -> Result<usize, Error> {
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), self.end_everywhere(sub))
+            .invocation(ClientInfo::default(), Box::pin(self.end_everywhere(sub)))
             .await
     }
 

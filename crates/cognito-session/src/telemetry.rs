@@ -15,7 +15,7 @@
 //! [`Sessions::session`]: crate::Sessions::session
 //! [`Sessions::invocation`]: crate::Sessions::invocation
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Service};
 
@@ -95,15 +94,20 @@ struct Invocation {
     records: Mutex<Records>,
 }
 
-/// A metric's name and its dimension (key and value), if it has one.
-type Key = (&'static str, Option<(&'static str, String)>);
+/// A dimension: its key and value.
+type Dimension = (&'static str, Cow<'static, str>);
 
+/// A metric's name and its dimension, if it has one.
+type Key = (&'static str, Option<Dimension>);
+
+/// What an invocation recorded: a handful of entries, so vectors searched in order (no map, no
+/// allocation per record beyond their growth).
 #[derive(Default)]
 struct Records {
-    /// (metric, optional dimension) → count.
-    counts: BTreeMap<Key, f64>,
+    /// (metric, optional dimension) and its count.
+    counts: Vec<(Key, f64)>,
     /// Latencies (milliseconds) by metric.
-    values: BTreeMap<&'static str, Vec<f64>>,
+    values: Vec<(&'static str, Vec<f64>)>,
 }
 
 /// A counted metric: its name, and the dimension it is filtered by, if any.
@@ -168,20 +172,20 @@ impl Count {
 
     /// The dimension: each metric has a key of its own, so that one invocation's records fit
     /// in one EMF document.
-    fn dimension(&self) -> Option<(&'static str, String)> {
+    fn dimension(self) -> Option<Dimension> {
         let (key, value) = match self {
-            Count::Resolved(outcome) => ("outcome", (*outcome).to_owned()),
-            Count::Refused(cause) => ("cause", (*cause).to_owned()),
-            Count::Unavailable(service) => ("dependency", dependency(*service).to_owned()),
-            Count::Misconfigured(problem) => ("problem", problem.clone()),
-            Count::Started(how) => ("how", (*how).to_owned()),
-            Count::Ended(reason) => ("reason", (*reason).to_owned()),
-            Count::SignIn(result) => ("result", (*result).to_owned()),
-            Count::Account(outcome) => ("step", (*outcome).to_owned()),
-            Count::LoginRefused(code) => ("code", (*code).to_owned()),
+            Count::Resolved(outcome) => ("outcome", outcome),
+            Count::Refused(cause) => ("cause", cause),
+            Count::Unavailable(service) => ("dependency", dependency(service)),
+            Count::Misconfigured(problem) => return Some(("problem", Cow::Owned(problem))),
+            Count::Started(how) => ("how", how),
+            Count::Ended(reason) => ("reason", reason),
+            Count::SignIn(result) => ("result", result),
+            Count::Account(step) => ("step", step),
+            Count::LoginRefused(code) => ("code", code),
             _ => return None,
         };
-        Some((key, value))
+        Some((key, Cow::Borrowed(value)))
     }
 }
 
@@ -218,11 +222,12 @@ pub(crate) fn count(metric: Count) {
         if !invocation.metrics {
             return;
         }
+        let key = (metric.name(), metric.dimension());
         let mut records = invocation.records.lock().unwrap_or_else(|p| p.into_inner());
-        *records
-            .counts
-            .entry((metric.name(), metric.dimension()))
-            .or_default() += 1.0;
+        match records.counts.iter_mut().find(|(have, _)| *have == key) {
+            Some((_, count)) => *count += 1.0,
+            None => records.counts.push((key, 1.0)),
+        }
     });
 }
 
@@ -250,7 +255,7 @@ fn counted(metric: &str) -> bool {
     INVOCATION
         .try_with(|invocation| {
             let records = invocation.records.lock().unwrap_or_else(|p| p.into_inner());
-            records.counts.keys().any(|(name, _)| *name == metric)
+            records.counts.iter().any(|((name, _), _)| *name == metric)
         })
         .unwrap_or(false)
 }
@@ -261,12 +266,12 @@ pub(crate) fn latency(metric: Latency, elapsed: std::time::Duration) {
         if !invocation.metrics {
             return;
         }
+        let (name, value) = (metric.name(), elapsed.as_secs_f64() * 1000.0);
         let mut records = invocation.records.lock().unwrap_or_else(|p| p.into_inner());
-        records
-            .values
-            .entry(metric.name())
-            .or_default()
-            .push(elapsed.as_secs_f64() * 1000.0);
+        match records.values.iter_mut().find(|(have, _)| *have == name) {
+            Some((_, values)) => values.push(value),
+            None => records.values.push((name, vec![value])),
+        }
     });
 }
 
@@ -377,89 +382,119 @@ impl Telemetry {
 }
 
 /// The EMF documents of one invocation's records: as few as the dimension values allow.
+/// Written straight into the line (this runs on every request of a function with metrics on).
 fn documents(metrics: &MetricsConfig, records: Records, timestamp: u64) -> Vec<String> {
-    struct Doc {
-        /// Dimension key → value (besides `service`).
-        dims: BTreeMap<&'static str, String>,
-        /// Metric → (its extra dimension key, unit, value).
-        metrics: BTreeMap<&'static str, (Option<&'static str>, &'static str, Value)>,
+    /// A metric's value: a count, or latencies (at most 100: EMF's limit per document).
+    enum Value<'a> {
+        Count(f64),
+        Values(&'a [f64]),
     }
-    let mut docs: Vec<Doc> = Vec::new();
-    let mut place = |name: &'static str,
-                     dimension: Option<(&'static str, String)>,
-                     unit: &'static str,
-                     value: Value| {
-        let fits = |doc: &Doc| {
-            !doc.metrics.contains_key(name)
-                && dimension
-                    .as_ref()
-                    .is_none_or(|(k, v)| doc.dims.get(k).is_none_or(|have| have == v))
+    /// A metric in a document: its name, its dimension's key, unit and value.
+    type Entry<'a> = (&'static str, Option<&'static str>, &'static str, Value<'a>);
+    #[derive(Default)]
+    struct Doc<'a> {
+        /// The dimensions besides `service`.
+        dims: Vec<Dimension>,
+        metrics: Vec<Entry<'a>>,
+    }
+    let mut docs: Vec<Doc<'_>> = Vec::new();
+    let mut place = |name, dimension: Option<Dimension>, unit, value| {
+        let fits = |doc: &Doc<'_>| {
+            doc.metrics.iter().all(|m| m.0 != name)
+                && dimension.as_ref().is_none_or(|(k, v)| {
+                    doc.dims
+                        .iter()
+                        .all(|(have_k, have_v)| have_k != k || have_v == v)
+                })
         };
-        let index = match docs.iter().position(fits) {
-            Some(index) => index,
-            None => {
-                docs.push(Doc {
-                    dims: BTreeMap::new(),
-                    metrics: BTreeMap::new(),
-                });
-                docs.len() - 1
-            }
-        };
+        let index = docs.iter().position(fits).unwrap_or_else(|| {
+            docs.push(Doc::default());
+            docs.len() - 1
+        });
         let doc = &mut docs[index];
         let key = dimension.map(|(k, v)| {
-            doc.dims.insert(k, v);
+            if doc.dims.iter().all(|(have, _)| *have != k) {
+                doc.dims.push((k, v));
+            }
             k
         });
-        doc.metrics.insert(name, (key, unit, value));
+        doc.metrics.push((name, key, unit, value));
     };
     for ((name, dimension), count) in records.counts {
-        place(name, dimension, "Count", json!(count));
+        place(name, dimension, "Count", Value::Count(count));
     }
-    for (name, values) in records.values {
-        // EMF takes at most 100 values per metric and document.
+    for (name, values) in &records.values {
         for chunk in values.chunks(100) {
-            place(name, None, "Milliseconds", json!(chunk));
+            place(name, None, "Milliseconds", Value::Values(chunk));
         }
     }
     docs.into_iter()
         .map(|doc| {
-            // One directive per dimension set: [service] and [service, key] for each key used.
-            let mut directives: BTreeMap<Option<&'static str>, Vec<Value>> = BTreeMap::new();
-            let mut root = Map::new();
-            root.insert("service".into(), json!(metrics.service));
+            let mut out = Vec::with_capacity(512);
+            out.extend_from_slice(b"{\"service\":");
+            json(&mut out, &metrics.service);
             for (key, value) in &doc.dims {
-                root.insert((*key).into(), json!(value));
+                out.push(b',');
+                json(&mut out, key);
+                out.push(b':');
+                json(&mut out, value);
             }
-            for (name, (key, unit, value)) in doc.metrics {
-                directives
-                    .entry(key)
-                    .or_default()
-                    .push(json!({ "Name": name, "Unit": unit }));
-                root.insert(name.into(), value);
+            for (name, _, _, value) in &doc.metrics {
+                out.push(b',');
+                json(&mut out, name);
+                out.push(b':');
+                match value {
+                    Value::Count(count) => json(&mut out, count),
+                    Value::Values(values) => json(&mut out, values),
+                }
             }
-            let cloudwatch: Vec<Value> = directives
-                .into_iter()
-                .map(|(key, metrics_list)| {
-                    // Keyed metrics are also kept per service alone, so alarms and graphs can
-                    // sum them without a search expression.
-                    let dimensions = match key {
-                        Some(key) => json!([["service"], ["service", key]]),
-                        None => json!([["service"]]),
-                    };
-                    json!({
-                        "Namespace": metrics.namespace,
-                        "Dimensions": dimensions,
-                        "Metrics": metrics_list,
-                    })
-                })
-                .collect();
-            root.insert(
-                "_aws".into(),
-                json!({ "Timestamp": timestamp, "CloudWatchMetrics": cloudwatch }),
-            );
-            Value::Object(root).to_string()
+            out.extend_from_slice(b",\"_aws\":{\"Timestamp\":");
+            json(&mut out, &timestamp);
+            out.extend_from_slice(b",\"CloudWatchMetrics\":[");
+            // One directive per dimension set: [service] for the metrics without a key, and
+            // [service] plus [service, key] for each key (keyed metrics are kept per service
+            // alone too, so alarms and graphs can sum them without a search expression).
+            let mut sets: Vec<Option<&'static str>> = Vec::new();
+            for (_, key, _, _) in &doc.metrics {
+                if !sets.contains(key) {
+                    sets.push(*key);
+                }
+            }
+            for (i, set) in sets.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"Namespace\":");
+                json(&mut out, &metrics.namespace);
+                out.extend_from_slice(b",\"Dimensions\":[[\"service\"]");
+                if let Some(key) = set {
+                    out.extend_from_slice(b",[\"service\",");
+                    json(&mut out, key);
+                    out.push(b']');
+                }
+                out.extend_from_slice(b"],\"Metrics\":[");
+                let listed = doc.metrics.iter().filter(|m| m.1 == *set);
+                for (j, (name, _, unit, _)) in listed.enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"Name\":");
+                    json(&mut out, name);
+                    out.extend_from_slice(b",\"Unit\":");
+                    json(&mut out, unit);
+                    out.push(b'}');
+                }
+                out.extend_from_slice(b"]}");
+            }
+            out.extend_from_slice(b"]}}");
+            String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
         })
         .collect()
+}
+
+/// Appends `value` as JSON (strings escaped by serde_json; writing to a vector cannot fail).
+fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// A dimension value from a free-text cause: lower case, words joined by `_`.
@@ -481,6 +516,7 @@ pub(crate) fn slug(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn config() -> MetricsConfig {
         MetricsConfig {
@@ -495,9 +531,9 @@ mod tests {
         let mut records = Records::default();
         records
             .counts
-            .insert(("SessionResolved", Some(("outcome", "valid".into()))), 2.0);
-        records.counts.insert(("DynamoDbCalls", None), 2.0);
-        records.values.insert("RefreshLatency", vec![12.5]);
+            .push((("SessionResolved", Some(("outcome", "valid".into()))), 2.0));
+        records.counts.push((("DynamoDbCalls", None), 2.0));
+        records.values.push(("RefreshLatency", vec![12.5]));
         let lines = documents(&config(), records, 7);
         assert_eq!(lines.len(), 1, "{lines:?}");
         let doc: Value = serde_json::from_str(&lines[0]).unwrap();
@@ -506,15 +542,66 @@ mod tests {
         assert_eq!(doc["SessionResolved"], 2.0);
         assert_eq!(doc["RefreshLatency"], json!([12.5]));
         assert_eq!(doc["_aws"]["Timestamp"], 7);
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 2, "{directives:?}");
+        for directive in directives {
+            assert_eq!(directive["Namespace"], "ns");
+        }
+        let keyed = directives
+            .iter()
+            .find(|d| d["Dimensions"] == json!([["service"], ["service", "outcome"]]))
+            .unwrap();
+        assert_eq!(
+            keyed["Metrics"],
+            json!([{ "Name": "SessionResolved", "Unit": "Count" }])
+        );
+        let plain = directives
+            .iter()
+            .find(|d| d["Dimensions"] == json!([["service"]]))
+            .unwrap();
+        assert_eq!(
+            plain["Metrics"],
+            json!([
+                { "Name": "DynamoDbCalls", "Unit": "Count" },
+                { "Name": "RefreshLatency", "Unit": "Milliseconds" }
+            ])
+        );
 
         let mut records = Records::default();
         records
             .counts
-            .insert(("SessionRefused", Some(("cause", "a".into()))), 1.0);
+            .push((("SessionRefused", Some(("cause", "a".into()))), 1.0));
         records
             .counts
-            .insert(("SessionRefused", Some(("cause", "b".into()))), 1.0);
+            .push((("SessionRefused", Some(("cause", "b".into()))), 1.0));
         assert_eq!(documents(&config(), records, 7).len(), 2);
+    }
+
+    #[test]
+    fn names_are_escaped_and_latencies_split_at_one_hundred() {
+        let config = MetricsConfig {
+            namespace: "a \"quoted\" namespace\\".into(),
+            service: "svc\n\u{1}".into(),
+            sink: Arc::new(|_| {}),
+        };
+        let mut records = Records::default();
+        records.values.push(("SignInLatency", vec![1.5; 150]));
+        let lines = documents(&config, records, 7);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let docs: Vec<Value> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(docs[0]["service"], "svc\n\u{1}");
+        assert_eq!(
+            docs[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "a \"quoted\" namespace\\"
+        );
+        let lengths: Vec<usize> = docs
+            .iter()
+            .map(|doc| doc["SignInLatency"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(lengths, [100, 50]);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_lc_rs::hmac;
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, AuthenticationResultType, ExplicitAuthFlowsType, OAuthFlowType,
@@ -22,6 +22,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use cognito_session_cli::local::managed_login::{ManagedLogin, Upstream};
+pub use cognito_session_cli::local::sdk_config;
+use cognito_session_cli::local::MotoKey;
 
 use crate::Moto;
 
@@ -170,18 +173,6 @@ fn non_empty(list: &[String]) -> Option<Vec<String>> {
     (!list.is_empty()).then(|| list.to_vec())
 }
 
-/// SDK configuration for `endpoint` with dummy credentials in us-east-1.
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "testkit",
-        ))
-        .load()
-        .await
-}
-
 impl Pool {
     /// A fresh pool, app client and table.
     pub async fn new(options: PoolOptions) -> Pool {
@@ -249,6 +240,38 @@ impl Pool {
             cognito,
             dynamodb,
         }
+    }
+
+    /// Managed login for this pool on a free 127.0.0.1 port: the local Cognito's server
+    /// (`cognito_session_cli::local::ManagedLogin`), re-signing ID tokens with moto's key.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use testkit::{Pool, PoolOptions};
+    /// let pool = Pool::new(PoolOptions::managed_login(
+    ///     "http://127.0.0.1:3000/callback",
+    ///     "http://127.0.0.1:3000/",
+    /// ))
+    /// .await;
+    /// let login = pool.managed_login().await;
+    /// let domain = login.base_url(); // COGNITO_DOMAIN: http://127.0.0.1:<port>
+    /// # let _ = domain;
+    /// # }
+    /// ```
+    pub async fn managed_login(&self) -> ManagedLogin {
+        static KEY: OnceLock<MotoKey> = OnceLock::new();
+        let key = KEY.get_or_init(|| {
+            MotoKey::load(&crate::moto::python())
+                .unwrap_or_else(|e| panic!("{e}; run scripts/setup.sh"))
+        });
+        let upstream = Upstream {
+            pool_id: self.pool_id.clone(),
+            cognito: self.cognito.clone(),
+            key: key.clone(),
+        };
+        ManagedLogin::start(upstream, 0)
+            .await
+            .unwrap_or_else(|e| panic!("start the managed-login server: {e}"))
     }
 
     /// The issuer moto writes into this pool's tokens.

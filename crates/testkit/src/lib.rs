@@ -1,4 +1,5 @@
-//! Test support for cognito-session, never published: the moto launcher, AWS fixtures (pool,
+//! Test support for cognito-session, never published: moto (launched by the CLI's `local` module,
+//! whose managed-login server it re-exports), AWS fixtures (pool,
 //! client, user, table), token minting with moto's own signing key, call counting and the Lambda
 //! event fixtures. Every test gets its emulator and its tokens from here.
 #![forbid(unsafe_code)]
@@ -20,7 +21,7 @@ pub use fake_accounts::{mask, Delivery, FakeAccounts, SoftAuthenticator};
 pub use fake_cognito::{FakeCognito, RememberDevices};
 pub use jwks::JwksServer;
 pub use managed_login::ManagedLogin;
-pub use moto::Moto;
+pub use moto::{python as moto_python, Moto};
 pub use proxy::{Answering, Fake, Fault, Proxy, Rule};
 pub use runtime::{example_binary, Function, Outcome, RuntimeApi};
 pub use seed::{SeedDesign, SeedOutcome};

@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 
 use super::aws::{answer, Answer, Aws};
 use super::report::Report;
-use super::setup::Setup;
+use super::setup::{Setup, SignInFlow};
 
 /// What the pool and client checks learned, for the probes.
 #[derive(Debug, Default)]
@@ -210,6 +210,7 @@ fn client_checks(
             format!("add ALLOW_REFRESH_TOKEN_AUTH to the explicit auth flows of app client {id}"),
         );
     }
+    sign_in_flow(client, setup, report);
     // The secret: compared, never printed.
     match (client.client_secret(), &setup.client_secret) {
         (None, None) => report.ok(
@@ -259,6 +260,112 @@ fn client_checks(
     validity(client, setup, report);
     rotation(client, setup, report);
     super::login::client(client, setup, report);
+}
+
+/// Whether the app client's explicit auth flows let `InitiateAuth` use `flow`: its `ALLOW_`
+/// value, or for a client with the legacy values, SRP unless `CUSTOM_AUTH_FLOW_ONLY` and the
+/// password flow with `USER_PASSWORD_AUTH`. (`ALLOW_USER_AUTH` does not count: it allows the
+/// `USER_AUTH` flow, not these two.)
+fn allows(flows: &[ExplicitAuthFlowsType], flow: SignInFlow) -> bool {
+    let modern = flows.iter().any(|f| f.as_str().starts_with("ALLOW_"));
+    let has = |name: &str| flows.iter().any(|f| f.as_str() == name);
+    match (flow, modern) {
+        (SignInFlow::Srp, true) => has("ALLOW_USER_SRP_AUTH"),
+        (SignInFlow::Password, true) => has("ALLOW_USER_PASSWORD_AUTH"),
+        (SignInFlow::Srp, false) => !has("CUSTOM_AUTH_FLOW_ONLY"),
+        (SignInFlow::Password, false) => has("USER_PASSWORD_AUTH"),
+    }
+}
+
+/// `client.sign_in_flow`: the flow `SIGN_IN_FLOW` makes the own-form sign-in use is one the app
+/// client allows. A FAIL when `SIGN_IN_FLOW` is set; when it is not, the function may not sign
+/// users in itself (managed login needs neither flow), so a missing SRP flow is INFO.
+fn sign_in_flow(client: &UserPoolClientType, setup: &Setup, report: &mut Report) {
+    let id = client.client_id().unwrap_or("?");
+    let flows = client.explicit_auth_flows();
+    if flows.is_empty() {
+        if let Some((_, named)) = &setup.sign_in_flow {
+            report.warn(
+                "client.sign_in_flow",
+                "the explicit auth flows are not reported by this endpoint",
+                format!("check that the app client allows what {} needs", named.name),
+            );
+        }
+        return;
+    }
+    let (flow, configured) = match &setup.sign_in_flow {
+        Some((flow, named)) => (*flow, Some(named)),
+        None => (SignInFlow::Srp, None),
+    };
+    let needed = format!("ALLOW_{}", flow.auth_flow());
+    let other = match flow {
+        SignInFlow::Srp => SignInFlow::Password,
+        SignInFlow::Password => SignInFlow::Srp,
+    };
+    let listed = flows
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match configured {
+        _ if allows(flows, flow) => report.ok(
+            "client.sign_in_flow",
+            match configured {
+                Some(named) => format!(
+                    "{} {} ({}): the app client allows {needed}",
+                    named.name,
+                    named.value,
+                    flow.auth_flow()
+                ),
+                None => format!(
+                    "the own-form sign-in (SIGN_IN_FLOW not set: {}) is allowed: {needed}",
+                    flow.auth_flow()
+                ),
+            },
+        ),
+        Some(named) => {
+            let instead = if allows(flows, other) {
+                format!(
+                    ", or set {}={} ({}), which it allows",
+                    named.name,
+                    match other {
+                        SignInFlow::Srp => "srp",
+                        SignInFlow::Password => "password",
+                    },
+                    other.auth_flow()
+                )
+            } else {
+                String::new()
+            };
+            report.fail(
+                "client.sign_in_flow",
+                format!(
+                    "{} is {} ({}), but {needed} is not among app client {id}'s auth flows \
+                     ({listed}): Cognito refuses every sign-in with the function's own form",
+                    named.name,
+                    named.value,
+                    flow.auth_flow()
+                ),
+                format!("add {needed} to the explicit auth flows of app client {id}{instead}"),
+            );
+        }
+        None => {
+            report.info(
+                "client.sign_in_flow",
+                format!(
+                "the app client does not allow {needed} ({listed}): if the function signs users \
+                 in with its own form (Sessions::sign_in, SIGN_IN_FLOW not set: {}), Cognito \
+                 refuses it; add {needed}{}, and set SIGN_IN_FLOW to have this checked",
+                flow.auth_flow(),
+                if allows(flows, other) {
+                    format!(" or set SIGN_IN_FLOW=password ({}, allowed)", other.auth_flow())
+                } else {
+                    String::new()
+                }
+            ),
+            )
+        }
+    }
 }
 
 /// `client.refresh_validity`: a session cannot outlive its refresh token.

@@ -74,6 +74,10 @@ pub struct DoctorArgs {
     /// The scopes managed login asks for (default `openid email`).
     #[arg(long, env = "OAUTH_SCOPES")]
     pub oauth_scopes: Option<String>,
+    /// The own-form sign-in's flow: `srp` (the library's default) or `password`; checked against
+    /// the app client's explicit auth flows.
+    #[arg(long, env = "SIGN_IN_FLOW")]
+    pub sign_in_flow: Option<String>,
     /// Print the checks as JSON: `{"status", "summary", "checks": [{check, status, message,
     /// fix?, code}]}`.
     #[arg(long)]

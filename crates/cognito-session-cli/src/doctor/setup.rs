@@ -29,6 +29,34 @@ impl Named {
     }
 }
 
+/// The own-form sign-in's flow (`SIGN_IN_FLOW`), as the library reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFlow {
+    /// `USER_SRP_AUTH`, the library's default.
+    Srp,
+    /// `USER_PASSWORD_AUTH`.
+    Password,
+}
+
+impl SignInFlow {
+    /// `srp`, `user_srp_auth`, `password`, `user_password_auth` (any case), as the library.
+    pub fn parse(text: &str) -> Option<SignInFlow> {
+        match text.to_ascii_lowercase().as_str() {
+            "srp" | "user_srp_auth" => Some(SignInFlow::Srp),
+            "password" | "user_password_auth" => Some(SignInFlow::Password),
+            _ => None,
+        }
+    }
+
+    /// The `InitiateAuth` flow's name.
+    pub fn auth_flow(self) -> &'static str {
+        match self {
+            SignInFlow::Srp => "USER_SRP_AUTH",
+            SignInFlow::Password => "USER_PASSWORD_AUTH",
+        }
+    }
+}
+
 /// Everything the checks need.
 pub struct Setup {
     pub table: Option<Named>,
@@ -61,6 +89,8 @@ pub struct Setup {
     pub redirect_uri: Option<Named>,
     pub logout_uri: Option<Named>,
     pub oauth_scopes: Option<Named>,
+    /// `SIGN_IN_FLOW` when set and valid (the library's default, SRP, when not set).
+    pub sign_in_flow: Option<(SignInFlow, Named)>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -273,6 +303,27 @@ impl Setup {
                 "unset one of SESSION_ENCRYPTION_KEY and SESSION_KMS_CIPHERTEXT",
             );
         }
+        let sign_in_flow = match Named::new(args.sign_in_flow, "--sign-in-flow", "SIGN_IN_FLOW") {
+            None => None,
+            Some(named) => match SignInFlow::parse(&named.value) {
+                Some(flow) => Some((flow, named)),
+                None => {
+                    report.fail(
+                        "config.sign_in_flow",
+                        format!(
+                            "{} {:?} is not a sign-in flow: the function refuses to start",
+                            named.name, named.value
+                        ),
+                        format!(
+                            "set {} to srp (USER_SRP_AUTH, the default) or password \
+                             (USER_PASSWORD_AUTH)",
+                            named.name
+                        ),
+                    );
+                    None
+                }
+            },
+        };
         let token = match args.token.as_deref() {
             Some("-") => Some(read_stdin()?),
             other => other.map(str::to_owned),
@@ -310,6 +361,7 @@ impl Setup {
             redirect_uri: Named::new(args.redirect_uri, "--redirect-uri", "REDIRECT_URI"),
             logout_uri: Named::new(args.logout_uri, "--logout-uri", "LOGOUT_URI"),
             oauth_scopes: Named::new(args.oauth_scopes, "--oauth-scopes", "OAUTH_SCOPES"),
+            sign_in_flow,
         })
     }
 

@@ -180,7 +180,7 @@ impl Sessions {
         let begin = self.begin(return_to, self.budget(None));
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), begin)
+            .invocation(ClientInfo::default(), Box::pin(begin))
             .await
     }
 
@@ -276,7 +276,10 @@ impl Sessions {
             };
             self.inner
                 .telemetry
-                .invocation(client, tracing::Instrument::instrument(work, span))
+                .invocation(
+                    client,
+                    Box::pin(tracing::Instrument::instrument(work, span)),
+                )
                 .await
         }
     }
@@ -453,6 +456,19 @@ impl Sessions {
             Err(Error::InvalidInput(why)) => Err(LoginError::TokenRejected(why)),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Whether managed login is configured (`COGNITO_DOMAIN` and `REDIRECT_URI`): a page that
+    /// offers the ways to sign in shows its link, and sends signed-out visitors to it, only then.
+    ///
+    /// ```no_run
+    /// # fn f(sessions: cognito_session::Sessions) {
+    /// let login_page = if sessions.has_managed_login() { "/login" } else { "/signin" };
+    /// # let _ = login_page;
+    /// # }
+    /// ```
+    pub fn has_managed_login(&self) -> bool {
+        self.inner.managed.is_some()
     }
 
     /// Where a logout sends the browser: the managed login's `/logout` (so the next login asks

@@ -41,7 +41,7 @@ impl Sessions {
                 Err(error) => self.login_failure(html, &error, Failure::home(home)),
             }
         };
-        self.inner.telemetry.invocation(client, route)
+        self.inner.telemetry.invocation(client, Box::pin(route))
     }
 
     /// The callback route (the path of `REDIRECT_URI`): completes the login
@@ -102,7 +102,7 @@ impl Sessions {
                 }
             }
         };
-        self.inner.telemetry.invocation(client, route)
+        self.inner.telemetry.invocation(client, Box::pin(route))
     }
 
     /// The logout route: ends the request's session ([`Sessions::end`]: the row, and
@@ -167,7 +167,7 @@ impl Sessions {
                 }
             }
         };
-        self.inner.telemetry.invocation(client, route)
+        self.inner.telemetry.invocation(client, Box::pin(route))
     }
 
     /// The error answer of a login route, logged once with its cause; the page itself shows

@@ -94,12 +94,12 @@ impl Sessions {
         password: &str,
     ) -> Result<SignIn, SignInError> {
         let started = std::time::Instant::now();
-        let work = async {
+        let work = Box::pin(async {
             let result = self.password_sign_in(flow, username, password).await;
             telemetry::latency(Latency::SignIn, started.elapsed());
             outcome(&result);
             result
-        };
+        });
         self.step("cognito_session.sign_in", work).await
     }
 
@@ -209,11 +209,11 @@ impl Sessions {
         challenge: &Challenge,
         answer: &Answer,
     ) -> Result<SignIn, SignInError> {
-        let work = async {
+        let work = Box::pin(async {
             let result = self.answer_challenge(challenge, answer).await;
             outcome(&result);
             result
-        };
+        });
         self.step("cognito_session.respond", work).await
     }
 
@@ -322,7 +322,7 @@ impl Sessions {
         };
         self.inner
             .telemetry
-            .invocation(self.inner.telemetry.client(request), work)
+            .invocation(self.inner.telemetry.client(request), Box::pin(work))
             .await
     }
 

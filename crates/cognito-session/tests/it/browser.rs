@@ -41,7 +41,7 @@ async fn app_with(
         &format!("{url}/"),
     ))
     .await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     let clock = Arc::new(AtomicI64::new(0));
     let (builder, _) = builder(&pool);
     let builder = builder
@@ -250,4 +250,54 @@ async fn a_browser_signs_in_with_the_apps_own_form_and_sets_a_new_password() {
     cleo.submit("#signin").await;
     cleo.wait_for_text("Signed in as cleo@example.com").await;
     assert_eq!(app.fake.sign_ins(), 0, "no managed login involved");
+}
+
+#[tokio::test]
+async fn without_managed_login_a_browser_is_sent_to_the_apps_own_form_and_sees_only_it() {
+    // Only the own form: no COGNITO_DOMAIN, no REDIRECT_URI.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let pool = Pool::new(PoolOptions::default()).await;
+    pool.user("dora").await;
+    let (builder, _) = builder(&pool);
+    let sessions = builder
+        .allowed_origins([url.as_str()])
+        .sign_in_flow(cognito_session::SignInFlow::Password)
+        .build()
+        .await
+        .expect("build sessions");
+    assert!(!sessions.has_managed_login());
+    tokio::spawn(async move { axum::serve(listener, web_app::app(sessions)).await });
+    let browser = Browser::start().await;
+    let dora = browser.context("web_app_own_form_only").await;
+
+    // The home page offers the one way that is configured: no managed-login link (a 500).
+    dora.goto(&format!("{url}/")).await;
+    dora.wait_for_text("Not signed in").await;
+    assert!(
+        !dora.text().await.contains("Log in"),
+        "{}",
+        dora.text().await
+    );
+    assert!(
+        dora.eval_js("return document.getElementById('login') === null")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "no managed-login link"
+    );
+    dora.screenshot("home-own-form-only").await;
+
+    // A signed-out page load goes to the own form (not to "managed login is not configured"),
+    // and signing in there lands on the page.
+    dora.goto(&format!("{url}/app")).await;
+    let at = dora.current_url().await;
+    assert!(at.starts_with(&format!("{url}/signin")), "{at}");
+    dora.wait_for_text("Sign in").await;
+    dora.fill("username", "dora").await;
+    dora.fill("password", PASSWORD).await;
+    dora.submit("#signin").await;
+    dora.wait_for_text("Signed in as dora").await;
+    assert_eq!(dora.current_url().await, format!("{url}/app"));
+    dora.screenshot("signed-in-own-form-only").await;
 }

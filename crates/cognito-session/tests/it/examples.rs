@@ -387,7 +387,7 @@ async fn web_app_example_logs_in_through_managed_login_as_a_lambda_function() {
         |b| b,
     )
     .await;
-    let fake = testkit::ManagedLogin::start(&s.pool).await;
+    let fake = s.pool.managed_login().await;
     s.pool.user("lambda-web").await;
     s.pool
         .set_attributes("lambda-web", &[("email", "lambda-web@example.com")])

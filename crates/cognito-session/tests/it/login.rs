@@ -23,7 +23,7 @@ struct Login {
 
 async fn setup() -> Login {
     let pool = Pool::new(PoolOptions::managed_login(CALLBACK, SIGNED_OUT)).await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     let clock = Arc::new(AtomicI64::new(0));
     let (builder, _) = builder(&pool);
     let sessions = builder

@@ -21,6 +21,7 @@ mod misconfiguration;
 mod outages;
 mod round_trips;
 mod sign_in;
+mod stack;
 mod store_conformance;
 mod telemetry;
 mod token_cache;

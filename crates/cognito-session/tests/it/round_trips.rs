@@ -475,7 +475,7 @@ async fn a_managed_login_callback_costs_one_token_request_and_one_write() {
     };
     let pool =
         testkit::Pool::new(PoolOptions::managed_login(CALLBACK, "http://127.0.0.1:9/")).await;
-    let fake = testkit::ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     // The pool's keys through a proxy that counts their fetches.
     let keys = testkit::Proxy::start(&pool.moto.url).await;
     let (builder, calls) = crate::builder(&pool);

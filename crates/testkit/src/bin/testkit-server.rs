@@ -294,7 +294,7 @@ async fn route(path: &str, body: &Value, state: &State, minter: &Minter) -> Answ
         }
         "/managed-login" => {
             let pool = pool(state, body)?;
-            let login = ManagedLogin::start(&pool).await;
+            let login = pool.managed_login().await;
             let id = login.base_url().to_owned();
             state.logins.lock().unwrap().insert(id.clone(), login);
             Ok(json!({ "id": id, "baseUrl": id }))

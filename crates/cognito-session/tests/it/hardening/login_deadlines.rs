@@ -42,7 +42,7 @@ struct World {
 
 async fn world() -> World {
     let pool = Pool::new(PoolOptions::managed_login(CALLBACK, SIGNED_OUT)).await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     let proxy = Proxy::start(&pool.moto.url).await;
     World {
         pool,

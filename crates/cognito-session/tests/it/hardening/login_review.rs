@@ -27,7 +27,7 @@ const KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 /// A pool with managed login, its fake, and sessions for it (counted clients).
 async fn managed() -> (Pool, ManagedLogin, Sessions, testkit::CallCounter) {
     let pool = Pool::new(PoolOptions::managed_login(CALLBACK, &format!("{SITE}/"))).await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     let (builder, calls) = builder(&pool);
     let sessions = with_fake(builder, &fake).build().await.unwrap();
     (pool, fake, sessions, calls)
@@ -234,7 +234,7 @@ async fn only_the_login_s_own_callback_removes_its_cookie() {
 #[tokio::test]
 async fn a_login_on_a_cold_instance_fetches_the_pools_keys_once() {
     let pool = Pool::new(PoolOptions::managed_login(CALLBACK, &format!("{SITE}/"))).await;
-    let fake = ManagedLogin::start(&pool).await;
+    let fake = pool.managed_login().await;
     pool.user("one-fetch").await;
     let proxy = Proxy::start(&pool.moto.url).await;
     let cold = via_proxy(&pool, &Arc::new(AtomicI64::new(0)), &proxy).await;

@@ -1,4 +1,4 @@
-//! What the browser sees of the fake: the sign-in form, error pages, redirects and cookies,
+//! What the browser sees of the server: the sign-in form, error pages, redirects and cookies,
 //! `/logout`, and the small parsing and randomness helpers behind them.
 
 use aws_lc_rs::hmac;
@@ -10,7 +10,7 @@ use hyper::body::Bytes;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use hyper::{Response, StatusCode};
 
-use super::{Answer, Authorize, Inner, Params, CSRF_COOKIE, SESSION_COOKIE};
+use super::{lock, Answer, Authorize, Inner, Params, CSRF_COOKIE, SESSION_COOKIE};
 
 impl Inner {
     /// `GET /logout`: ends the managed-login session and redirects to a registered `logout_uri`
@@ -52,7 +52,7 @@ impl Inner {
             );
         };
         if let Some(id) = cookies.get(SESSION_COOKIE) {
-            self.state.lock().unwrap().sessions.remove(id);
+            lock(&self.state).sessions.remove(id);
         }
         let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
         redirect(&target, vec![clear])

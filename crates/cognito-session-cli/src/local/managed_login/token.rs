@@ -1,4 +1,4 @@
-//! The fake's back-channel endpoints: `/oauth2/token` (authorization code with PKCE, refresh
+//! The managed-login server's back-channel endpoints: `/oauth2/token` (authorization code with PKCE, refresh
 //! token) and `/oauth2/userInfo`, with the ID token re-signed under moto's key to carry the
 //! authorize request's `nonce`.
 
@@ -16,7 +16,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{minter, parse, Answer, Client, Fault, Grant, Inner, Params};
+use super::{lock, parse, Answer, Client, Fault, Grant, Inner, Params};
 
 /// The attributes each OpenID scope puts into the ID token.
 const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
@@ -79,7 +79,7 @@ impl Inner {
     /// `POST /oauth2/token`.
     pub(super) async fn token(&self, parts: &Parts, body: &[u8]) -> Answer {
         self.token_requests.fetch_add(1, Ordering::SeqCst);
-        let fault = *self.fault.lock().unwrap();
+        let fault = *lock(&self.fault);
         match fault {
             Some(Fault::Status(status)) => {
                 let status =
@@ -196,7 +196,7 @@ impl Inner {
             return refuse("unauthorized_client");
         }
         let grant = {
-            let mut state = self.state.lock().unwrap();
+            let mut state = lock(&self.state);
             let bound_here = state
                 .codes
                 .get(code)
@@ -209,7 +209,7 @@ impl Inner {
             };
             grant
         };
-        let lifetime = *self.code_lifetime.lock().unwrap();
+        let lifetime = *lock(&self.code_lifetime);
         if grant.issued + lifetime < Instant::now() || &grant.redirect_uri != redirect_uri {
             return refuse("invalid_grant");
         }
@@ -235,7 +235,7 @@ impl Inner {
         }
         if let Some(refresh) = &grant.tokens.refresh {
             answer["refresh_token"] = json!(refresh);
-            self.state.lock().unwrap().refresh.insert(
+            lock(&self.state).refresh.insert(
                 refresh.clone(),
                 (grant.username.clone(), grant.scopes.clone()),
             );
@@ -277,7 +277,7 @@ impl Inner {
                 claims.insert(name.clone(), value);
             }
         }
-        minter().access(&Value::Object(claims))
+        self.key.sign(&Value::Object(claims))
     }
 
     /// `grant_type=refresh_token`: `AdminInitiateAuth` `REFRESH_TOKEN_AUTH` at moto.
@@ -321,13 +321,7 @@ impl Inner {
             // The refresh token was issued to another app client.
             return refuse("invalid_grant");
         }
-        let remembered = self
-            .state
-            .lock()
-            .unwrap()
-            .refresh
-            .get(refresh_token)
-            .cloned();
+        let remembered = lock(&self.state).refresh.get(refresh_token).cloned();
         let id_token = match remembered {
             Some((username, scopes)) => {
                 claims.insert("at_hash".into(), json!(at_hash(&access)));

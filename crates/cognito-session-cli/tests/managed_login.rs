@@ -42,7 +42,7 @@ async fn setup(secret: bool) -> (Pool, ManagedLogin) {
     options.callback_urls.push(OTHER_CALLBACK.into());
     options.secret = secret;
     let pool = Pool::new(options).await;
-    let login = ManagedLogin::start(&pool).await;
+    let login = pool.managed_login().await;
     (pool, login)
 }
 
