@@ -538,6 +538,40 @@ impl Cognito {
         }
     }
 
+    /// `AdminGetUser`: the `sub` of user `username` (a username or an alias) and its username;
+    /// `None` when the pool has no such user.
+    pub(crate) async fn user_ids(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<Option<(String, String)>, Error> {
+        let result = self
+            .client
+            .admin_get_user()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await;
+        match result {
+            Ok(user) => {
+                let sub = user
+                    .user_attributes()
+                    .iter()
+                    .find(|a| a.name() == "sub")
+                    .and_then(|a| a.value())
+                    .ok_or_else(|| {
+                        Error::unavailable(
+                            Service::Cognito,
+                            "looking up the user",
+                            "AdminGetUser answered without the user's sub",
+                        )
+                    })?;
+                Ok(Some((sub.to_owned(), user.username().to_owned())))
+            }
+            Err(e) => admin_failure(e, "AdminGetUser", "looking up the user").map(|()| None),
+        }
+    }
+
     /// `AdminUserGlobalSignOut`: revokes every refresh token of the user.
     pub(crate) async fn global_sign_out(&self, pool_id: &str, username: &str) -> Result<(), Error> {
         let result = self
@@ -549,21 +583,12 @@ impl Cognito {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) => match classify(&e) {
-                // A deleted user has no tokens left to revoke.
-                Failure::Service { code, .. } if code == "UserNotFoundException" => Ok(()),
-                Failure::Service { code, message } if is_config_code(&code) => {
-                    Err(Error::config(format!(
-                    "AdminUserGlobalSignOut failed: {code} ({message}); check USER_POOL_ID and the \
-                     cognito-idp:AdminUserGlobalSignOut permission"
-                )))
-                }
-                _ => Err(Error::unavailable(
-                    Service::Cognito,
-                    "signing the user out everywhere",
-                    e,
-                )),
-            },
+            // A deleted user has no tokens left to revoke.
+            Err(e) => admin_failure(
+                e,
+                "AdminUserGlobalSignOut",
+                "signing the user out everywhere",
+            ),
         }
     }
 
@@ -578,6 +603,30 @@ impl Cognito {
             .await
             .map_err(|e| Error::unavailable(Service::Cognito, "revoking the refresh token", e))?;
         Ok(())
+    }
+}
+
+/// The failure of admin call `operation` (made while `doing`): `Ok` when the user does not
+/// exist, a configuration error naming the pool and the permission, or unavailable.
+fn admin_failure<E>(
+    e: aws_sdk_cognitoidentityprovider::error::SdkError<E>,
+    operation: &str,
+    doing: &'static str,
+) -> Result<(), Error>
+where
+    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    match classify(&e) {
+        Failure::Service { code, .. } if code == "UserNotFoundException" => Ok(()),
+        Failure::Service { code, message } if is_config_code(&code) => Err(Error::config(format!(
+            "{operation} failed: {code} ({message}); check USER_POOL_ID and the \
+             cognito-idp:{operation} permission"
+        ))),
+        _ => Err(Error::unavailable(Service::Cognito, doing, e)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Login and logout on the session manager: [`Sessions::start`] stores a new session;
 //! [`Sessions::end`], [`Sessions::end_session`] and [`Sessions::end_all`] remove sessions (and
-//! revoke their refresh tokens); [`Sessions::list`] shows a user's sessions.
+//! revoke their refresh tokens); [`Sessions::list`] shows a user's sessions. A password change
+//! or reset ends the user's other sessions here too (`end_others`, `end_everywhere`).
 
 use crate::budget::Budget;
 use crate::cognito::Tokens;
@@ -13,7 +14,7 @@ use crate::refresh::reveal;
 use crate::session::Session;
 use crate::store::{SessionKey, SessionRow, SessionStore, StoreError};
 use crate::telemetry::{self, Audit, ClientInfo, Count};
-use crate::verify::Freshness;
+use crate::verify::{Claims, Freshness};
 use crate::{store_error, Service};
 
 impl Sessions {
@@ -395,20 +396,53 @@ impl Sessions {
     pub async fn end_all(&self, sub: &str) -> Result<usize, Error> {
         self.inner
             .telemetry
-            .invocation(ClientInfo::default(), Box::pin(self.end_everywhere(sub)))
+            .invocation(
+                ClientInfo::default(),
+                Box::pin(self.end_everywhere(sub, None)),
+            )
             .await
     }
 
-    async fn end_everywhere(&self, sub: &str) -> Result<usize, Error> {
+    /// After a password change: ends every session of the user of `claims` but this login's
+    /// own (its row, when it still belongs to this login), each as [`Sessions::end_session`]
+    /// does: row deleted, then its refresh token revoked (`RevokeToken`; a failed revocation is
+    /// logged, the row is gone). Not a global sign-out, which would revoke the kept session's
+    /// refresh token too. Returns how many sessions ended.
+    pub(crate) async fn end_others(&self, claims: &Claims, budget: Budget) -> Result<usize, Error> {
+        let keep = key_of(claims, self.inner.per_device);
+        let rows = budget
+            .store(self.inner.store.list(keep.sub))
+            .await
+            .map_err(|e| store_error(e, "listing sessions"))?;
+        let own = |row: &SessionRow| row.key() == keep && same_family(row, claims).is_ok();
+        let mut ended = 0;
+        for row in rows.iter().filter(|row| !own(row)) {
+            if self
+                .remove(row.key(), |_| Ok(()), budget, "password_changed")
+                .await?
+            {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Deletes every session row of user `sub`, then signs `username` out everywhere
+    /// (`AdminUserGlobalSignOut`; `None`: the username the rows recorded, else `sub`).
+    pub(crate) async fn end_everywhere(
+        &self,
+        sub: &str,
+        username: Option<&str>,
+    ) -> Result<usize, Error> {
         let inner = &*self.inner;
         let pool = inner.pool_id.as_deref().ok_or_else(|| {
             Error::config("end_all needs USER_POOL_ID for Cognito's AdminUserGlobalSignOut")
         })?;
         let budget = self.budget(None);
         let rows = self.list(sub).await?;
-        let username = rows
-            .iter()
-            .find_map(|r| r.username.clone())
+        let username = username
+            .map(str::to_owned)
+            .or_else(|| rows.iter().find_map(|r| r.username.clone()))
             .unwrap_or_else(|| sub.to_owned());
         for row in &rows {
             // Each row at the version it was listed with; one changed meanwhile (a refresh) at

@@ -106,6 +106,17 @@ impl Accounts {
     /// an unknown user's reset answers [`PasswordError::WrongCode`] like a wrong code. Send
     /// [`Accounts::clear_cookie`] once it succeeded, and show the sign-in form.
     ///
+    /// A reset ends every session of the user, wherever it is: Cognito's
+    /// `ConfirmForgotPassword` revokes no token, so the user is looked up (`AdminGetUser`, for
+    /// the `sub` that keys the rows), every session row is deleted and the user is signed out
+    /// everywhere (`AdminUserGlobalSignOut`, which also revokes refresh tokens this library
+    /// never held, such as one an attacker obtained with the old password). The user then signs
+    /// in anew. This needs `USER_POOL_ID` (without it the reset is refused before any call,
+    /// [`Error::Config`]) and the permissions `cognito-idp:AdminGetUser` and
+    /// `cognito-idp:AdminUserGlobalSignOut`. If ending the sessions fails after Cognito set the
+    /// password, the error is returned (503 or 500) and logged: the new password holds, and
+    /// [`Sessions::end_all`](crate::Sessions::end_all) ends the rest.
+    ///
     /// ```no_run
     /// # async fn f(accounts: cognito_session::Accounts, sent: cognito_session::CodeSent) {
     /// match accounts.reset_password(&sent, "123456", "Brand-new-horse-2!").await {
@@ -144,6 +155,14 @@ impl Accounts {
         let username = &sent.pending.u;
         let sessions = &self.sessions;
         let cognito = &sessions.inner.cognito;
+        // Checked first: a reset that could not end the user's sessions is not made.
+        let pool = sessions.inner.pool_id.as_deref().ok_or_else(|| {
+            Error::config(
+                "reset_password needs USER_POOL_ID: after a reset every session of the user \
+                 ends (AdminGetUser, AdminUserGlobalSignOut)",
+            )
+        })?;
+        let budget = sessions.budget(None);
         let call = sessions.call("resetting the password");
         let request = cognito
             .client
@@ -154,10 +173,7 @@ impl Accounts {
             .password(new_password)
             .set_secret_hash(self.secret_hash(username))
             .send();
-        let answer = sessions
-            .budget(None)
-            .call(Service::Cognito, call.action, request)
-            .await?;
+        let answer = budget.call(Service::Cognito, call.action, request).await?;
         if let Err(error) = answer {
             let (code, message) = refusal(error, &call)?;
             let reveal = self.settings().reveal;
@@ -166,7 +182,31 @@ impl Accounts {
                     .unwrap_or(PasswordError::WrongCode),
             );
         }
-        telemetry::audit("password_reset", "password reset", Audit::default());
+        // Cognito's reset revokes nothing: whoever held a session (or a refresh token of their
+        // own, from the old password) keeps it unless it is ended here.
+        let lookup = Box::pin(cognito.user_ids(pool, username));
+        let user = budget
+            .call(Service::Cognito, "looking up the user", lookup)
+            .await?;
+        let ended = match user.map_err(|e| not_ended("reset", e))? {
+            Some((sub, name)) => {
+                let ended = sessions
+                    .end_everywhere(&sub, Some(&name))
+                    .await
+                    .map_err(|e| not_ended("reset", e))?;
+                telemetry::audit(
+                    "password_reset",
+                    "password reset",
+                    Audit {
+                        sub: Some(&sub),
+                        ..Audit::default()
+                    },
+                );
+                ended
+            }
+            None => 0,
+        };
+        tracing::debug!(ended, "password reset: the user's sessions ended");
         Ok(())
     }
 
@@ -177,6 +217,18 @@ impl Accounts {
     /// `OAUTH_SCOPES` asks for it). Returns the session: if its token was refreshed on the
     /// way, send its [`Session::set_cookie`]. Call it from a `POST` route behind
     /// [`SessionLayer`](crate::SessionLayer) (CSRF).
+    ///
+    /// This session continues (its row and cookie keep working); every other session of the
+    /// user ends: its row is deleted and its refresh token revoked (`RevokeToken`), so another
+    /// browser, or someone who stole a session, is refused at its next request. Cognito's
+    /// `ChangePassword` itself revokes no token, and a global sign-out would revoke this
+    /// session's refresh token too, so none is made: a refresh token this library never held
+    /// (one obtained straight from Cognito with the old password) stays valid until it
+    /// expires. Where that matters, reset the password instead
+    /// ([`forgot_password`](Accounts::forgot_password)), or call
+    /// [`Sessions::end_all`](crate::Sessions::end_all), which ends this session as well. A copy
+    /// of this very session's cookie continues with it. If ending the others fails after
+    /// Cognito changed the password, the error is returned (503 or 500) and logged.
     ///
     /// ```no_run
     /// # async fn f(accounts: cognito_session::Accounts, request: lambda_http::Request) {
@@ -223,15 +275,20 @@ impl Accounts {
             .previous_password(previous)
             .proposed_password(proposed)
             .send();
-        let answer = sessions
-            .budget(request.deadline())
-            .call(Service::Cognito, call.action, change)
-            .await?;
+        let budget = sessions.budget(request.deadline());
+        let answer = budget.call(Service::Cognito, call.action, change).await?;
         if let Err(error) = answer {
             let (code, message) = refusal(error, &call)?;
             return Err(sort(Operation::Change, &code, &message, false, &call)
                 .unwrap_or(PasswordError::IncorrectPassword));
         }
+        // Cognito's ChangePassword revokes nothing; a global sign-out would revoke this
+        // session's refresh token too. So the other sessions end one by one, this one stays.
+        let ended = sessions
+            .end_others(session.claims(), budget)
+            .await
+            .map_err(|e| not_ended("change", e))?;
+        tracing::debug!(ended, "password changed: the user's other sessions ended");
         telemetry::audit(
             "password_changed",
             "password changed",
@@ -242,4 +299,15 @@ impl Accounts {
         );
         Ok(session)
     }
+}
+
+/// The error of a password `what` (change or reset) that Cognito made but whose session ending
+/// failed: logged as such, and returned (the password is set; `Sessions::end_all` ends the rest).
+fn not_ended(what: &'static str, error: Error) -> PasswordError {
+    tracing::error!(
+        what,
+        error = %crate::error::Chain(&error),
+        "password set, but the user's other sessions were not all ended: retry with end_all"
+    );
+    error.into()
 }

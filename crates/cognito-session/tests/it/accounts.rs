@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, AuthenticationResultType};
 use cognito_session::{
     CodeSent, Confirmed, Error, NoAutoSignIn, PasswordError, Sessions, SessionsBuilder, SignIn,
-    SignInFlow, SignUp, SignUpError, StateError,
+    SignInFlow, SignUp, SignUpError, StateError, Tokens, Unauthorized,
 };
 use testkit::{FakeAccounts, PoolOptions, Proxy, PASSWORD};
 
@@ -24,7 +25,7 @@ struct World {
     s: Setup,
     fake: Arc<FakeAccounts>,
     sessions: Sessions,
-    _proxy: Proxy,
+    proxy: Proxy,
 }
 
 async fn world_with(
@@ -32,14 +33,19 @@ async fn world_with(
     fake: impl FnOnce(FakeAccounts) -> FakeAccounts,
     customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
 ) -> World {
-    let s = setup_with(
-        PoolOptions {
-            secret,
-            ..Default::default()
-        },
-        |b| b,
-    )
-    .await;
+    let options = PoolOptions {
+        secret,
+        ..Default::default()
+    };
+    world_in(options, fake, customize).await
+}
+
+async fn world_in(
+    options: PoolOptions,
+    fake: impl FnOnce(FakeAccounts) -> FakeAccounts,
+    customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
+) -> World {
+    let s = setup_with(options, |b| b).await;
     let accounts = Arc::new(fake(FakeAccounts::new(&s.pool)));
     let proxy = Proxy::with_fake(&s.pool.moto.url, accounts.clone()).await;
     let sessions = sessions_via(&s, &proxy.url, |b| {
@@ -54,7 +60,7 @@ async fn world_with(
         s,
         fake: accounts,
         sessions,
-        _proxy: proxy,
+        proxy,
     }
 }
 
@@ -478,6 +484,185 @@ async fn a_signed_in_user_changes_the_password() {
         .await
         .unwrap_err();
     assert_eq!(anonymous.status(), 401);
+}
+
+/// A world whose table keeps one session per device (`SORT_KEY`) or one per user.
+async fn world_keyed(per_device: bool) -> World {
+    let options = PoolOptions {
+        sort_key: per_device.then(|| "session".to_owned()),
+        ..Default::default()
+    };
+    world_in(
+        options,
+        |f| f,
+        |b| if per_device { b.sort_key("session") } else { b },
+    )
+    .await
+}
+
+/// A browser of `username`: a real login at moto, its session started (its row stored).
+async fn browser(w: &World, username: &str) -> AuthenticationResultType {
+    let login = w.s.pool.login(username).await;
+    w.sessions.start(&Tokens::from(&login)).await.unwrap();
+    login
+}
+
+/// What `session()` answers for the cookie of `login`: its access token as issued, or (for
+/// `expired`) a copy that expired an hour ago, which needs a refresh.
+async fn visit(w: &World, login: &AuthenticationResultType, expired: bool) -> Result<(), Error> {
+    let token = login.access_token().unwrap();
+    let token = if expired {
+        w.s.expired_copy(token)
+    } else {
+        token.to_owned()
+    };
+    w.sessions
+        .session("token", &cookies(&token))
+        .await
+        .map(drop)
+}
+
+/// Is `login`'s refresh token still accepted by Cognito (moto)?
+async fn refresh_works(w: &World, login: &AuthenticationResultType) -> bool {
+    w.s.pool
+        .cognito
+        .initiate_auth()
+        .client_id(&w.s.pool.client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", login.refresh_token().unwrap())
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Two browsers of one user; the password is changed in the first. With `SORT_KEY` the other
+/// browser's session ends (row deleted, refresh token revoked: refused at once and at its
+/// refresh) while the changing one goes on, refresh included. Without a sort key the table
+/// holds one session per user: the later login already replaced the earlier one's, which stays
+/// refused, and the change keeps the one there is.
+#[tokio::test]
+async fn a_password_change_ends_the_other_browsers_sessions_and_keeps_this_one() {
+    for per_device in [true, false] {
+        let w = world_keyed(per_device).await;
+        let sub = w.s.pool.user("liv").await;
+        let other = browser(&w, "liv").await;
+        let this = browser(&w, "liv").await;
+        visit(&w, &this, false).await.unwrap();
+        let before = visit(&w, &other, false).await;
+        assert_eq!(before.is_ok(), per_device, "{before:?}");
+        let request = cookies(this.access_token().unwrap());
+        let changed = w
+            .sessions
+            .accounts()
+            .change_password(&request, PASSWORD, NEW_PASSWORD)
+            .await
+            .unwrap();
+        assert_eq!(changed.sub(), sub);
+        // The other browser is refused, before and after its access token expires.
+        for expired in [false, true] {
+            let refused = visit(&w, &other, expired).await.unwrap_err();
+            assert_eq!(refused.status(), 401, "{refused:?}");
+        }
+        if per_device {
+            let refused = visit(&w, &other, false).await.unwrap_err();
+            assert_eq!(refused.unauthorized(), Some(&Unauthorized::SessionEnded));
+            assert_eq!(w.fake.revoked(), [other.refresh_token().unwrap()]);
+        } else {
+            assert!(w.fake.revoked().is_empty(), "{:?}", w.fake.revoked());
+        }
+        // This browser goes on: its cookie, and its refresh.
+        visit(&w, &this, false).await.unwrap();
+        visit(&w, &this, true).await.unwrap();
+        let rows = w.sessions.list(&sub).await.unwrap();
+        assert_eq!(rows.len(), 1, "per device {per_device}: {rows:?}");
+        assert!(refresh_works(&w, &this).await);
+    }
+}
+
+/// Two browsers of one user; the password is reset (in a third, signed out): every session
+/// ends, rows deleted and every refresh token revoked at Cognito (a global sign-out), and the
+/// user signs in anew with the new password.
+#[tokio::test]
+async fn a_password_reset_ends_every_session_and_the_user_signs_in_anew() {
+    for per_device in [true, false] {
+        let w = world_keyed(per_device).await;
+        let sub = w.s.pool.user("max").await;
+        w.s.pool
+            .set_attributes("max", &[("email", "max@example.com")])
+            .await;
+        let first = browser(&w, "max").await;
+        let second = browser(&w, "max").await;
+        visit(&w, &second, false).await.unwrap();
+        let accounts = w.sessions.accounts();
+        let sent = accounts.forgot_password("max").await.unwrap();
+        let sent = carried(&w.sessions, &sent, true).await;
+        let code = w.fake.code_for("max").unwrap();
+        accounts
+            .reset_password(&sent, &code, NEW_PASSWORD)
+            .await
+            .unwrap();
+        for login in [&first, &second] {
+            for expired in [false, true] {
+                let refused = visit(&w, login, expired).await.unwrap_err();
+                assert_eq!(refused.status(), 401, "{refused:?}");
+            }
+            assert!(!refresh_works(&w, login).await, "a refresh token survived");
+        }
+        assert!(w.sessions.list(&sub).await.unwrap().is_empty());
+        let signed_in = match w
+            .sessions
+            .sign_in_with(SignInFlow::Password, "max", NEW_PASSWORD)
+            .await
+            .unwrap()
+        {
+            SignIn::Done(session) => session,
+            other => panic!("{other:?}"),
+        };
+        let token = &signed_in.refreshed().unwrap().access_token;
+        w.sessions.session("token", &cookies(token)).await.unwrap();
+    }
+}
+
+/// Without `USER_POOL_ID` a reset could not end the user's sessions: refused before Cognito
+/// is asked, and the code still works once the configuration is fixed.
+#[tokio::test]
+async fn a_reset_without_the_pool_id_is_refused_before_any_change() {
+    let w = world().await;
+    w.s.pool.user("ned").await;
+    w.s.pool
+        .set_attributes("ned", &[("email", "ned@example.com")])
+        .await;
+    let sdk = testkit::sdk_config(&w.proxy.url).await;
+    let no_pool = Sessions::builder()
+        .table(&w.s.pool.table)
+        .partition_key(&w.s.pool.partition_key)
+        .client_id(&w.s.pool.client_id)
+        .issuer(w.s.pool.issuer())
+        .jwks_url(w.s.pool.jwks_url())
+        .cognito_client(aws_sdk_cognitoidentityprovider::Client::new(&sdk))
+        .dynamodb_client(aws_sdk_dynamodb::Client::new(&sdk))
+        .build()
+        .await
+        .unwrap();
+    let accounts = no_pool.accounts();
+    let sent = accounts.forgot_password("ned").await.unwrap();
+    let sent = carried(&no_pool, &sent, true).await;
+    let code = w.fake.code_for("ned").unwrap();
+    let refused = accounts
+        .reset_password(&sent, &code, NEW_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, PasswordError::Failed(Error::Config { .. })),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("USER_POOL_ID"), "{refused}");
+    assert_eq!(w.fake.answered("ConfirmForgotPassword"), 0);
+    w.sessions
+        .accounts()
+        .reset_password(&sent, &code, NEW_PASSWORD)
+        .await
+        .unwrap();
 }
 
 /// moto has `SignUp`, `ConfirmSignUp` (any code confirms), `ForgotPassword`,
