@@ -865,3 +865,100 @@ async fn doctor_checks_the_sign_in_flow_against_the_app_clients_auth_flows() {
     assert_eq!(code(&output), 2, "{}", text(&output));
     assert!(with_status(&json, "fail").contains("config.sign_in_flow"));
 }
+
+/// Whether the report has a line with this code.
+fn has_line(json: &Value, code: &str) -> bool {
+    json["checks"]
+        .as_array()
+        .expect("a checks array")
+        .iter()
+        .any(|c| c["code"] == code)
+}
+
+#[tokio::test]
+async fn doctor_checks_the_account_flows_permissions_and_user_auth() {
+    use ExplicitAuthFlowsType::{AllowRefreshTokenAuth, AllowUserAuth, AllowUserSrpAuth};
+    let pool = Pool::new(PoolOptions::default()).await;
+    enable_ttl(&pool).await;
+    set_flows(&pool, &[AllowUserSrpAuth, AllowRefreshTokenAuth]).await;
+    pool.cognito
+        .create_group()
+        .user_pool_id(&pool.pool_id)
+        .group_name("members")
+        .send()
+        .await
+        .expect("create the group");
+    let accounts = [
+        "iam.admin_get_user",
+        "iam.global_sign_out",
+        "iam.add_user_to_group",
+        "client.user_auth",
+    ];
+
+    // No account variable: the function signs nobody up, nothing of it is checked.
+    let (_, json) = run(&pool, &[], &[]).await;
+    for code in accounts {
+        assert!(!has_line(&json, code), "{code} in {json:#}");
+    }
+
+    // SIGN_UP_GROUP of a group that exists, a client without ALLOW_USER_AUTH: every admin call
+    // is allowed (Cognito answers for the made-up user), and a WARN names the fallback.
+    let (_, json) = run(&pool, &[("SIGN_UP_GROUP", "members")], &[]).await;
+    for code in &accounts[..3] {
+        assert_eq!(line(&json, code)["status"], "ok", "{json:#}");
+    }
+    let user_auth = line(&json, "client.user_auth");
+    assert_eq!(user_auth["status"], "warn", "{json:#}");
+    let message = user_auth["message"].as_str().unwrap();
+    assert!(
+        message.contains("SIGN_UP_GROUP") && message.contains("Confirmed::SignInNeeded"),
+        "{message}"
+    );
+    assert!(user_auth["fix"]
+        .as_str()
+        .unwrap()
+        .contains("add ALLOW_USER_AUTH"));
+    // Nobody was added to the group, nor signed out.
+    let members = pool
+        .cognito
+        .list_users_in_group()
+        .user_pool_id(&pool.pool_id)
+        .group_name("members")
+        .send()
+        .await
+        .unwrap();
+    assert!(members.users().is_empty());
+
+    // With ALLOW_USER_AUTH, another account variable, no group: no group probe.
+    set_flows(
+        &pool,
+        &[AllowUserSrpAuth, AllowUserAuth, AllowRefreshTokenAuth],
+    )
+    .await;
+    let (_, json) = run(&pool, &[("SIGN_UP_ATTRIBUTES", "email,name")], &[]).await;
+    assert_eq!(line(&json, "client.user_auth")["status"], "ok", "{json:#}");
+    assert!(!has_line(&json, "iam.add_user_to_group"), "{json:#}");
+    assert_eq!(line(&json, "iam.admin_get_user")["status"], "ok");
+
+    // A group the pool does not have: a FAIL naming it, and the flag when it came from one.
+    let (output, json) = run(&pool, &[], &["--sign-up-group", "no-such-group"]).await;
+    assert_eq!(code(&output), 2, "{}", text(&output));
+    let group = line(&json, "iam.add_user_to_group");
+    assert_eq!(group["status"], "fail", "{json:#}");
+    let fix = group["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("\"no-such-group\"") && fix.contains("--sign-up-group"),
+        "{fix}"
+    );
+
+    // The account flows without USER_POOL_ID: a reset would be refused.
+    let (_, json) = run(
+        &pool,
+        &[("SIGN_UP_GROUP", "members"), ("USER_POOL_ID", "")],
+        &[],
+    )
+    .await;
+    let missing = line(&json, "iam.accounts");
+    assert_eq!(missing["status"], "fail", "{json:#}");
+    assert!(missing["fix"].as_str().unwrap().contains("USER_POOL_ID"));
+}

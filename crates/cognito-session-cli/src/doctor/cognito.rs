@@ -211,6 +211,7 @@ fn client_checks(
         );
     }
     sign_in_flow(client, setup, report);
+    user_auth(client, setup, report);
     // The secret: compared, never printed.
     match (client.client_secret(), &setup.client_secret) {
         (None, None) => report.ok(
@@ -365,6 +366,46 @@ fn sign_in_flow(client: &UserPoolClientType, setup: &Setup, report: &mut Report)
             ),
             )
         }
+    }
+}
+
+/// `client.user_auth`: when the function signs users up (an account variable is set), the app
+/// client allows `ALLOW_USER_AUTH`, which Cognito's sign-in after sign-up needs. Without it
+/// the account is still confirmed, `confirm_sign_up` answers `Confirmed::SignInNeeded` and the
+/// user signs in with the form: a WARN naming that fallback.
+fn user_auth(client: &UserPoolClientType, setup: &Setup, report: &mut Report) {
+    let Some(variable) = &setup.accounts else {
+        return;
+    };
+    let id = client.client_id().unwrap_or("?");
+    let flows = client.explicit_auth_flows();
+    if flows.is_empty() {
+        report.warn(
+            "client.user_auth",
+            "the explicit auth flows are not reported by this endpoint",
+            format!("check that app client {id} allows ALLOW_USER_AUTH (sign-in after sign-up)"),
+        );
+    } else if flows.contains(&ExplicitAuthFlowsType::AllowUserAuth) {
+        report.ok(
+            "client.user_auth",
+            format!(
+                "sign-in after sign-up ({variable} is set): the app client allows ALLOW_USER_AUTH"
+            ),
+        );
+    } else {
+        report.warn(
+            "client.user_auth",
+            format!(
+                "{variable} is set (the account flows), but app client {id} does not allow \
+                 ALLOW_USER_AUTH: after confirming a sign-up the user is not signed in \
+                 (Confirmed::SignInNeeded) and must sign in with the form"
+            ),
+            format!(
+                "add ALLOW_USER_AUTH to the explicit auth flows of app client {id} (and allow a \
+                 first factor such as PASSWORD in the pool's sign-in policy), or accept the \
+                 sign-in form after confirmation"
+            ),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! The calls the function makes at run time, tried harmlessly: DynamoDB reads and conditional
 //! writes on a key no user has, the refresh call and `RevokeToken` with a refresh token no
-//! Cognito issued. A refusal by the condition or by Cognito proves the permission.
+//! Cognito issued, and the account flows' admin calls for a user no pool has. A refusal by the
+//! condition or by Cognito proves the permission.
 
 use std::collections::HashMap;
 
@@ -244,6 +245,140 @@ pub async fn cognito(aws: &Aws, setup: &Setup, facts: &ClientFacts, report: &mut
         setup,
         revoked,
     );
+}
+
+/// `iam.admin_get_user`, `iam.global_sign_out` and (with `SIGN_UP_GROUP`)
+/// `iam.add_user_to_group`: the admin calls of the account flows (a reset looks the user up and
+/// signs them out everywhere; a confirmed sign-up joins the app's group), each for a user no
+/// pool has, so Cognito's `UserNotFoundException` proves the permission and nothing changes.
+/// Tried when an account variable is set (`SIGN_UP_GROUP`, `SIGN_UP_ATTRIBUTES`,
+/// `REVEAL_ACCOUNT_EXISTENCE`).
+pub async fn accounts(aws: &Aws, setup: &Setup, facts: &ClientFacts, report: &mut Report) {
+    let Some(variable) = &setup.accounts else {
+        return;
+    };
+    if report.aws_down || facts.missing {
+        return;
+    }
+    let Some(pool) = setup.pool() else {
+        report.fail(
+            "iam.accounts",
+            format!(
+                "{variable} is set (the account flows), but {} is not: a password reset is \
+                 refused without it, and SIGN_UP_GROUP cannot be joined",
+                setup.pool_name()
+            ),
+            format!("set {} to the user pool's id", setup.pool_name()),
+        );
+        return;
+    };
+    let got = aws
+        .cognito
+        .admin_get_user()
+        .user_pool_id(pool)
+        .username(PROBE_KEY)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| answer(report, "cognito-idp:AdminGetUser", &e));
+    judge_admin(report, "iam.admin_get_user", "AdminGetUser", setup, got);
+    let signed_out = aws
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(pool)
+        .username(PROBE_KEY)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| answer(report, "cognito-idp:AdminUserGlobalSignOut", &e));
+    judge_admin(
+        report,
+        "iam.global_sign_out",
+        "AdminUserGlobalSignOut",
+        setup,
+        signed_out,
+    );
+    if let Some(group) = &setup.sign_up_group {
+        let added = aws
+            .cognito
+            .admin_add_user_to_group()
+            .user_pool_id(pool)
+            .username(PROBE_KEY)
+            .group_name(&group.value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| answer(report, "cognito-idp:AdminAddUserToGroup", &e));
+        judge_admin(
+            report,
+            "iam.add_user_to_group",
+            "AdminAddUserToGroup",
+            setup,
+            added,
+        );
+    }
+}
+
+/// Judges an account flow's admin call for a user that does not exist.
+fn judge_admin(
+    report: &mut Report,
+    code: &'static str,
+    action: &str,
+    setup: &Setup,
+    result: Result<(), Answer>,
+) {
+    let permission = format!("cognito-idp:{action}");
+    match result {
+        Ok(()) => report.ok(code, format!("{permission} allowed")),
+        Err(Answer::Down) => {}
+        Err(Answer::Service {
+            code: c, message, ..
+        }) if c == "UserNotFoundException" => report.ok(
+            code,
+            format!(
+                "{permission} allowed (Cognito answered for a made-up user: {})",
+                Answer::describe(&c, &message)
+            ),
+        ),
+        Err(Answer::Service {
+            code: c, message, ..
+        }) if is_access_denied(&c) => report.fail(
+            code,
+            format!("{permission} is denied: {}", Answer::describe(&c, &message)),
+            format!(
+                "allow {permission} on the user pool for the function's role (the account \
+                 flows need it)"
+            ),
+        ),
+        Err(Answer::Service {
+            code: c, message, ..
+        }) if c == "ResourceNotFoundException" => {
+            let fix = match &setup.sign_up_group {
+                Some(group) if action == "AdminAddUserToGroup" => format!(
+                    "create the group {:?} in the user pool, or set {} to one that exists",
+                    group.value, group.name
+                ),
+                _ => format!("check {} and the Region", setup.pool_name()),
+            };
+            report.fail(
+                code,
+                format!("{action}: {}", Answer::describe(&c, &message)),
+                fix,
+            );
+        }
+        Err(Answer::Service {
+            code: c,
+            message,
+            status,
+        }) => report.warn(
+            code,
+            format!(
+                "could not check {permission} (HTTP {status}): {}",
+                Answer::describe(&c, &message)
+            ),
+            "retry",
+        ),
+    }
 }
 
 fn judge_cognito(

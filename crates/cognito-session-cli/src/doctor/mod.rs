@@ -78,6 +78,10 @@ pub struct DoctorArgs {
     /// the app client's explicit auth flows.
     #[arg(long, env = "SIGN_IN_FLOW")]
     pub sign_in_flow: Option<String>,
+    /// The group every user who signed up joins (`AdminAddUserToGroup`): its permission is
+    /// tried.
+    #[arg(long, env = "SIGN_UP_GROUP")]
+    pub sign_up_group: Option<String>,
     /// Print the checks as JSON: `{"status", "summary", "checks": [{check, status, message,
     /// fix?, code}]}`.
     #[arg(long)]
@@ -98,6 +102,7 @@ pub async fn run(args: DoctorArgs) -> Result<(), Failure> {
         let client = cognito::check(&aws, &setup, &mut report).await;
         login::domain(&aws, &setup, &mut report).await;
         iam::cognito(&aws, &setup, &client, &mut report).await;
+        iam::accounts(&aws, &setup, &client, &mut report).await;
     }
     let keys = jwks::check(&setup, &mut report).await;
     token::check(&setup, keys.as_ref(), &mut report);

@@ -91,6 +91,11 @@ pub struct Setup {
     pub oauth_scopes: Option<Named>,
     /// `SIGN_IN_FLOW` when set and valid (the library's default, SRP, when not set).
     pub sign_in_flow: Option<(SignInFlow, Named)>,
+    /// `SIGN_UP_GROUP`: the group new users join.
+    pub sign_up_group: Option<Named>,
+    /// The account flows' variable that is set (`SIGN_UP_GROUP`, `SIGN_UP_ATTRIBUTES`,
+    /// `REVEAL_ACCOUNT_EXISTENCE`), if any: the function signs users up.
+    pub accounts: Option<String>,
 }
 
 impl std::fmt::Debug for Setup {
@@ -324,6 +329,7 @@ impl Setup {
                 }
             },
         };
+        let sign_up_group = Named::new(args.sign_up_group, "--sign-up-group", "SIGN_UP_GROUP");
         let token = match args.token.as_deref() {
             Some("-") => Some(read_stdin()?),
             other => other.map(str::to_owned),
@@ -362,6 +368,14 @@ impl Setup {
             logout_uri: Named::new(args.logout_uri, "--logout-uri", "LOGOUT_URI"),
             oauth_scopes: Named::new(args.oauth_scopes, "--oauth-scopes", "OAUTH_SCOPES"),
             sign_in_flow,
+            accounts: match &sign_up_group {
+                Some(group) => Some(group.name.clone()),
+                None => ["SIGN_UP_ATTRIBUTES", "REVEAL_ACCOUNT_EXISTENCE"]
+                    .into_iter()
+                    .find(|name| env(name).is_some())
+                    .map(str::to_owned),
+            },
+            sign_up_group,
         })
     }
 
