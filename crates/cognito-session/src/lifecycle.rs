@@ -407,7 +407,8 @@ impl Sessions {
     /// own (its row, when it still belongs to this login), each as [`Sessions::end_session`]
     /// does: row deleted, then its refresh token revoked (`RevokeToken`; a failed revocation is
     /// logged, the row is gone). Not a global sign-out, which would revoke the kept session's
-    /// refresh token too. Returns how many sessions ended.
+    /// refresh token too. Returns how many sessions ended, or the first failure once every
+    /// other row was tried.
     pub(crate) async fn end_others(&self, claims: &Claims, budget: Budget) -> Result<usize, Error> {
         let keep = key_of(claims, self.inner.per_device);
         let rows = budget
@@ -415,16 +416,23 @@ impl Sessions {
             .await
             .map_err(|e| store_error(e, "listing sessions"))?;
         let own = |row: &SessionRow| row.key() == keep && same_family(row, claims).is_ok();
+        // One row that cannot be ended (a key this function lacks, a row that keeps changing)
+        // does not spare the others: each is tried, the first failure returned.
         let mut ended = 0;
+        let mut failed = None;
         for row in rows.iter().filter(|row| !own(row)) {
-            if self
+            match self
                 .remove(row.key(), |_| Ok(()), budget, "password_changed")
-                .await?
+                .await
             {
-                ended += 1;
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    failed.get_or_insert(error);
+                }
             }
         }
-        Ok(ended)
+        failed.map_or(Ok(ended), Err)
     }
 
     /// Deletes every session row of user `sub`, then signs `username` out everywhere
