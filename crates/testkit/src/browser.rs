@@ -74,28 +74,24 @@ impl Browser {
                  chromium and chromium-driver)"
             );
         }
-        let mut child = Command::new(CHROMEDRIVER)
-            // Port 0: chromedriver picks a free port and prints it. It accepts local
-            // connections only (no --allowed-ips).
-            .args(["--port=0", "--log-level=WARNING"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            // Its own process group, so that drop can kill the browsers too.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-        let Some(stdout) = child.stdout.take() else {
-            panic!("chromedriver has no stdout");
-        };
-        let (port, stdout) = tokio::task::spawn_blocking(move || read_port(stdout))
-            .await
-            .unwrap_or_else(|e| panic!("reading chromedriver's port: {e}"));
-        // Keep draining its stdout so that it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut { stdout }, &mut std::io::sink()));
-        let Some(port) = port else {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!("chromedriver did not report its port (exit: {status:?})");
+        // chromedriver picks the port itself (`--port=0`) and then binds it on every local
+        // address; on a busy machine another process can take it on one of them in between
+        // ("bind() failed: Address already in use", and chromedriver exits). A new start picks
+        // another port.
+        let mut attempt = 0;
+        let (child, port) = loop {
+            attempt += 1;
+            match start_chromedriver().await {
+                (child, Some(port)) => break (child, port),
+                (mut child, None) => {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    assert!(
+                        attempt < 3,
+                        "chromedriver did not report its port, {attempt} times (last exit: {status:?})"
+                    );
+                }
+            }
         };
         Browser {
             url: format!("http://127.0.0.1:{port}"),
@@ -610,4 +606,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts chromedriver on a port of its choosing: the process, and the port it reported (none
+/// when it exited first).
+async fn start_chromedriver() -> (Child, Option<u16>) {
+    let mut child = Command::new(CHROMEDRIVER)
+        // Port 0: chromedriver picks a free port and prints it. It accepts local
+        // connections only (no --allowed-ips).
+        .args(["--port=0", "--log-level=WARNING"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // Its own process group, so that drop can kill the browsers too.
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+    let Some(stdout) = child.stdout.take() else {
+        panic!("chromedriver has no stdout");
+    };
+    let (port, stdout) = tokio::task::spawn_blocking(move || read_port(stdout))
+        .await
+        .unwrap_or_else(|e| panic!("reading chromedriver's port: {e}"));
+    // Keep draining its stdout so that it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut { stdout }, &mut std::io::sink()));
+    (child, port)
 }
