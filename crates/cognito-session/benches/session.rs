@@ -83,7 +83,9 @@ fn bench(c: &mut Criterion) {
     let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
     key.verify_sig(input.as_bytes(), &signature).unwrap();
 
-    let build = |validation: SessionValidation, cache: usize| {
+    // `metered`: EMF metrics on, written to a sink that only keeps the line's length (the cost
+    // of building the line, not of stdout).
+    let build_with = |validation: SessionValidation, cache: usize, metered: bool| {
         let store = MemoryStore::default();
         runtime
             .block_on(store.put(&SessionRow::new(
@@ -93,20 +95,25 @@ fn bench(c: &mut Criterion) {
                 Some("family-1".into()),
             )))
             .unwrap();
-        runtime
-            .block_on(
-                Sessions::builder()
-                    .client_id(CLIENT)
-                    .user_pool_id(POOL)
-                    .jwks(jwks.clone())
-                    .validation(validation)
-                    .token_cache(cache)
-                    .store(store)
-                    .cognito_client(cognito_client())
-                    .build(),
-            )
-            .unwrap()
+        let builder = Sessions::builder()
+            .client_id(CLIENT)
+            .user_pool_id(POOL)
+            .jwks(jwks.clone())
+            .validation(validation)
+            .token_cache(cache)
+            .store(store)
+            .cognito_client(cognito_client());
+        let builder = if metered {
+            builder.metrics_sink(|line| {
+                black_box(line.len());
+            })
+        } else {
+            builder
+        };
+        runtime.block_on(builder.build()).unwrap()
     };
+    let build = |validation, cache| build_with(validation, cache, false);
+    let metered = |validation, cache| build_with(validation, cache, true);
     // Session mode, encryption on, the row written by `start` from tokens with an ID token: its
     // profile attribute is sealed.
     let id_claims = serde_json::json!({
@@ -141,35 +148,6 @@ fn bench(c: &mut Criterion) {
     let session_mode = build(SessionValidation::Session, 0);
     let token_mode_cached = build(SessionValidation::Token, 1024);
     let session_mode_cached = build(SessionValidation::Session, 1024);
-    // The same with EMF metrics on, written to a sink that only keeps the line's length (the
-    // cost of building the line, not of stdout).
-    let metered = |validation: SessionValidation, cache: usize| {
-        let store = MemoryStore::default();
-        runtime
-            .block_on(store.put(&SessionRow::new(
-                "sub-1",
-                "refresh",
-                now as i64,
-                Some("family-1".into()),
-            )))
-            .unwrap();
-        runtime
-            .block_on(
-                Sessions::builder()
-                    .client_id(CLIENT)
-                    .user_pool_id(POOL)
-                    .jwks(jwks.clone())
-                    .validation(validation)
-                    .token_cache(cache)
-                    .store(store)
-                    .cognito_client(cognito_client())
-                    .metrics_sink(|line| {
-                        black_box(line.len());
-                    })
-                    .build(),
-            )
-            .unwrap()
-    };
     let token_mode_metered = metered(SessionValidation::Token, 0);
     let token_mode_cached_metered = metered(SessionValidation::Token, 1024);
     let session_mode_cached_metered = metered(SessionValidation::Session, 1024);
