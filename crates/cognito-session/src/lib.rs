@@ -130,6 +130,7 @@ pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
 pub use login::{Accounts, CodeSent, Confirmed, NoAutoSignIn, PasswordError, SignUp, SignUpError};
 pub use login::{Answer, Challenge, ChallengeKind, Mfa, SignIn, SignInError, SignInFlow};
 pub use login::{LoginComplete, LoginError, LoginStart, StateError};
+pub use login::{Passkey, PasskeyError};
 pub use manager::Sessions;
 pub use profile::Profile;
 pub use seal::{SealError, Sealer};

@@ -19,6 +19,7 @@ mod login;
 mod logs;
 mod misconfiguration;
 mod outages;
+mod passkeys;
 mod round_trips;
 mod sign_in;
 mod stack;
