@@ -21,14 +21,14 @@ const NEW_PASSWORD: &str = "Brand-new-horse-2!";
 
 /// A pool on moto, the account fake in front of it, and `Sessions` whose Cognito calls go
 /// through the fake.
-struct World {
-    s: Setup,
-    fake: Arc<FakeAccounts>,
-    sessions: Sessions,
-    proxy: Proxy,
+pub struct World {
+    pub s: Setup,
+    pub fake: Arc<FakeAccounts>,
+    pub sessions: Sessions,
+    pub proxy: Proxy,
 }
 
-async fn world_with(
+pub async fn world_with(
     secret: bool,
     fake: impl FnOnce(FakeAccounts) -> FakeAccounts,
     customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,

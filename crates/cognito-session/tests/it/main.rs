@@ -20,6 +20,7 @@ mod logs;
 mod misconfiguration;
 mod outages;
 mod passwordless;
+mod passkeys;
 mod round_trips;
 mod sign_in;
 mod stack;
