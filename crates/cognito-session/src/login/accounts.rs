@@ -289,13 +289,17 @@ impl Accounts {
 
     /// One account step as one invocation (metrics, audit client details) in its span, with its
     /// outcome counted: `Ok`'s code from `done`, or the error's.
-    pub(crate) async fn step<T, E: Coded>(
-        &self,
+    ///
+    /// Not an `async fn`: the work is boxed before any future holds it, so the caller's future
+    /// (an entry point's) stays small; several SDK calls make the work large, and a caller's
+    /// `block_on` or a tokio worker keeps the whole future on its stack.
+    pub(crate) fn step<'a, T: 'a, E: Coded + 'a>(
+        &'a self,
         name: &'static str,
         client: crate::ClientInfo,
-        work: impl std::future::Future<Output = Result<T, E>>,
-        done: impl FnOnce(&T) -> &'static str,
-    ) -> Result<T, E> {
+        work: impl std::future::Future<Output = Result<T, E>> + 'a,
+        done: impl FnOnce(&T) -> &'static str + 'a,
+    ) -> impl std::future::Future<Output = Result<T, E>> + 'a {
         use tracing::Instrument;
         let span = tracing::info_span!(
             "cognito_session.account",
@@ -303,31 +307,29 @@ impl Accounts {
             otel.kind = "internal",
             error.r#type = tracing::field::Empty
         );
-        // Boxed: an account step's future (several SDK calls) is large, and a caller's
-        // `block_on` keeps the whole future on its stack.
-        let work = Box::pin(async {
-            let result = work.await;
-            match &result {
-                Ok(value) => telemetry::count(Count::Account(done(value))),
-                Err(error) => {
-                    if let Some(failed) = error.failed() {
-                        telemetry::failed(failed);
+        let work = Box::pin(
+            async {
+                let result = work.await;
+                match &result {
+                    Ok(value) => telemetry::count(Count::Account(done(value))),
+                    Err(error) => {
+                        if let Some(failed) = error.failed() {
+                            telemetry::failed(failed);
+                        }
+                        refused(error.code());
                     }
-                    refused(error.code());
                 }
+                result
+            }
+            .instrument(span.clone()),
+        );
+        async move {
+            let result = self.sessions.inner.telemetry.invocation(client, work).await;
+            if let Err(error) = &result {
+                span.record("error.type", error.code());
             }
             result
-        });
-        let result = self
-            .sessions
-            .inner
-            .telemetry
-            .invocation(client, work.instrument(span.clone()))
-            .await;
-        if let Err(error) = &result {
-            span.record("error.type", error.code());
         }
-        result
     }
 }
 
