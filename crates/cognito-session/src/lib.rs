@@ -128,7 +128,9 @@ pub use error::{Error, Service, Unauthorized};
 pub use http::cookie::{CookieOptions, CookiePrefix, CookieSource, SameSite};
 pub use http::layer::{RequestSessionExt, SessionLayer, SessionService};
 pub use login::{Accounts, CodeSent, Confirmed, NoAutoSignIn, PasswordError, SignUp, SignUpError};
-pub use login::{Answer, Challenge, ChallengeKind, Mfa, SignIn, SignInError, SignInFlow};
+pub use login::{
+    Answer, Challenge, ChallengeKind, FirstFactor, Mfa, SignIn, SignInError, SignInFlow,
+};
 pub use login::{LoginComplete, LoginError, LoginStart, StateError};
 pub use manager::Sessions;
 pub use profile::Profile;

@@ -83,6 +83,66 @@ impl Mfa {
     }
 }
 
+/// A first factor of choice-based sign-in ([`Sessions::sign_in_choice`](crate::Sessions::sign_in_choice),
+/// Cognito's `USER_AUTH`), as Cognito names it in `AvailableChallenges` and `PREFERRED_CHALLENGE`.
+/// Which ones a user is offered depends on the pool's sign-in policy (its allowed first
+/// factors) and on the user (an email address, a phone number, a registered passkey).
+///
+/// ```
+/// use cognito_session::FirstFactor;
+/// assert_eq!(FirstFactor::Passkey.cognito_name(), "WEB_AUTHN");
+/// assert_eq!(FirstFactor::from_cognito_name("EMAIL_OTP"), Some(FirstFactor::EmailOtp));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FirstFactor {
+    /// A one-time code sent by email (`EMAIL_OTP`).
+    EmailOtp,
+    /// A one-time code sent by SMS (`SMS_OTP`).
+    SmsOtp,
+    /// The password, sent to Cognito (`PASSWORD`).
+    Password,
+    /// The password, proven by SRP without sending it (`PASSWORD_SRP`).
+    PasswordSrp,
+    /// A passkey (`WEB_AUTHN`): the browser signs Cognito's challenge.
+    Passkey,
+}
+
+impl FirstFactor {
+    /// Cognito's name of the factor.
+    ///
+    /// ```
+    /// assert_eq!(cognito_session::FirstFactor::SmsOtp.cognito_name(), "SMS_OTP");
+    /// ```
+    pub fn cognito_name(self) -> &'static str {
+        match self {
+            FirstFactor::EmailOtp => "EMAIL_OTP",
+            FirstFactor::SmsOtp => "SMS_OTP",
+            FirstFactor::Password => "PASSWORD",
+            FirstFactor::PasswordSrp => "PASSWORD_SRP",
+            FirstFactor::Passkey => "WEB_AUTHN",
+        }
+    }
+
+    /// The factor Cognito calls `name`.
+    ///
+    /// ```
+    /// assert_eq!(cognito_session::FirstFactor::from_cognito_name("WEB_AUTHN"), Some(cognito_session::FirstFactor::Passkey));
+    /// assert_eq!(cognito_session::FirstFactor::from_cognito_name("SMS_MFA"), None);
+    /// ```
+    pub fn from_cognito_name(name: &str) -> Option<FirstFactor> {
+        [
+            FirstFactor::EmailOtp,
+            FirstFactor::SmsOtp,
+            FirstFactor::Password,
+            FirstFactor::PasswordSrp,
+            FirstFactor::Passkey,
+        ]
+        .into_iter()
+        .find(|factor| factor.cognito_name() == name)
+    }
+}
+
 /// What Cognito asks, and what the app shows the user.
 ///
 /// ```
@@ -130,6 +190,27 @@ pub enum ChallengeKind {
     /// [`Challenge::totp_uri`]) and answer with the app's first code ([`Answer::Code`]), which
     /// `VerifySoftwareToken` checks before the sign-in continues.
     TotpSetup,
+    /// `SELECT_CHALLENGE` (choice-based sign-in): the user picks a first factor among
+    /// `options` ([`Answer::Factor`]), or gives the password ([`Answer::Password`], when
+    /// `options` has [`FirstFactor::Password`] or [`FirstFactor::PasswordSrp`]).
+    SelectFirstFactor {
+        /// Cognito's `AvailableChallenges` for this user.
+        options: Vec<FirstFactor>,
+    },
+    /// `SMS_OTP` (choice-based sign-in): the code Cognito sent by SMS ([`Answer::Code`]).
+    SmsOtp {
+        /// Where it went, masked by Cognito (`CODE_DELIVERY_DESTINATION`).
+        destination: Option<String>,
+    },
+    /// `WEB_AUTHN` (choice-based sign-in): the browser signs in with a passkey. Hand
+    /// `request_options` to the page's script (`PublicKeyCredential.parseRequestOptionsFromJSON`,
+    /// then `navigator.credentials.get`) and answer [`Answer::Passkey`] with the credential it
+    /// returns (`JSON.stringify(credential.toJSON())`).
+    Passkey {
+        /// Cognito's `CREDENTIAL_REQUEST_OPTIONS`: WebAuthn's `PublicKeyCredentialRequestOptionsJSON`
+        /// (challenge, relying party ID, allowed credentials, timeout).
+        request_options: String,
+    },
 }
 
 /// A step of a sign-in that the user must answer: [`kind`](Challenge::kind) says what to show.
@@ -300,6 +381,7 @@ impl Challenge {
     pub(crate) fn of(
         name: &str,
         parameters: &HashMap<String, String>,
+        available: &[String],
         session: String,
         username: String,
     ) -> Option<Challenge> {
@@ -335,6 +417,18 @@ impl Challenge {
             },
             "MFA_SETUP" => ChallengeKind::MfaSetup {
                 options: methods("MFAS_CAN_SETUP"),
+            },
+            "SELECT_CHALLENGE" => ChallengeKind::SelectFirstFactor {
+                options: available
+                    .iter()
+                    .filter_map(|name| FirstFactor::from_cognito_name(name))
+                    .collect(),
+            },
+            "SMS_OTP" => ChallengeKind::SmsOtp {
+                destination: destination(),
+            },
+            "WEB_AUTHN" => ChallengeKind::Passkey {
+                request_options: parameters.get("CREDENTIAL_REQUEST_OPTIONS")?.clone(),
             },
             _ => return None,
         };
@@ -402,6 +496,15 @@ pub enum Answer {
     Code(String),
     /// For [`ChallengeKind::SelectMfaType`] and [`ChallengeKind::MfaSetup`]: the method.
     Choose(Mfa),
+    /// For [`ChallengeKind::SelectFirstFactor`]: the first factor to continue with (a code
+    /// factor or [`FirstFactor::Passkey`]; for the password, [`Answer::Password`]).
+    Factor(FirstFactor),
+    /// For [`ChallengeKind::SelectFirstFactor`]: the password, proven by SRP when Cognito offers
+    /// `PASSWORD_SRP` and `USER_POOL_ID` is set, sent as `PASSWORD` otherwise.
+    Password(String),
+    /// For [`ChallengeKind::Passkey`]: the browser's credential, as
+    /// `JSON.stringify(credential.toJSON())` (WebAuthn's `AuthenticationResponseJSON`).
+    Passkey(String),
 }
 
 impl fmt::Debug for Answer {
@@ -417,6 +520,9 @@ impl fmt::Debug for Answer {
                 .finish(),
             Answer::Code(_) => f.write_str("Code(<redacted>)"),
             Answer::Choose(mfa) => f.debug_tuple("Choose").field(mfa).finish(),
+            Answer::Factor(factor) => f.debug_tuple("Factor").field(factor).finish(),
+            Answer::Password(_) => f.write_str("Password(<redacted>)"),
+            Answer::Passkey(_) => f.write_str("Passkey(<credential>)"),
         }
     }
 }
@@ -444,6 +550,7 @@ mod tests {
                 ("userAttributes", r#"{"email":"a@example.com"}"#),
                 ("USER_ID_FOR_SRP", "alice-internal"),
             ]),
+            &[],
             "session".into(),
             "a@example.com".into(),
         )
@@ -461,6 +568,7 @@ mod tests {
                 "MFAS_CAN_CHOOSE",
                 r#"["SMS_MFA","SOFTWARE_TOKEN_MFA","WEB"]"#,
             )]),
+            &[],
             "s".into(),
             "alice".into(),
         )
@@ -475,6 +583,7 @@ mod tests {
         let sms = Challenge::of(
             "SMS_MFA",
             &parameters(&[("CODE_DELIVERY_DESTINATION", "+*******1234")]),
+            &[],
             "s".into(),
             "alice".into(),
         )
@@ -485,9 +594,44 @@ mod tests {
                 destination: Some("+*******1234".into())
             }
         );
-        assert!(
-            Challenge::of("CUSTOM_CHALLENGE", &HashMap::new(), "s".into(), "a".into()).is_none()
+        let choice = Challenge::of(
+            "SELECT_CHALLENGE",
+            &HashMap::new(),
+            &["WEB_AUTHN".into(), "CUSTOM".into(), "EMAIL_OTP".into()],
+            "s".into(),
+            "alice".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            choice.kind(),
+            &ChallengeKind::SelectFirstFactor {
+                options: vec![FirstFactor::Passkey, FirstFactor::EmailOtp]
+            }
         );
+        let passkey = Challenge::of(
+            "WEB_AUTHN",
+            &parameters(&[("CREDENTIAL_REQUEST_OPTIONS", r#"{"challenge":"abc"}"#)]),
+            &[],
+            "s".into(),
+            "alice".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            passkey.kind(),
+            &ChallengeKind::Passkey {
+                request_options: r#"{"challenge":"abc"}"#.into()
+            }
+        );
+        // A passkey challenge without its options cannot be answered.
+        assert!(Challenge::of("WEB_AUTHN", &HashMap::new(), &[], "s".into(), "a".into()).is_none());
+        assert!(Challenge::of(
+            "CUSTOM_CHALLENGE",
+            &HashMap::new(),
+            &[],
+            "s".into(),
+            "a".into()
+        )
+        .is_none());
     }
 
     #[test]
@@ -495,6 +639,7 @@ mod tests {
         let mut challenge = Challenge::of(
             "SOFTWARE_TOKEN_MFA",
             &HashMap::new(),
+            &[],
             "AYABeC0gNjM-cognito-session".into(),
             "alice".into(),
         )

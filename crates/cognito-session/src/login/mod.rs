@@ -28,7 +28,7 @@ mod token_endpoint;
 
 pub(crate) use accounts::AccountSettings;
 pub use accounts::{Accounts, CodeSent};
-pub use challenge::{Answer, Challenge, ChallengeKind, Mfa, SignIn};
+pub use challenge::{Answer, Challenge, ChallengeKind, FirstFactor, Mfa, SignIn};
 pub use error::LoginError;
 pub(crate) use managed::Managed;
 pub use managed::{LoginComplete, LoginStart};

@@ -1,9 +1,12 @@
-//! Password sign-in on the session manager: [`Sessions::sign_in`] (`USER_SRP_AUTH`),
-//! [`Sessions::sign_in_with`] (choosing the flow) and [`Sessions::respond`] (answering
-//! challenges), ending in [`Sessions::start`].
+//! Own-form sign-in on the session manager: [`Sessions::sign_in`] (`USER_SRP_AUTH`),
+//! [`Sessions::sign_in_with`] (choosing the flow), [`Sessions::sign_in_choice`] (`USER_AUTH`:
+//! codes, passkeys or the password) and [`Sessions::respond`] (answering challenges), ending in
+//! [`Sessions::start`].
 
 use std::collections::HashMap;
 
+use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput;
+use aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput;
 use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, AuthenticationResultType, ChallengeNameType, VerifySoftwareTokenResponseType,
 };
@@ -12,7 +15,9 @@ use crate::budget::Budget;
 use crate::cognito::{secret_hash, Tokens};
 use crate::error::{Error, Service};
 use crate::http::cookie::{find, CookieSource};
-use crate::login::challenge::{Answer, Carried, Challenge, ChallengeKind, Mfa, SignIn, State};
+use crate::login::challenge::{
+    Answer, Carried, Challenge, ChallengeKind, FirstFactor, Mfa, SignIn, State,
+};
 use crate::login::sign_in_error::{sign_in_failure, Call, SignInError};
 use crate::login::srp::{self, Srp};
 use crate::login::state::{random, Purpose};
@@ -103,6 +108,93 @@ impl Sessions {
         self.step("cognito_session.sign_in", work).await
     }
 
+    /// Starts a choice-based sign-in (Cognito's `USER_AUTH`) for `username`: without a password,
+    /// by a code sent by email or SMS or with a passkey, or with the password after all,
+    /// whichever the pool allows and the user has. With a `preferred` factor that the user can
+    /// use, Cognito goes straight to it (a code is sent: [`ChallengeKind::EmailOtp`] /
+    /// [`ChallengeKind::SmsOtp`]; a passkey is asked: [`ChallengeKind::Passkey`]); otherwise it
+    /// offers the choice ([`ChallengeKind::SelectFirstFactor`], answered with
+    /// [`Answer::Factor`] or [`Answer::Password`]). Every step is a [`Challenge`], carried and
+    /// answered like a password sign-in's ([`Sessions::respond`],
+    /// [`Sessions::open_challenge`]); MFA after a password comes as it does there. The session
+    /// starts when Cognito issues tokens.
+    ///
+    /// The password factors are given in answer to the choice, not as `preferred` (that is an
+    /// [`Error::InvalidInput`]). An unknown user is not revealed when the app client prevents
+    /// user existence errors (the default): Cognito then asks a code it never sent. Needs the
+    /// app client's `ALLOW_USER_AUTH` (else [`Error::Config`] naming it), a pool on the
+    /// Essentials or Plus tier with the factors in its sign-in policy, and for passkeys the
+    /// pool's WebAuthn relying party (your domain). Call it from a `POST` route behind
+    /// [`SessionLayer`](crate::SessionLayer) (CSRF).
+    ///
+    /// ```no_run
+    /// use cognito_session::{Answer, ChallengeKind, FirstFactor, SignIn};
+    /// # async fn f(sessions: cognito_session::Sessions) -> Result<(), cognito_session::SignInError> {
+    /// if let SignIn::Challenge(challenge) = sessions.sign_in_choice("ada", Some(FirstFactor::EmailOtp)).await? {
+    ///     if let ChallengeKind::EmailOtp { destination } = challenge.kind() {
+    ///         // show the code form with challenge.state(), send challenge.set_cookie()
+    ///         # let _ = destination;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in_choice(
+        &self,
+        username: &str,
+        preferred: Option<FirstFactor>,
+    ) -> Result<SignIn, SignInError> {
+        let started = std::time::Instant::now();
+        let work = Box::pin(async {
+            let result = self.choice_sign_in(username, preferred).await;
+            telemetry::latency(Latency::SignIn, started.elapsed());
+            outcome(&result);
+            result
+        });
+        self.step("cognito_session.sign_in_choice", work).await
+    }
+
+    async fn choice_sign_in(
+        &self,
+        username: &str,
+        preferred: Option<FirstFactor>,
+    ) -> Result<SignIn, SignInError> {
+        if let Some(factor @ (FirstFactor::Password | FirstFactor::PasswordSrp)) = preferred {
+            return Err(Error::InvalidInput(format!(
+                "{} cannot be preferred here: the password is given in answer to the choice \
+                 (Answer::Password), or use sign_in",
+                factor.cognito_name()
+            ))
+            .into());
+        }
+        if username.is_empty() {
+            return Err(SignInError::IncorrectCredentials);
+        }
+        let budget = self.budget(None);
+        let cognito = &self.inner.cognito;
+        let mut request = cognito
+            .client
+            .initiate_auth()
+            .client_id(&cognito.client_id)
+            .auth_flow(AuthFlowType::UserAuth)
+            .auth_parameters("USERNAME", username);
+        if let Some(factor) = preferred {
+            request = request.auth_parameters("PREFERRED_CHALLENGE", factor.cognito_name());
+        }
+        if let Some(secret) = &cognito.client_secret {
+            request = request.auth_parameters(
+                "SECRET_HASH",
+                secret_hash(secret, username, &cognito.client_id),
+            );
+        }
+        let action = "signing in (USER_AUTH)";
+        let output = budget
+            .call(Service::Cognito, action, request.send())
+            .await?
+            .map_err(|e| sign_in_failure(e, &self.call(action)))?;
+        self.next(Step::from(output), username.to_owned(), budget)
+            .await
+    }
+
     /// A sign-in step as one invocation for metrics, in its span.
     async fn step<T>(
         &self,
@@ -164,12 +256,7 @@ impl Sessions {
             .call(Service::Cognito, "signing in", request.send())
             .await?
             .map_err(|e| sign_in_failure(e, &self.call("signing in")))?;
-        let step = Step {
-            name: output.challenge_name,
-            parameters: output.challenge_parameters.unwrap_or_default(),
-            session: output.session,
-            result: output.authentication_result,
-        };
+        let step = Step::from(output);
         let step = match (&srp, &step.name) {
             (Some((srp, pool_id)), Some(ChallengeNameType::PasswordVerifier)) => {
                 self.password_verifier(srp, pool_id, username, password, step, budget)
@@ -268,10 +355,38 @@ impl Sessions {
             (ChallengeKind::TotpSetup, Answer::Code(code)) => {
                 return self.verify_totp(challenge, code.trim(), budget).await;
             }
+            (ChallengeKind::SmsOtp { .. }, Answer::Code(code)) => {
+                responses.insert("SMS_OTP_CODE".to_owned(), code.trim().to_owned());
+            }
+            (ChallengeKind::SelectFirstFactor { options }, Answer::Factor(factor))
+                if options.contains(factor)
+                    && !matches!(factor, FirstFactor::Password | FirstFactor::PasswordSrp) =>
+            {
+                responses.insert("ANSWER".to_owned(), factor.cognito_name().to_owned());
+            }
+            (ChallengeKind::SelectFirstFactor { options }, Answer::Password(password)) => {
+                return self
+                    .choose_password(challenge, options, password, budget)
+                    .await;
+            }
+            (ChallengeKind::Passkey { .. }, Answer::Passkey(credential)) => {
+                // A browser's credential is a JSON object; anything else never reaches Cognito.
+                let object = serde_json::from_str::<serde_json::Value>(credential)
+                    .is_ok_and(|value| value.is_object());
+                if !object {
+                    return Err(Error::InvalidInput(
+                        "the passkey answer is not the browser's credential JSON \
+                         (JSON.stringify(credential.toJSON()))"
+                            .to_owned(),
+                    )
+                    .into());
+                }
+                responses.insert("CREDENTIAL".to_owned(), credential.clone());
+            }
             (kind, answer) => {
                 return Err(Error::InvalidInput(format!(
                     "{answer:?} does not answer the sign-in challenge {kind:?} (MFA setup supports \
-                     the authenticator app, Mfa::Totp, only)"
+                     the authenticator app, Mfa::Totp, only; a first factor must be one offered)"
                 ))
                 .into())
             }
@@ -372,9 +487,64 @@ impl Sessions {
     async fn answer(
         &self,
         challenge: &Challenge,
-        mut responses: HashMap<String, String>,
+        responses: HashMap<String, String>,
         budget: Budget,
     ) -> Result<SignIn, SignInError> {
+        let step = self.send_answer(challenge, responses, budget).await?;
+        self.next(step, challenge.username.clone(), budget).await
+    }
+
+    /// The password in answer to `SELECT_CHALLENGE`: `PASSWORD_SRP` (then Cognito's
+    /// `PASSWORD_VERIFIER`) when offered and the pool id is known, `PASSWORD` otherwise.
+    async fn choose_password(
+        &self,
+        challenge: &Challenge,
+        options: &[FirstFactor],
+        password: &str,
+        budget: Budget,
+    ) -> Result<SignIn, SignInError> {
+        if password.is_empty() {
+            return Err(SignInError::IncorrectCredentials);
+        }
+        let srp = options.contains(&FirstFactor::PasswordSrp) && self.inner.pool_id.is_some();
+        if srp {
+            let (srp, pool_id) = self.srp_setup()?;
+            let responses = HashMap::from([
+                ("ANSWER".to_owned(), "PASSWORD_SRP".to_owned()),
+                ("SRP_A".to_owned(), srp.srp_a()),
+            ]);
+            let step = self.send_answer(challenge, responses, budget).await?;
+            let username = &challenge.username;
+            let step = match step.name {
+                Some(ChallengeNameType::PasswordVerifier) => {
+                    self.password_verifier(&srp, &pool_id, username, password, step, budget)
+                        .await?
+                }
+                _ => step,
+            };
+            return self.next(step, username.clone(), budget).await;
+        }
+        if !options.contains(&FirstFactor::Password) {
+            return Err(Error::InvalidInput(format!(
+                "Cognito does not offer this user a password sign-in here (offered: {options:?})"
+            ))
+            .into());
+        }
+        let responses = HashMap::from([
+            ("ANSWER".to_owned(), "PASSWORD".to_owned()),
+            ("PASSWORD".to_owned(), password.to_owned()),
+        ]);
+        self.answer(challenge, responses, budget).await
+    }
+
+    /// `RespondToAuthChallenge` for `challenge` with `responses` (plus `USERNAME` and
+    /// `SECRET_HASH`): Cognito's answer.
+    async fn send_answer(
+        &self,
+        challenge: &Challenge,
+        mut responses: HashMap<String, String>,
+        budget: Budget,
+    ) -> Result<Step, SignInError> {
         let cognito = &self.inner.cognito;
         responses.insert("USERNAME".to_owned(), challenge.username.clone());
         if let Some(secret) = &cognito.client_secret {
@@ -398,13 +568,7 @@ impl Sessions {
             )
             .await?
             .map_err(|e| sign_in_failure(e, &self.call("answering the sign-in challenge")))?;
-        let step = Step {
-            name: output.challenge_name,
-            parameters: output.challenge_parameters.unwrap_or_default(),
-            session: output.session,
-            result: output.authentication_result,
-        };
-        self.next(step, challenge.username.clone(), budget).await
+        Ok(Step::from(output))
     }
 
     /// The SRP secret and the pool id its math needs.
@@ -480,16 +644,11 @@ impl Sessions {
             .call(Service::Cognito, "signing in", request.send())
             .await?
             .map_err(|e| sign_in_failure(e, &self.call("signing in")))?;
-        let mut parameters = output.challenge_parameters.unwrap_or_default();
-        parameters
+        let mut step = Step::from(output);
+        step.parameters
             .entry("USERNAME".to_owned())
             .or_insert(cognito_username);
-        Ok(Step {
-            name: output.challenge_name,
-            parameters,
-            session: output.session,
-            result: output.authentication_result,
-        })
+        Ok(step)
     }
 
     /// `AssociateSoftwareToken` with the challenge's session: the TOTP secret to show.
@@ -586,13 +745,13 @@ impl Sessions {
                 "Cognito answered with neither tokens nor a challenge session",
             )
         })?;
-        match Challenge::of(name, &step.parameters, session, username) {
+        match Challenge::of(name, &step.parameters, &step.available, session, username) {
             Some(challenge) => Ok(SignIn::Challenge(self.issue(challenge, budget).await?)),
             None => Err(Error::config(format!(
                 "the user pool asked the sign-in challenge {name}, which this library does not \
                  answer (it answers NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, SMS_MFA, \
-                 EMAIL_OTP, SELECT_MFA_TYPE and MFA_SETUP): check the pool's sign-in settings \
-                 (custom auth triggers, passwordless factors)"
+                 EMAIL_OTP, SMS_OTP, SELECT_MFA_TYPE, MFA_SETUP, SELECT_CHALLENGE and \
+                 WEB_AUTHN): check the pool's sign-in settings (custom auth triggers)"
             ))
             .into()),
         }
@@ -617,8 +776,39 @@ impl Sessions {
 pub(crate) struct Step {
     pub name: Option<ChallengeNameType>,
     pub parameters: HashMap<String, String>,
+    /// `AvailableChallenges` (`InitiateAuth` with `USER_AUTH` only): the first factors offered.
+    pub available: Vec<String>,
     pub session: Option<String>,
     pub result: Option<AuthenticationResultType>,
+}
+
+impl From<InitiateAuthOutput> for Step {
+    fn from(output: InitiateAuthOutput) -> Step {
+        Step {
+            name: output.challenge_name,
+            parameters: output.challenge_parameters.unwrap_or_default(),
+            available: output
+                .available_challenges
+                .unwrap_or_default()
+                .iter()
+                .map(|name| name.as_str().to_owned())
+                .collect(),
+            session: output.session,
+            result: output.authentication_result,
+        }
+    }
+}
+
+impl From<RespondToAuthChallengeOutput> for Step {
+    fn from(output: RespondToAuthChallengeOutput) -> Step {
+        Step {
+            name: output.challenge_name,
+            parameters: output.challenge_parameters.unwrap_or_default(),
+            available: Vec::new(),
+            session: output.session,
+            result: output.authentication_result,
+        }
+    }
 }
 
 /// Counts a sign-in step's outcome and writes its audit event: `succeeded` (the session's own

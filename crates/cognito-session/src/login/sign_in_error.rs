@@ -4,7 +4,7 @@
 //!
 //! | Cognito answers (code: message) | we |
 //! |---|---|
-//! | `NotAuthorizedException`: `Incorrect username or password.` | [`SignInError::IncorrectCredentials`] (401) |
+//! | `NotAuthorizedException`: `Incorrect username or password.` (also a passkey that does not verify) | [`SignInError::IncorrectCredentials`] (401) |
 //! | `UserNotFoundException` (any message) | [`SignInError::IncorrectCredentials`] (401): the same error, so no answer tells whether a user exists |
 //! | `NotAuthorizedException`: `User is disabled.` | [`SignInError::IncorrectCredentials`] (401), logged as "user disabled" |
 //! | `NotAuthorizedException`: `Password attempts exceeded` | [`SignInError::TooManyAttempts`] (429) |
@@ -15,7 +15,8 @@
 //! | `ExpiredCodeException`; `NotAuthorizedException`: `Invalid session for the user, session is expired.` or `Invalid session for the user.` | [`SignInError::ChallengeExpired`] (401) |
 //! | `InvalidPasswordException`, `PasswordHistoryPolicyViolationException` | [`SignInError::PasswordRejected`] (400) |
 //! | `NotAuthorizedException` about the client secret (`... configured for secret but secret was not received`, `Unable to verify secret hash ...`, or no sentence: moto) | [`Error::Config`] (500) naming `CLIENT_SECRET` |
-//! | `InvalidParameterException` (e.g. `USER_PASSWORD_AUTH flow not enabled for this client`) | [`Error::Config`] (500) naming the app client's auth flows |
+//! | `InvalidParameterException` (e.g. `USER_PASSWORD_AUTH flow not enabled for this client`, `USER_AUTH flow not enabled for this client`) | [`Error::Config`] (500) naming the app client's auth flows |
+//! | `FeatureUnavailableInTierException` | [`Error::Config`] (500): choice-based sign-in needs the Essentials or Plus plan |
 //! | `ResourceNotFoundException` | [`Error::Config`] (500): no such app client (`CLIENT_ID`, Region) |
 //! | any other `NotAuthorizedException` | [`SignInError::IncorrectCredentials`] (401), Cognito's message logged |
 //! | `InternalErrorException`, `ThrottlingException`, HTTP 5xx, timeouts, resets | [`Error::Unavailable`] (503): retry |
@@ -259,7 +260,15 @@ fn sort(status: u16, code: &str, message: &str, call: &Call) -> SignInError {
         "InvalidParameterException" => Error::config(format!(
             "Cognito refused the sign-in request ({}, {}): the app client {client_id} must allow \
              the flow used (ALLOW_USER_SRP_AUTH for sign_in, ALLOW_USER_PASSWORD_AUTH for \
-             SignInFlow::Password) and ALLOW_REFRESH_TOKEN_AUTH",
+             SignInFlow::Password, ALLOW_USER_AUTH for sign_in_choice) and \
+             ALLOW_REFRESH_TOKEN_AUTH",
+            call.action,
+            shown(message)
+        ))
+        .into(),
+        "FeatureUnavailableInTierException" => Error::config(format!(
+            "Cognito refused the sign-in ({}): {} Choice-based sign-in (codes, passkeys) needs \
+             the user pool's Essentials or Plus feature plan",
             call.action,
             shown(message)
         ))

@@ -407,13 +407,9 @@ impl Accounts {
             .call(Service::Cognito, action, request.send())
             .await?
             .map_err(|e| sign_in_failure(e, &sessions.call(action)))?;
-        let step = Step {
-            name: output.challenge_name,
-            parameters: output.challenge_parameters.unwrap_or_default(),
-            session: output.session,
-            result: output.authentication_result,
-        };
-        let result = sessions.next(step, username.to_owned(), budget).await;
+        let result = sessions
+            .next(Step::from(output), username.to_owned(), budget)
+            .await;
         crate::login::sign_in::outcome(&result);
         result
     }

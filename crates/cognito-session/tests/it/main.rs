@@ -20,6 +20,7 @@ mod logs;
 mod misconfiguration;
 mod outages;
 mod passkey_browser;
+mod passwordless;
 mod round_trips;
 mod sign_in;
 mod stack;
