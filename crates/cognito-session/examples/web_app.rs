@@ -9,6 +9,11 @@
 //!   an MFA code). Between the two requests the challenge travels sealed in a hidden form field,
 //!   bound to this browser by an `HttpOnly` cookie ([`Challenge::state`],
 //!   [`Sessions::open_challenge`]).
+//! - `POST /signin/choice`: signing in without a password ([`Sessions::sign_in_choice`]): the
+//!   username, and a passkey or an emailed code as the preferred factor (or none: the choice of
+//!   what the user has). The steps continue through `POST /signin/next` like the password
+//!   form's: a code form, the choice of factors, or a page whose script asks the browser for
+//!   the passkey (`navigator.credentials.get`) and posts the credential back.
 //! - `GET /signup`, `POST /signup`, `POST /signup/confirm`: creating an account
 //!   ([`Accounts::sign_up`]), then the emailed code ([`Accounts::confirm_sign_up`], or
 //!   [`Accounts::resend_code`]), which signs the user in without the password again; where the
@@ -43,8 +48,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Form, Json, Router};
 use cognito_session::{
-    Accounts, Answer, Challenge, ChallengeKind, CodeSent, Confirmed, Mfa, PasswordError, Session,
-    SessionLayer, Sessions, SignIn, SignInError, SignUp, SignUpError,
+    Accounts, Answer, Challenge, ChallengeKind, CodeSent, Confirmed, FirstFactor, Mfa,
+    PasswordError, Session, SessionLayer, Sessions, SignIn, SignInError, SignUp, SignUpError,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -64,6 +69,7 @@ pub fn app(sessions: Sessions) -> Router {
         ("/logout", post(logout)),
         ("/signin", get(signin_form).post(signin)),
         ("/signin/next", post(signin_next)),
+        ("/signin/choice", post(signin_choice)),
         ("/signup", get(signup_form).post(signup)),
         ("/signup/confirm", post(signup_confirm)),
         ("/forgot", get(forgot_form).post(forgot)),
@@ -87,6 +93,7 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/logout")
                 .public("/signin")
                 .public("/signin/next")
+                .public("/signin/choice")
                 .public("/signup")
                 .public("/signup/confirm")
                 .public("/forgot")
@@ -177,6 +184,7 @@ struct Credentials {
     password: String,
 }
 
+/// The answer to a challenge step: whichever field its form has.
 #[derive(Deserialize)]
 struct Next {
     #[serde(default)]
@@ -185,6 +193,23 @@ struct Next {
     new_password: String,
     #[serde(default)]
     code: String,
+    /// The factor chosen (Cognito's name, e.g. `EMAIL_OTP`).
+    #[serde(default)]
+    factor: String,
+    #[serde(default)]
+    password: String,
+    /// The passkey's answer: `JSON.stringify(credential.toJSON())`.
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passwordless form: a username, and the factor to try first (Cognito's name; none or
+/// an unknown one: the user's choice of what they have).
+#[derive(Deserialize)]
+struct Choice {
+    username: String,
+    #[serde(default)]
+    factor: String,
 }
 
 async fn signin_form(base: Base) -> Html<String> {
@@ -201,13 +226,29 @@ fn password_form(base: &str, error: Option<&str>) -> Html<String> {
             "{error}<form method=\"post\" action=\"{base}/signin\">\
              <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\
-             <button id=\"signin\">Sign in</button></form>"
+             <button id=\"signin\">Sign in</button></form>\
+             <h2>Without a password</h2>\
+             <form method=\"post\" action=\"{base}/signin/choice\">\
+             <label>Username <input name=\"username\" id=\"choice-username\" autocomplete=\"username webauthn\"></label>\
+             <button id=\"signin-passkey\" name=\"factor\" value=\"WEB_AUTHN\">Sign in with a passkey</button> \
+             <button id=\"signin-email\" name=\"factor\" value=\"EMAIL_OTP\">Email me a code</button> \
+             <button id=\"signin-other\" name=\"factor\" value=\"\">Other ways</button></form>"
         ),
     )
 }
 
 async fn signin(Bounded(sessions): Bounded, base: Base, Form(form): Form<Credentials>) -> Response {
     let step = sessions.sign_in(&form.username, &form.password).await;
+    next_step(&sessions, &base.0, step, None)
+}
+
+async fn signin_choice(
+    Bounded(sessions): Bounded,
+    base: Base,
+    Form(form): Form<Choice>,
+) -> Response {
+    let preferred = FirstFactor::from_cognito_name(&form.factor);
+    let step = sessions.sign_in_choice(&form.username, preferred).await;
     next_step(&sessions, &base.0, step, None)
 }
 
@@ -230,6 +271,15 @@ async fn signin_next(
         ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
             Answer::Choose(Mfa::Totp)
         }
+        ChallengeKind::SelectFirstFactor { .. } => {
+            match FirstFactor::from_cognito_name(&form.factor) {
+                Some(FirstFactor::Password | FirstFactor::PasswordSrp) | None => {
+                    Answer::Password(form.password)
+                }
+                Some(factor) => Answer::Factor(factor),
+            }
+        }
+        ChallengeKind::Passkey { .. } => Answer::Passkey(form.credential),
         _ => Answer::Code(form.code),
     };
     let step = sessions.respond(&challenge, &answer).await;
@@ -304,9 +354,7 @@ fn next_step(
 
 /// The form of a challenge step, carrying its sealed state.
 fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Html<String> {
-    let error = error
-        .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error_line(error);
     let field = match challenge.kind() {
         ChallengeKind::NewPasswordRequired { .. } => {
             "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>".to_owned()
@@ -322,6 +370,15 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
         ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
             "<p>Use an authenticator app.</p>".to_owned()
         }
+        ChallengeKind::SelectFirstFactor { options } => return factor_choice(base, challenge, options, &error),
+        ChallengeKind::Passkey { request_options } => {
+            return passkey_sign_in(base, challenge, request_options, &error)
+        }
+        ChallengeKind::EmailOtp { destination } | ChallengeKind::SmsOtp { destination } => format!(
+            "<p id=\"sent\">We sent a code to {}.</p>\
+             <label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>",
+            escape(destination.as_deref().unwrap_or("you"))
+        ),
         _ => "<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>".to_owned(),
     };
     page(
@@ -334,6 +391,95 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
         ),
     )
 }
+
+/// The first factors this user can sign in with: a button each, and the password field when
+/// the password is among them.
+fn factor_choice(
+    base: &str,
+    challenge: &Challenge,
+    options: &[FirstFactor],
+    error: &str,
+) -> Html<String> {
+    // The password first: its button is the form's default (Enter in the field).
+    let mut fields = String::new();
+    if options
+        .iter()
+        .any(|f| matches!(f, FirstFactor::Password | FirstFactor::PasswordSrp))
+    {
+        fields.push_str(
+            "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label> \
+             <button id=\"factor-PASSWORD\" name=\"factor\" value=\"PASSWORD\">Sign in with the password</button></p>",
+        );
+    }
+    for factor in options {
+        let label = match factor {
+            FirstFactor::Passkey => "Use a passkey",
+            FirstFactor::EmailOtp => "Email me a code",
+            FirstFactor::SmsOtp => "Text me a code",
+            _ => continue,
+        };
+        fields.push_str(&format!(
+            "<button id=\"factor-{name}\" name=\"factor\" value=\"{name}\">{label}</button> ",
+            name = factor.cognito_name()
+        ));
+    }
+    page(
+        "How do you want to sign in?",
+        &format!(
+            "{error}<form method=\"post\" action=\"{base}/signin/next\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">{fields}</form>",
+            escape(challenge.state())
+        ),
+    )
+}
+
+/// The passkey step: its button asks the browser for a passkey with Cognito's request options
+/// and posts the signed answer. (A button, not on load: some browsers ask WebAuthn only after
+/// a user's gesture.)
+fn passkey_sign_in(
+    base: &str,
+    challenge: &Challenge,
+    request_options: &str,
+    error: &str,
+) -> Html<String> {
+    page(
+        "Sign in with your passkey",
+        &format!(
+            "{error}<p id=\"webauthn-error\" hidden></p>\
+             <form id=\"webauthn\" method=\"post\" action=\"{base}/signin/next\" \
+             data-options=\"{}\" data-ceremony=\"get\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">\
+             <input type=\"hidden\" name=\"credential\">\
+             <button type=\"button\" id=\"use-passkey\">Use your passkey</button></form>{WEBAUTHN_SCRIPT}",
+            escape(request_options),
+            escape(challenge.state())
+        ),
+    )
+}
+
+/// The WebAuthn part of a page, and the only script of this app: the button of the form
+/// `#webauthn` hands the form's `data-options` (Cognito's options JSON) to the browser
+/// (`navigator.credentials.get` to sign in, `create` to add a passkey, as `data-ceremony`
+/// says), puts the answer in the form's `credential` field and submits the form.
+const WEBAUTHN_SCRIPT: &str = "<script>\
+(() => {\
+  const form = document.getElementById('webauthn');\
+  const shown = document.getElementById('webauthn-error');\
+  form.querySelector('button').addEventListener('click', async () => {\
+    try {\
+      const options = JSON.parse(form.dataset.options);\
+      const credential = form.dataset.ceremony === 'create'\
+        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })\
+        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });\
+      form.elements.credential.value = JSON.stringify(credential.toJSON());\
+      form.submit();\
+    } catch (e) {\
+      shown.textContent = 'The passkey did not answer (' + e.name + '). Try again, or go back and choose another way.';\
+      shown.hidden = false;\
+    }\
+  });\
+})();\
+</script>";
 
 #[derive(Deserialize)]
 struct NewAccount {
@@ -645,7 +791,7 @@ async fn home(
         ),
         None => format!(
             "<p id=\"user\">Not signed in</p>\
-             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>\
+             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in here</a> (password, passkey or emailed code)</p>\
              <p><a id=\"signup\" href=\"{base}/signup\">Create an account</a> \
              · <a id=\"forgot\" href=\"{base}/forgot\">Forgot your password?</a></p>"
         ),

@@ -104,8 +104,23 @@ async fn sign_up(app: &App, page: &Context, username: &str, email: &str) {
     page.submit("#confirm").await;
 }
 
+/// Signs `page` out from the signed-in page.
+async fn sign_out(app: &App, page: &Context) {
+    page.goto(&format!("{}/app", app.url)).await;
+    page.submit("#logout").await;
+    page.wait_for_text("Not signed in").await;
+}
+
+/// Starts a passwordless sign-in of `username` on the sign-in page with the button `button`
+/// (`#signin-passkey`, `#signin-email`, `#signin-other`).
+async fn sign_in_without_password(app: &App, page: &Context, username: &str, button: &str) {
+    page.goto(&format!("{}/signin", app.url)).await;
+    page.fill("choice-username", username).await;
+    page.submit(button).await;
+}
+
 #[tokio::test]
-async fn a_browser_signs_up_and_a_reset_elsewhere_ends_its_session() {
+async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_sessions() {
     let app = app().await;
     let browser = Browser::start().await;
     let ada = browser.context("web_app_accounts").await;
@@ -118,14 +133,41 @@ async fn a_browser_signs_up_and_a_reset_elsewhere_ends_its_session() {
     let cookie = ada.cookie("token").await.expect("the session cookie");
     assert!(cookie.http_only && cookie.secure, "{cookie:?}");
     ada.screenshot("signed-in-after-sign-up").await;
+    sign_out(&app, &ada).await;
 
-    // 2. A second browser signs in with the password; both have their session.
+    // 2. Sign in with an emailed code: a wrong code asks again, the right one signs in.
+    sign_in_without_password(&app, &ada, "ada", "#signin-email").await;
+    ada.wait_for_text("We sent a code to a***@e***").await;
+    let challenge = ada
+        .cookie("__Host-cognito-signin")
+        .await
+        .expect("the challenge cookie");
+    assert!(challenge.http_only && challenge.secure, "{challenge:?}");
+    ada.screenshot("email-code-asked").await;
+    let code = app.code("ada");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    ada.fill("code", wrong).await;
+    ada.submit("#next").await;
+    ada.wait_for_text("We sent a code to").await;
+    assert!(ada
+        .eval_js("return document.getElementById('error') !== null")
+        .await
+        .as_bool()
+        .unwrap_or(false));
+    ada.screenshot("email-code-wrong").await;
+    ada.fill("code", &code).await;
+    ada.submit("#next").await;
+    ada.wait_for_text("Signed in as ada").await;
+    assert_eq!(ada.current_url().await, format!("{}/app", app.url));
+    ada.screenshot("signed-in-with-email-code").await;
+
+    // 3. A second browser signs in with the password; both have their session.
     let other = browser.context("web_app_accounts_other").await;
     app.sign_in_with_password(&other, "ada", PASSWORD).await;
     other.screenshot("signed-in-elsewhere").await;
     assert!(app.signed_in(&ada).await && app.signed_in(&other).await);
 
-    // 3. The first resets the password (forgot → code → new password): every session ends,
+    // 4. The first resets the password (forgot → code → new password): every session ends,
     //    the other browser's included.
     ada.goto(&format!("{}/forgot", app.url)).await;
     ada.fill("username", "ada").await;
@@ -142,12 +184,17 @@ async fn a_browser_signs_up_and_a_reset_elsewhere_ends_its_session() {
     other.screenshot("other-session-ended").await;
     assert!(!app.signed_in(&ada).await);
 
-    // 4. The old password is refused; the new one signs in.
+    // 5. The old password is refused; the new one signs in, from the choice of factors too.
     ada.goto(&format!("{}/signin", app.url)).await;
     ada.fill("username", "ada").await;
     ada.fill("password", PASSWORD).await;
     ada.submit("#signin").await;
     ada.wait_for_text("incorrect username or password").await;
     app.sign_in_with_password(&other, "ada", NEW_PASSWORD).await;
-    other.wait_for_text("Signed in as ada").await;
+    sign_in_without_password(&app, &ada, "ada", "#signin-other").await;
+    ada.wait_for_text("How do you want to sign in?").await;
+    ada.screenshot("factor-choice").await;
+    ada.fill("password", NEW_PASSWORD).await;
+    ada.submit("#factor-PASSWORD").await;
+    ada.wait_for_text("Signed in as ada").await;
 }
