@@ -962,3 +962,104 @@ async fn doctor_checks_the_account_flows_permissions_and_user_auth() {
     assert_eq!(missing["status"], "fail", "{json:#}");
     assert!(missing["fix"].as_str().unwrap().contains("USER_POOL_ID"));
 }
+
+/// The pool's sign-in policy for choice-based sign-in: checked once the app client allows
+/// `ALLOW_USER_AUTH`; on moto alone (which keeps the policy but knows no WebAuthn settings)
+/// and through the account fake, which reports a relying party as Cognito does.
+#[tokio::test]
+async fn doctor_checks_the_pools_sign_in_policy_and_the_passkey_relying_party() {
+    use aws_sdk_cognitoidentityprovider::types::{
+        AuthFactorType, SignInPolicyType, UserPoolPolicyType,
+    };
+    use ExplicitAuthFlowsType::{AllowRefreshTokenAuth, AllowUserAuth, AllowUserSrpAuth};
+    let pool = Pool::new(PoolOptions::default()).await;
+    enable_ttl(&pool).await;
+    let codes = [
+        "pool.sign_in_policy",
+        "pool.passkeys",
+        "pool.email_delivery",
+    ];
+
+    // Without ALLOW_USER_AUTH (and no account flows), none of it is checked.
+    set_flows(&pool, &[AllowUserSrpAuth, AllowRefreshTokenAuth]).await;
+    let (_, json) = run(&pool, &[], &[]).await;
+    for code in codes {
+        assert!(!has_line(&json, code), "{code} in {json:#}");
+    }
+
+    // moto: the policy it keeps is read; passkeys allowed but no relying party known: a WARN
+    // naming SetUserPoolMfaConfig.
+    set_flows(
+        &pool,
+        &[AllowUserSrpAuth, AllowUserAuth, AllowRefreshTokenAuth],
+    )
+    .await;
+    let policy = SignInPolicyType::builder()
+        .allowed_first_auth_factors(AuthFactorType::Password)
+        .allowed_first_auth_factors(AuthFactorType::EmailOtp)
+        .allowed_first_auth_factors(AuthFactorType::WebAuthn)
+        .build();
+    pool.cognito
+        .update_user_pool()
+        .user_pool_id(&pool.pool_id)
+        .policies(UserPoolPolicyType::builder().sign_in_policy(policy).build())
+        .send()
+        .await
+        .expect("set the sign-in policy");
+    let (_, json) = run(&pool, &[], &[]).await;
+    let policy = line(&json, "pool.sign_in_policy");
+    assert_eq!(policy["status"], "ok", "{json:#}");
+    assert!(
+        policy["message"]
+            .as_str()
+            .unwrap()
+            .contains("PASSWORD, EMAIL_OTP, WEB_AUTHN"),
+        "{policy:#}"
+    );
+    assert_eq!(line(&json, "pool.email_delivery")["status"], "info");
+    let passkeys = line(&json, "pool.passkeys");
+    assert_eq!(passkeys["status"], "warn", "{json:#}");
+    assert!(
+        passkeys["fix"]
+            .as_str()
+            .unwrap()
+            .contains("SetUserPoolMfaConfig"),
+        "{passkeys:#}"
+    );
+
+    // Through the account fake (relying party `localhost`): OK, and a WARN for an allowed
+    // origin outside it.
+    let fake = std::sync::Arc::new(
+        testkit::FakeAccounts::new(&pool).passkeys("localhost", "http://localhost:3000"),
+    );
+    let proxy = testkit::Proxy::with_fake(&pool.moto.url, fake).await;
+    let mut vars = vars(&pool);
+    let (_, json) = doctor(&proxy.url, &borrow(&vars), &["--json"]).await;
+    let passkeys = line(&json, "pool.passkeys");
+    assert_eq!(passkeys["status"], "ok", "{json:#}");
+    assert!(passkeys["message"].as_str().unwrap().contains("localhost"));
+    vars.push(("ALLOWED_ORIGINS", "https://shop.example.com".to_owned()));
+    let (_, json) = doctor(&proxy.url, &borrow(&vars), &["--json"]).await;
+    let passkeys = line(&json, "pool.passkeys");
+    assert_eq!(passkeys["status"], "warn", "{json:#}");
+    assert!(passkeys["message"]
+        .as_str()
+        .unwrap()
+        .contains("https://shop.example.com"));
+
+    // A policy of the password alone: sign_in_choice offers no code or passkey.
+    let fake = std::sync::Arc::new(testkit::FakeAccounts::new(&pool).first_factors(&["PASSWORD"]));
+    let proxy = testkit::Proxy::with_fake(&pool.moto.url, fake).await;
+    let (_, json) = doctor(&proxy.url, &borrow(&vars[..4]), &["--json"]).await;
+    let policy = line(&json, "pool.sign_in_policy");
+    assert_eq!(policy["status"], "info", "{json:#}");
+    assert!(policy["message"]
+        .as_str()
+        .unwrap()
+        .contains("password only"));
+    assert!(!has_line(&json, "pool.passkeys"), "{json:#}");
+}
+
+fn borrow<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}

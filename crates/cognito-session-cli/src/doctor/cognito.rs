@@ -28,6 +28,7 @@ pub async fn check(aws: &Aws, setup: &Setup, report: &mut Report) -> ClientFacts
         return facts;
     }
     let pool_name = setup.pool_name();
+    let mut pool_described = None;
     match aws
         .cognito
         .describe_user_pool()
@@ -89,6 +90,7 @@ pub async fn check(aws: &Aws, setup: &Setup, report: &mut Report) -> ClientFacts
                     ),
                 },
             );
+            pool_described = described;
         }
         Err(error) => match answer(report, "cognito-idp:DescribeUserPool", &error) {
             Answer::Down => return facts,
@@ -127,7 +129,12 @@ pub async fn check(aws: &Aws, setup: &Setup, report: &mut Report) -> ClientFacts
         .await;
     match described {
         Ok(output) => match output.user_pool_client {
-            Some(client) => client_checks(&client, setup, report, &mut facts),
+            Some(client) => {
+                client_checks(&client, setup, report, &mut facts);
+                if let Some(pool) = &pool_described {
+                    super::passwordless::check(aws, pool, &client, setup, report).await;
+                }
+            }
             None => report.warn(
                 "client.exists",
                 "DescribeUserPoolClient answered without a client",

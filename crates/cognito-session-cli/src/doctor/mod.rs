@@ -11,6 +11,7 @@ mod cognito;
 mod iam;
 mod jwks;
 mod login;
+mod passwordless;
 mod report;
 mod setup;
 mod table;

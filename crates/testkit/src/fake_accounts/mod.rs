@@ -48,6 +48,10 @@
 //! | a credential of an unsupported kind | `WebAuthnCredentialNotSupportedException` |
 //! | `DeleteWebAuthnCredential` of an unknown id | `ResourceNotFoundException` |
 //!
+//! `DescribeUserPool` and `GetUserPoolMfaConfig` of its pool are moto's answers with what this
+//! fake plays added: the Essentials plan, the sign-in policy's `AllowedFirstAuthFactors`, the
+//! `WebAuthnConfiguration` (relying party).
+//!
 //! Sources: the API reference's errors per operation (and the SDK models' exception docs for the
 //! `WebAuthn*` codes, whose messages are this fake's own words), the ChallengeResponseType and
 //! InitiateAuth parameter docs (names: `PREFERRED_CHALLENGE`, `ANSWER`, `EMAIL_OTP_CODE`,
@@ -732,6 +736,9 @@ impl FakeAccounts {
             "CompleteWebAuthnRegistration" => self.complete_registration(body).await,
             "ListWebAuthnCredentials" => self.list_credentials(body).await,
             "DeleteWebAuthnCredential" => self.delete_credential(body).await,
+            "DescribeUserPool" | "GetUserPoolMfaConfig" if body["UserPoolId"] == self.pool_id => {
+                self.pool_settings(operation, body).await
+            }
             "RevokeToken" => {
                 let token = body["Token"].as_str().unwrap_or_default().to_owned();
                 self.lock().revoked.push(token);
@@ -739,6 +746,30 @@ impl FakeAccounts {
             }
             _ => None,
         }
+    }
+
+    /// moto's `DescribeUserPool` / `GetUserPoolMfaConfig` with what this fake plays: the
+    /// Essentials plan, the sign-in policy's first factors, the WebAuthn relying party.
+    async fn pool_settings(&self, operation: &str, body: &Value) -> Option<(u16, String)> {
+        let mut answer = match self.moto.call(operation, body.clone()).await {
+            Ok(answer) => answer,
+            Err(refusal) => return Some(refusal),
+        };
+        if operation == "DescribeUserPool" {
+            let factors: Vec<&str> = self
+                .first_factors
+                .iter()
+                .map(String::as_str)
+                .filter(|f| *f != "PASSWORD_SRP")
+                .collect();
+            let pool = &mut answer["UserPool"];
+            pool["UserPoolTier"] = json!("ESSENTIALS");
+            pool["Policies"]["SignInPolicy"] = json!({ "AllowedFirstAuthFactors": factors });
+        } else if let Some(rp) = &self.webauthn {
+            answer["WebAuthnConfiguration"] =
+                json!({ "RelyingPartyId": rp.id, "UserVerification": "preferred" });
+        }
+        ok(answer)
     }
 
     /// The ids a sign-in-after-sign-up `Session` stands for, taken once.

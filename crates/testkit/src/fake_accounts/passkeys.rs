@@ -22,7 +22,7 @@ const MAX_PASSKEYS: usize = 20;
 
 /// The pool's WebAuthn relying party.
 pub(crate) struct RelyingParty {
-    id: String,
+    pub(crate) id: String,
     webauthn: Webauthn,
 }
 
