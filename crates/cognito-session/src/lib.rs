@@ -132,6 +132,7 @@ pub use login::{
     Answer, Challenge, ChallengeKind, FirstFactor, Mfa, SignIn, SignInError, SignInFlow,
 };
 pub use login::{LoginComplete, LoginError, LoginStart, StateError};
+pub use login::{Passkey, PasskeyError};
 pub use manager::Sessions;
 pub use profile::Profile;
 pub use seal::{SealError, Sealer};

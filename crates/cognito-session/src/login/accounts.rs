@@ -1,19 +1,22 @@
 //! The account flows' common ground: the [`Accounts`] handle ([`Sessions::accounts`]) that
-//! sign-up ([`sign_up`](super::sign_up)) and password reset and change
-//! ([`password`](super::password)) hang off, their settings, the [`CodeSent`] step they carry
+//! sign-up ([`sign_up`](super::sign_up)), password reset and change
+//! ([`password`](super::password)) and passkey management ([`passkeys`](super::passkeys)) hang
+//! off, their settings, the [`CodeSent`] step they carry
 //! to the next request (sealed, bound to the browser), and the first sorting of Cognito's
 //! answers that every flow shares.
 
+use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
-use crate::error::{Error, Service};
+use crate::error::{Error, Service, Unauthorized};
 use crate::http::cookie::{find, CookieSource};
 use crate::login::sign_in_error::Call;
 use crate::login::state::{random, Purpose};
 use crate::login::StateError;
 use crate::manager::Sessions;
 use crate::sdk::{classify, credentials_message, Failure};
+use crate::session::Session;
 use crate::telemetry::{self, Audit, Count};
 
 /// The accounts cookie (`__Host-` prefixed when cookies are `Secure`), binding a pending
@@ -44,7 +47,9 @@ impl Default for AccountSettings {
 
 /// Sign-up, confirmation and password reset and change for an app with its own forms
 /// (Cognito's `SignUp`, `ConfirmSignUp`, `ResendConfirmationCode`, `ForgotPassword`,
-/// `ConfirmForgotPassword`, `ChangePassword`), from [`Sessions::accounts`]. It keeps the
+/// `ConfirmForgotPassword`, `ChangePassword`), and the signed-in user's passkeys
+/// (`StartWebAuthnRegistration`, `CompleteWebAuthnRegistration`, `ListWebAuthnCredentials`,
+/// `DeleteWebAuthnCredential`), from [`Sessions::accounts`]. It keeps the
 /// deadline of the handle it came from ([`Sessions::with_deadline`]).
 ///
 /// By default no answer tells whether an account exists: a taken username signs up "like" a
@@ -65,7 +70,7 @@ pub struct Accounts {
 }
 
 impl Sessions {
-    /// The account flows: sign-up and its confirmation, password reset and change. See
+    /// The account flows: sign-up and its confirmation, password reset and change, passkeys. See
     /// [`Accounts`].
     ///
     /// ```no_run
@@ -250,6 +255,25 @@ impl Accounts {
         })
     }
 
+    /// The session of the user signed in on `request` ([`Sessions::current`]) and its access
+    /// token for Cognito's calls on the user's behalf: the refreshed one when the session was
+    /// refreshed on the way, else the cookie's. No valid session: [`Error::Unauthorized`].
+    pub(crate) async fn signed_in<S: CookieSource + ?Sized>(
+        &self,
+        request: &S,
+    ) -> Result<(Session, String), Error> {
+        let sessions = &self.sessions;
+        let session = sessions.current(request).await?;
+        let token = match session.refreshed() {
+            Some(tokens) => Some(tokens.access_token.clone()),
+            None => sessions
+                .token_in(&sessions.inner.cookie.name, request)
+                .map(str::to_owned),
+        };
+        let token = token.ok_or(Error::Unauthorized(Unauthorized::MissingCookie))?;
+        Ok((session, token))
+    }
+
     pub(crate) fn settings(&self) -> &AccountSettings {
         &self.sessions.inner.accounts
     }
@@ -327,21 +351,38 @@ fn refused(code: &'static str) {
     );
 }
 
+/// An SDK operation's error type, as [`refusal`] sorts it.
+pub(crate) trait OperationError:
+    ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
+{
+}
+
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> OperationError for E {}
+
 /// Cognito's refusal of an account call: its code and message, or the library error when it is
 /// not a refusal (no answer, throttling and 5xx: [`Error::Unavailable`]; no credentials, a
 /// request that cannot be built, an unknown app client, a client secret problem:
 /// [`Error::Config`]).
-pub(crate) fn refusal<E>(
+pub(crate) fn refusal<E: OperationError>(
     error: aws_sdk_cognitoidentityprovider::error::SdkError<E>,
     call: &Call,
-) -> Result<(String, String), Error>
-where
-    E: aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Result<(String, String), Error> {
+    let (code, message) = token_call_refusal(error, call)?;
+    if let Some(problem) = client_problem(&code, &message, call) {
+        tracing::error!(code, action = call.action, "account step failed: {problem}");
+        return Err(problem);
+    }
+    Ok((code, message))
+}
+
+/// Cognito's refusal's code and message, or the library error when it is not one; without
+/// [`refusal`]'s app client problems, for calls made with the user's access token (no
+/// `ClientId`, no `SECRET_HASH`), where a `ResourceNotFoundException` is the call's own (an
+/// unknown passkey, say).
+pub(crate) fn token_call_refusal<E: OperationError>(
+    error: aws_sdk_cognitoidentityprovider::error::SdkError<E>,
+    call: &Call,
+) -> Result<(String, String), Error> {
     let (code, message) = match classify(&error) {
         Failure::Service { code, message } => (code, message),
         Failure::Credentials(problem) => {
@@ -371,11 +412,24 @@ where
     {
         return Err(Error::unavailable(Service::Cognito, call.action, error));
     }
-    if let Some(problem) = client_problem(&code, &message, call) {
-        tracing::error!(code, action = call.action, "account step failed: {problem}");
-        return Err(problem);
-    }
     Ok((code, message))
+}
+
+/// What Cognito's `NotAuthorizedException` to a call made with the session's access token
+/// (`api`, e.g. `ChangePassword`) means: a token without the scope
+/// `aws.cognito.signin.user.admin` is the app's configuration ([`Error::Config`], 500); any
+/// other (`Access Token has expired`, `... has been revoked`, `Invalid Access Token`) ends the
+/// session ([`Error::Unauthorized`], 401: sign in again).
+pub(crate) fn access_token_refused(api: &str, message: &str) -> Error {
+    if plain(message).contains("required scopes") {
+        Error::config(format!(
+            "{api} needs an access token with the scope aws.cognito.signin.user.admin: \
+             own-form sign-ins have it; for managed login add it to OAUTH_SCOPES and to the app \
+             client's allowed scopes"
+        ))
+    } else {
+        Error::Unauthorized(Unauthorized::SessionEnded)
+    }
 }
 
 /// The refusals that mean this function's app client settings are wrong, as a configuration

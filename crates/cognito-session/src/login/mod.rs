@@ -3,7 +3,7 @@
 //! login form ([`Sessions::sign_in`], Cognito's `USER_SRP_AUTH` / `USER_PASSWORD_AUTH` and the
 //! challenges that follow), each ending in [`Sessions::start`] like every other login; and the
 //! account flows of such apps ([`Sessions::accounts`]: sign-up, confirmation, password reset
-//! and change). What a
+//! and change, passkeys). What a
 //! flow leaves with the browser between two requests is sealed by one helper (`state`).
 //!
 //! [`Sessions::sign_in`]: crate::Sessions::sign_in
@@ -14,6 +14,8 @@ mod accounts;
 mod challenge;
 mod error;
 mod managed;
+mod passkey_error;
+mod passkeys;
 mod password;
 mod password_error;
 mod routes;
@@ -32,6 +34,8 @@ pub use challenge::{Answer, Challenge, ChallengeKind, FirstFactor, Mfa, SignIn};
 pub use error::LoginError;
 pub(crate) use managed::Managed;
 pub use managed::{LoginComplete, LoginStart};
+pub use passkey_error::PasskeyError;
+pub use passkeys::Passkey;
 pub use password_error::PasswordError;
 pub use sign_in::SignInFlow;
 pub use sign_in_error::SignInError;

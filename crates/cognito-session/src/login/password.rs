@@ -259,13 +259,7 @@ impl Accounts {
         proposed: &str,
     ) -> Result<Session, PasswordError> {
         let sessions = &self.sessions;
-        let session = sessions.current(request).await?;
-        let cookie = &sessions.inner.cookie.name;
-        let token = match session.refreshed() {
-            Some(tokens) => Some(tokens.access_token.clone()),
-            None => sessions.token_in(cookie, request).map(str::to_owned),
-        };
-        let token = token.ok_or(Error::Unauthorized(crate::Unauthorized::MissingCookie))?;
+        let (session, token) = self.signed_in(request).await?;
         let cognito = &sessions.inner.cognito;
         let call = sessions.call("changing the password");
         let change = cognito

@@ -20,8 +20,8 @@
 //! (error codes), the "Managing user existence error responses" guide, and Cognito's messages as
 //! SDK users report them.
 
-use crate::error::{Error, Unauthorized};
-use crate::login::accounts::{plain, shown, Coded};
+use crate::error::Error;
+use crate::login::accounts::{access_token_refused, plain, shown, Coded};
 use crate::login::sign_in_error::Call;
 use crate::login::StateError;
 
@@ -191,16 +191,8 @@ pub(crate) fn sort(
         {
             PasswordError::IncorrectPassword
         }
-        (Operation::Change, "NotAuthorizedException") if text.contains("required scopes") => {
-            Error::config(
-                "ChangePassword needs an access token with the scope \
-                 aws.cognito.signin.user.admin: own-form sign-ins have it; for managed login add \
-                 it to OAUTH_SCOPES and to the app client's allowed scopes",
-            )
-            .into()
-        }
         (Operation::Change, "NotAuthorizedException") => {
-            Error::Unauthorized(Unauthorized::SessionEnded).into()
+            access_token_refused("ChangePassword", message).into()
         }
         _ => Error::config(format!(
             "Cognito refused the password step ({}): {code} ({}); check the user pool's and app \

@@ -473,6 +473,57 @@ impl Accounts {
         .await
     }
 
+    /// Picks up a sign-up whose step is lost (its state expired after 24 hours, or the user
+    /// closed the page): sends `username` a new confirmation code (`ResendConfirmationCode`)
+    /// and returns a fresh step for the code form, confirmed with
+    /// [`confirm_sign_up`](Accounts::confirm_sign_up) as usual. Since anyone can type any
+    /// username, the step reveals nothing: an unknown or already confirmed user gets the same
+    /// answer (unless
+    /// [`reveal_account_existence`](crate::SessionsBuilder::reveal_account_existence)), no
+    /// destination is shown, `SIGN_UP_GROUP` is not added, and the confirmation ends in
+    /// [`Confirmed::SignInNeeded`] (sign-in after sign-up belongs to the browser that signed
+    /// up): the user then signs in with the password.
+    ///
+    /// ```no_run
+    /// # async fn f(accounts: cognito_session::Accounts) -> Result<(), cognito_session::SignUpError> {
+    /// let sent = accounts.resume_sign_up("ada").await?;
+    /// println!("Set-Cookie: {:?}; state {}", sent.set_cookie(), sent.state());
+    /// # Ok(()) }
+    /// ```
+    pub async fn resume_sign_up(&self, username: &str) -> Result<CodeSent, SignUpError> {
+        let work = async {
+            let username = username.trim();
+            if username.is_empty() {
+                return Err(
+                    Error::InvalidInput("a username is needed to resume a sign-up".into()).into(),
+                );
+            }
+            let draft = CodeSent {
+                purpose: Purpose::SignUp,
+                pending: Pending {
+                    u: username.to_owned(),
+                    s: None,
+                    c: false,
+                    d: None,
+                },
+                state: String::new(),
+                set_cookie: None,
+            };
+            let sent = self.resend(&draft).await?;
+            let budget = self.sessions.budget(None);
+            Ok(self
+                .issue(Purpose::SignUp, SIGN_UP_LIFETIME_SECS, sent.pending, budget)
+                .await?)
+        };
+        self.step(
+            "cognito_session.resume_sign_up",
+            ClientInfo::default(),
+            work,
+            |_| "sign_up_resumed",
+        )
+        .await
+    }
+
     async fn resend(&self, sent: &CodeSent) -> Result<CodeSent, SignUpError> {
         if sent.purpose != Purpose::SignUp {
             return Err(Error::InvalidInput(

@@ -21,14 +21,14 @@ const NEW_PASSWORD: &str = "Brand-new-horse-2!";
 
 /// A pool on moto, the account fake in front of it, and `Sessions` whose Cognito calls go
 /// through the fake.
-struct World {
-    s: Setup,
-    fake: Arc<FakeAccounts>,
-    sessions: Sessions,
-    proxy: Proxy,
+pub struct World {
+    pub s: Setup,
+    pub fake: Arc<FakeAccounts>,
+    pub sessions: Sessions,
+    pub proxy: Proxy,
 }
 
-async fn world_with(
+pub async fn world_with(
     secret: bool,
     fake: impl FnOnce(FakeAccounts) -> FakeAccounts,
     customize: impl FnOnce(SessionsBuilder) -> SessionsBuilder,
@@ -265,6 +265,60 @@ async fn codes_expire_are_attempt_limited_and_can_be_sent_again() {
         "{limited:?}"
     );
     assert_eq!(limited.status(), 429);
+}
+
+/// A sign-up whose step was lost (expired after 24 hours, the page closed) is picked up by
+/// username: a new code, a fresh step, the account confirmed, then the password signs in. Any
+/// username gets the same answer, so it tells nobody whether an account exists.
+#[tokio::test]
+async fn a_lost_sign_up_is_resumed_by_username_and_reveals_nothing() {
+    let w = world().await;
+    let accounts = w.sessions.accounts();
+    code_sent(
+        accounts
+            .sign_up("ian", PASSWORD, &[("email", "ian@example.com")])
+            .await
+            .unwrap(),
+    );
+    let first = w.fake.code_for("ian").unwrap();
+    let resumed = accounts.resume_sign_up(" ian ").await.unwrap();
+    assert_eq!(
+        resumed.destination(),
+        None,
+        "no destination for a typed name"
+    );
+    let resumed = carried(&w.sessions, &resumed, false).await;
+    let code = w.fake.code_for("ian").unwrap();
+    assert_ne!(code, first, "a new code was sent");
+    match accounts.confirm_sign_up(&resumed, &code).await.unwrap() {
+        Confirmed::SignInNeeded(NoAutoSignIn::NoSession) => {}
+        other => panic!("{other:?}"),
+    }
+    let signed_in = w.sessions.sign_in("ian", PASSWORD).await.unwrap();
+    assert!(matches!(signed_in, SignIn::Done(_)));
+    // Confirmed now, or never signed up: the same answer, and no code goes anywhere.
+    let sent_before = w.fake.outbox().len();
+    for name in ["ian", "nobody-at-all"] {
+        let step = accounts.resume_sign_up(name).await.unwrap();
+        assert_eq!(step.destination(), None);
+        assert!(step.set_cookie().is_some());
+    }
+    assert_eq!(w.fake.outbox().len(), sent_before);
+    let empty = accounts.resume_sign_up("  ").await.unwrap_err();
+    assert_eq!(empty.status(), 400);
+    // With existence revealed, a confirmed account says so.
+    let w = world_with(false, |f| f, |b| b.reveal_account_existence(true)).await;
+    w.s.pool.user("jan").await;
+    let confirmed = w
+        .sessions
+        .accounts()
+        .resume_sign_up("jan")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(confirmed, SignUpError::AlreadyConfirmed),
+        "{confirmed:?}"
+    );
 }
 
 #[tokio::test]

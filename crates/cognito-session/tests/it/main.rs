@@ -21,6 +21,7 @@ mod misconfiguration;
 mod outages;
 mod passkey_browser;
 mod passwordless;
+mod passkeys;
 mod round_trips;
 mod sign_in;
 mod stack;

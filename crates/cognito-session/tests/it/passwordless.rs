@@ -17,13 +17,12 @@ use crate::{cookies, sessions_via, setup, setup_with, Setup};
 
 const ORIGIN: &str = "http://localhost:3000";
 
-/// A pool on moto, the account fake (passkeys for `localhost`) in front of it, `Sessions`
-/// through the fake, and an SDK client through it for what the test does as the user.
+/// A pool on moto, the account fake (passkeys for `localhost`) in front of it, and `Sessions`
+/// through the fake.
 struct World {
     s: Setup,
     fake: Arc<FakeAccounts>,
     sessions: Sessions,
-    cognito: Client,
     proxy: Proxy,
 }
 
@@ -62,12 +61,10 @@ async fn world_with(
             .await
             .unwrap()
     };
-    let cognito = Client::new(&sdk);
     World {
         s,
         fake: accounts,
         sessions,
-        cognito,
         proxy,
     }
 }
@@ -266,68 +263,22 @@ async fn the_password_answers_the_choice_by_srp_or_as_is() {
     }
 }
 
-/// Registers a passkey for `username` as the user's browser would (through the SDK: the
-/// library's own passkey management is tested with it elsewhere), returning the authenticator.
+/// Registers a passkey for `username` through the library's passkey management, as the
+/// user's browser would, returning the authenticator that holds it.
 async fn passkey(w: &World, username: &str) -> SoftAuthenticator {
-    let login = w.s.pool.login(username).await;
-    let access = login.access_token().unwrap();
-    let options = w
-        .cognito
-        .start_web_authn_registration()
-        .access_token(access)
-        .send()
-        .await
-        .unwrap();
-    let options = serde_json::to_string(&to_json(options.credential_creation_options())).unwrap();
+    let SignIn::Done(session) = w.sessions.sign_in(username, PASSWORD).await.unwrap() else {
+        panic!("a password sign-in without MFA")
+    };
+    let request = cookies(&session.refreshed().unwrap().access_token);
+    let accounts = w.sessions.accounts();
+    let options = accounts.start_passkey_registration(&request).await.unwrap();
     let mut authenticator = SoftAuthenticator::new(ORIGIN);
     let created = authenticator.register(&options).await.unwrap();
-    let credential: serde_json::Value = serde_json::from_str(&created).unwrap();
-    w.cognito
-        .complete_web_authn_registration()
-        .access_token(access)
-        .credential(to_document(credential))
-        .send()
+    accounts
+        .complete_passkey_registration(&request, &created)
         .await
         .unwrap();
     authenticator
-}
-
-fn to_json(document: &aws_smithy_types::Document) -> serde_json::Value {
-    use aws_smithy_types::{Document, Number};
-    match document {
-        Document::Object(map) => map
-            .iter()
-            .map(|(k, v)| (k.clone(), to_json(v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        Document::Array(list) => list.iter().map(to_json).collect(),
-        Document::Number(Number::PosInt(n)) => (*n).into(),
-        Document::Number(Number::NegInt(n)) => (*n).into(),
-        Document::Number(Number::Float(n)) => (*n).into(),
-        Document::String(s) => s.clone().into(),
-        Document::Bool(b) => (*b).into(),
-        Document::Null => serde_json::Value::Null,
-    }
-}
-
-fn to_document(value: serde_json::Value) -> aws_smithy_types::Document {
-    use aws_smithy_types::{Document, Number};
-    match value {
-        serde_json::Value::Object(map) => {
-            Document::Object(map.into_iter().map(|(k, v)| (k, to_document(v))).collect())
-        }
-        serde_json::Value::Array(list) => {
-            Document::Array(list.into_iter().map(to_document).collect())
-        }
-        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Document::Number(Number::PosInt(u)),
-            (_, Some(i)) => Document::Number(Number::NegInt(i)),
-            _ => Document::Number(Number::Float(n.as_f64().unwrap_or_default())),
-        },
-        serde_json::Value::String(s) => Document::String(s),
-        serde_json::Value::Bool(b) => Document::Bool(b),
-        serde_json::Value::Null => Document::Null,
-    }
 }
 
 /// The passkey challenge's request options.
