@@ -23,6 +23,12 @@
 //!   the same pages as a known one, and so does a taken one at sign-up.
 //! - `GET /app/password`, `POST /app/password`: changing the password when signed in
 //!   ([`Accounts::change_password`]).
+//! - `GET /app/passkeys`: the signed-in user's passkeys ([`Accounts::list_passkeys`]), each
+//!   with a remove button (`POST /app/passkeys/remove`, [`Accounts::delete_passkey`]); adding
+//!   one is `POST /app/passkeys/new` ([`Accounts::start_passkey_registration`]: a page whose
+//!   script has the browser create the passkey, `navigator.credentials.create`) and then
+//!   `POST /app/passkeys/add` with the browser's credential
+//!   ([`Accounts::complete_passkey_registration`]).
 //!   The pending sign-up or reset travels sealed in a hidden form field, bound to this browser
 //!   by an `HttpOnly` cookie ([`CodeSent::state`]); every `POST` passes the layer's CSRF check.
 //! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back
@@ -78,6 +84,10 @@ pub fn app(sessions: Sessions) -> Router {
             "/app/password",
             get(password_change_form).post(password_change),
         ),
+        ("/app/passkeys", get(passkeys)),
+        ("/app/passkeys/new", post(passkey_new)),
+        ("/app/passkeys/add", post(passkey_add)),
+        ("/app/passkeys/remove", post(passkey_remove)),
         ("/app", get(protected_page)),
         ("/api/me", get(me)),
     ];
@@ -750,6 +760,129 @@ async fn password_change(
     }
 }
 
+/// The credential a browser created (`JSON.stringify(credential.toJSON())`).
+#[derive(Deserialize)]
+struct NewPasskey {
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passkey to remove, by its credential id.
+#[derive(Deserialize)]
+struct PasskeyId {
+    id: String,
+}
+
+async fn passkeys(Bounded(sessions): Bounded, base: Base, headers: HeaderMap) -> Response {
+    passkeys_page(&sessions, &base.0, &headers, StatusCode::OK, None).await
+}
+
+/// The list of the user's passkeys (name, when added, a remove button each) and the button
+/// that adds one; `note` above it, the page answered with `status`.
+async fn passkeys_page(
+    sessions: &Sessions,
+    base: &str,
+    headers: &HeaderMap,
+    status: StatusCode,
+    note: Option<&str>,
+) -> Response {
+    let list = match sessions.accounts().list_passkeys(headers).await {
+        Ok(list) if list.is_empty() => "<p id=\"no-passkeys\">No passkeys yet.</p>".to_owned(),
+        Ok(list) => {
+            let items: String = list
+                .iter()
+                .map(|passkey| {
+                    let days = passkey.created_at().elapsed().unwrap_or_default().as_secs() / 86_400;
+                    let added = match days {
+                        0 => "today".to_owned(),
+                        1 => "yesterday".to_owned(),
+                        n => format!("{n} days ago"),
+                    };
+                    format!(
+                        "<li><span class=\"passkey-name\">{}</span>, added {added} \
+                         <form method=\"post\" action=\"{base}/app/passkeys/remove\" style=\"display:inline\">\
+                         <input type=\"hidden\" name=\"id\" value=\"{}\">\
+                         <button class=\"remove-passkey\">Remove</button></form></li>",
+                        escape(passkey.name().unwrap_or("Passkey")),
+                        escape(passkey.id())
+                    )
+                })
+                .collect();
+            format!("<ul id=\"passkeys\">{items}</ul>")
+        }
+        Err(error) => {
+            let status = status_of(error.status());
+            let body = format!(
+                "{}<p><a href=\"{base}/app\">Your page</a></p>",
+                error_line(Some(&shown(error.status(), &error)))
+            );
+            return (status, page("Your passkeys", &body)).into_response();
+        }
+    };
+    let body = format!(
+        "{}{list}<form method=\"post\" action=\"{base}/app/passkeys/new\">\
+         <button id=\"add-passkey\">Add a passkey</button></form>\
+         <p><a href=\"{base}/app\">Your page</a></p>",
+        error_line(note)
+    );
+    (status, page("Your passkeys", &body)).into_response()
+}
+
+async fn passkey_new(Bounded(sessions): Bounded, base: Base, headers: HeaderMap) -> Response {
+    let base = &base.0;
+    match sessions.accounts().start_passkey_registration(&headers).await {
+        Ok(options) => page(
+            "Add a passkey",
+            &format!(
+                "<p>Your browser or device keeps the passkey; it signs you in without a password.</p>\
+                 <p id=\"webauthn-error\" hidden></p>\
+                 <form id=\"webauthn\" method=\"post\" action=\"{base}/app/passkeys/add\" \
+                 data-options=\"{}\" data-ceremony=\"create\">\
+                 <input type=\"hidden\" name=\"credential\">\
+                 <button type=\"button\" id=\"create-passkey\">Create the passkey</button></form>\
+                 <p><a href=\"{base}/app/passkeys\">Cancel</a></p>{WEBAUTHN_SCRIPT}",
+                escape(&options)
+            ),
+        )
+        .into_response(),
+        Err(error) => {
+            let message = shown(error.status(), &error);
+            passkeys_page(&sessions, base, &headers, status_of(error.status()), Some(&message)).await
+        }
+    }
+}
+
+async fn passkey_add(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<NewPasskey>,
+) -> Response {
+    let added = sessions
+        .accounts()
+        .complete_passkey_registration(&headers, &form.credential)
+        .await;
+    let (status, note) = match added {
+        Ok(()) => (StatusCode::OK, "Passkey added.".to_owned()),
+        Err(error) => (status_of(error.status()), shown(error.status(), &error)),
+    };
+    passkeys_page(&sessions, &base.0, &headers, status, Some(&note)).await
+}
+
+async fn passkey_remove(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<PasskeyId>,
+) -> Response {
+    let removed = sessions.accounts().delete_passkey(&headers, &form.id).await;
+    let (status, note) = match removed {
+        Ok(()) => (StatusCode::OK, "Passkey removed.".to_owned()),
+        Err(error) => (status_of(error.status()), shown(error.status(), &error)),
+    };
+    passkeys_page(&sessions, &base.0, &headers, status, Some(&note)).await
+}
+
 /// What a visitor is told of a refusal: its text, except a 5xx's, which is the operator's (the
 /// library logged it).
 fn shown(status: u16, error: &impl std::fmt::Display) -> String {
@@ -805,7 +938,7 @@ async fn protected_page(session: Session, base: Base) -> Html<String> {
     let body = format!(
         "<p id=\"user\">Signed in as {}</p>\
          <p id=\"verified\">email verified: {}</p>\
-         <p><a href=\"{base}/\">Home</a> · <a id=\"password\" href=\"{base}/app/password\">Change password</a></p>\
+         <p><a href=\"{base}/\">Home</a> · <a id=\"password\" href=\"{base}/app/password\">Change password</a> · <a id=\"passkeys-link\" href=\"{base}/app/passkeys\">Passkeys</a></p>\
          <form method=\"post\" action=\"{base}/logout\"><button id=\"logout\">Log out</button></form>",
         escape(display_name(&session)),
         profile

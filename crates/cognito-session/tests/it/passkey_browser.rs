@@ -1,7 +1,9 @@
-//! The web example's account pages in a real browser (headless Chromium over WebDriver) against
-//! testkit's `FakeAccounts` in front of moto: sign up and confirm with the emailed code, a
-//! password reset that ends another browser's session. Screenshots of each step go to
-//! `target/browser-tests/web_app_accounts*/`.
+//! The web example's account pages in a real browser (headless Chromium over WebDriver, with a
+//! virtual WebAuthn authenticator) against testkit's `FakeAccounts` in front of moto, which
+//! verifies the passkey ceremonies for real: sign up and confirm with the emailed code, add a
+//! passkey, sign in with it alone and with an emailed code, a password reset that ends another
+//! browser's session, and a removed passkey that no longer signs in. Screenshots of each step
+//! go to `target/browser-tests/web_app_accounts*/`.
 
 use std::sync::Arc;
 
@@ -119,8 +121,31 @@ async fn sign_in_without_password(app: &App, page: &Context, username: &str, but
     page.submit(button).await;
 }
 
+/// The signed-in user's `sub`, from the app's JSON route.
+async fn sub(app: &App, page: &Context) -> String {
+    page.goto(&format!("{}/api/me", app.url)).await;
+    let me: serde_json::Value = serde_json::from_str(&page.text().await).expect("JSON");
+    me["sub"].as_str().expect("a sub").to_owned()
+}
+
+/// Copies a screenshot into `docs/` when `UPDATE_SCREENSHOTS` is set (the README shows it);
+/// otherwise it stays in `target/browser-tests/`.
+fn publish(png: &std::path::Path, name: &str) {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        let to = testkit::workspace_root().join("docs").join(name);
+        std::fs::copy(png, &to)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", png.display(), to.display()));
+    }
+}
+
+/// How many elements match `css` on the page.
+async fn count(page: &Context, css: &str) -> u64 {
+    let script = format!("return document.querySelectorAll({css:?}).length");
+    page.eval_js(&script).await.as_u64().unwrap_or_default()
+}
+
 #[tokio::test]
-async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_sessions() {
+async fn a_browser_signs_up_adds_a_passkey_signs_in_without_a_password_and_loses_it() {
     let app = app().await;
     let browser = Browser::start().await;
     let ada = browser.context("web_app_accounts").await;
@@ -133,9 +158,48 @@ async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_ses
     let cookie = ada.cookie("token").await.expect("the session cookie");
     assert!(cookie.http_only && cookie.secure, "{cookie:?}");
     ada.screenshot("signed-in-after-sign-up").await;
+    let sub = sub(&app, &ada).await;
+
+    // 2. Add a passkey: the browser's authenticator creates it for `localhost`, Cognito (the
+    //    fake) verifies and keeps it, and the list shows it.
+    let authenticator = ada.add_authenticator().await;
+    ada.goto(&format!("{}/app", app.url)).await;
+    ada.click("#passkeys-link").await;
+    ada.wait_for_text("No passkeys yet.").await;
+    ada.submit("#add-passkey").await;
+    ada.wait_for_text("Add a passkey").await;
+    ada.screenshot("passkey-add").await;
+    ada.submit("#create-passkey").await;
+    ada.wait_for_text("Passkey added.").await;
+    let held = ada.credentials(&authenticator).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].rp_id, "localhost");
+    assert_eq!(app.fake.passkey_ids(&sub), [held[0].id.clone()]);
+    assert_eq!(count(&ada, "#passkeys li").await, 1);
+    assert!(ada.text().await.contains("added today"));
+    publish(&ada.screenshot("passkey-list").await, "passkeys-list.png");
     sign_out(&app, &ada).await;
 
-    // 2. Sign in with an emailed code: a wrong code asks again, the right one signs in.
+    // 3. Sign in with the passkey alone: the username, then the browser signs Cognito's
+    //    challenge; no password, no code.
+    sign_in_without_password(&app, &ada, "ada", "#signin-passkey").await;
+    ada.wait_for_text("Sign in with your passkey").await;
+    publish(
+        &ada.screenshot("passkey-sign-in").await,
+        "passkeys-sign-in.png",
+    );
+    let signed = ada.credentials(&authenticator).await[0].sign_count;
+    ada.submit("#use-passkey").await;
+    ada.wait_for_text("Signed in as ada").await;
+    assert_eq!(ada.current_url().await, format!("{}/app", app.url));
+    assert_eq!(
+        ada.credentials(&authenticator).await[0].sign_count,
+        signed + 1
+    );
+    ada.screenshot("signed-in-with-passkey").await;
+    sign_out(&app, &ada).await;
+
+    // 4. Sign in with an emailed code: a wrong code asks again, the right one signs in.
     sign_in_without_password(&app, &ada, "ada", "#signin-email").await;
     ada.wait_for_text("We sent a code to a***@e***").await;
     let challenge = ada
@@ -161,13 +225,13 @@ async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_ses
     assert_eq!(ada.current_url().await, format!("{}/app", app.url));
     ada.screenshot("signed-in-with-email-code").await;
 
-    // 3. A second browser signs in with the password; both have their session.
+    // 5. A second browser signs in with the password; both have their session.
     let other = browser.context("web_app_accounts_other").await;
     app.sign_in_with_password(&other, "ada", PASSWORD).await;
     other.screenshot("signed-in-elsewhere").await;
     assert!(app.signed_in(&ada).await && app.signed_in(&other).await);
 
-    // 4. The first resets the password (forgot → code → new password): every session ends,
+    // 6. The first resets the password (forgot → code → new password): every session ends,
     //    the other browser's included.
     ada.goto(&format!("{}/forgot", app.url)).await;
     ada.fill("username", "ada").await;
@@ -184,7 +248,7 @@ async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_ses
     other.screenshot("other-session-ended").await;
     assert!(!app.signed_in(&ada).await);
 
-    // 5. The old password is refused; the new one signs in, from the choice of factors too.
+    // 7. The old password is refused; the new one signs in, from the choice of factors too.
     ada.goto(&format!("{}/signin", app.url)).await;
     ada.fill("username", "ada").await;
     ada.fill("password", PASSWORD).await;
@@ -197,4 +261,35 @@ async fn a_browser_signs_up_and_signs_in_without_a_password_and_a_reset_ends_ses
     ada.fill("password", NEW_PASSWORD).await;
     ada.submit("#factor-PASSWORD").await;
     ada.wait_for_text("Signed in as ada").await;
+    sign_out(&app, &ada).await;
+
+    // 8. The passkey is removed (in the other browser) while this one is on the passkey page:
+    //    its answer is refused, and the next sign-in no longer offers a passkey.
+    sign_in_without_password(&app, &ada, "ada", "#signin-passkey").await;
+    ada.wait_for_text("Sign in with your passkey").await;
+    other.goto(&format!("{}/app/passkeys", app.url)).await;
+    assert_eq!(count(&other, "#passkeys li").await, 1);
+    other.submit(".remove-passkey").await;
+    other.wait_for_text("Passkey removed.").await;
+    other.wait_for_text("No passkeys yet.").await;
+    other.screenshot("passkey-removed").await;
+    assert!(app.fake.passkey_ids(&sub).is_empty());
+    ada.submit("#use-passkey").await;
+    ada.wait_for_text("incorrect username or password").await;
+    ada.screenshot("removed-passkey-refused").await;
+    assert!(!app.signed_in(&ada).await);
+    sign_in_without_password(&app, &ada, "ada", "#signin-passkey").await;
+    ada.wait_for_text("How do you want to sign in?").await;
+    assert_eq!(
+        count(&ada, "#factor-WEB_AUTHN").await,
+        0,
+        "{}",
+        ada.text().await
+    );
+    ada.screenshot("no-passkey-offered").await;
+    assert_eq!(
+        ada.credentials(&authenticator).await.len(),
+        1,
+        "the browser still holds it"
+    );
 }
