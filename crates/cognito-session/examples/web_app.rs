@@ -9,6 +9,11 @@
 //!   an MFA code). Between the two requests the challenge travels sealed in a hidden form field,
 //!   bound to this browser by an `HttpOnly` cookie ([`Challenge::state`],
 //!   [`Sessions::open_challenge`]).
+//! - `POST /signin/choice`: signing in without a password ([`Sessions::sign_in_choice`]): the
+//!   username, and a passkey or an emailed code as the preferred factor (or none: the choice of
+//!   what the user has). The steps continue through `POST /signin/next` like the password
+//!   form's: a code form, the choice of factors, or a page whose script asks the browser for
+//!   the passkey (`navigator.credentials.get`) and posts the credential back.
 //! - `GET /signup`, `POST /signup`, `POST /signup/confirm`: creating an account
 //!   ([`Accounts::sign_up`]), then the emailed code ([`Accounts::confirm_sign_up`], or
 //!   [`Accounts::resend_code`]), which signs the user in without the password again; where the
@@ -18,6 +23,12 @@
 //!   the same pages as a known one, and so does a taken one at sign-up.
 //! - `GET /app/password`, `POST /app/password`: changing the password when signed in
 //!   ([`Accounts::change_password`]).
+//! - `GET /app/passkeys`: the signed-in user's passkeys ([`Accounts::list_passkeys`]), each
+//!   with a remove button (`POST /app/passkeys/remove`, [`Accounts::delete_passkey`]); adding
+//!   one is `POST /app/passkeys/new` ([`Accounts::start_passkey_registration`]: a page whose
+//!   script has the browser create the passkey, `navigator.credentials.create`) and then
+//!   `POST /app/passkeys/add` with the browser's credential
+//!   ([`Accounts::complete_passkey_registration`]).
 //!   The pending sign-up or reset travels sealed in a hidden form field, bound to this browser
 //!   by an `HttpOnly` cookie ([`CodeSent::state`]); every `POST` passes the layer's CSRF check.
 //! - `GET /app`: a protected page: without a session the browser is sent to `/login` and back
@@ -43,8 +54,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Form, Json, Router};
 use cognito_session::{
-    Accounts, Answer, Challenge, ChallengeKind, CodeSent, Confirmed, Mfa, PasswordError, Session,
-    SessionLayer, Sessions, SignIn, SignInError, SignUp, SignUpError,
+    Accounts, Answer, Challenge, ChallengeKind, CodeSent, Confirmed, FirstFactor, Mfa,
+    PasswordError, Session, SessionLayer, Sessions, SignIn, SignInError, SignUp, SignUpError,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -64,6 +75,7 @@ pub fn app(sessions: Sessions) -> Router {
         ("/logout", post(logout)),
         ("/signin", get(signin_form).post(signin)),
         ("/signin/next", post(signin_next)),
+        ("/signin/choice", post(signin_choice)),
         ("/signup", get(signup_form).post(signup)),
         ("/signup/confirm", post(signup_confirm)),
         ("/forgot", get(forgot_form).post(forgot)),
@@ -72,6 +84,10 @@ pub fn app(sessions: Sessions) -> Router {
             "/app/password",
             get(password_change_form).post(password_change),
         ),
+        ("/app/passkeys", get(passkeys)),
+        ("/app/passkeys/new", post(passkey_new)),
+        ("/app/passkeys/add", post(passkey_add)),
+        ("/app/passkeys/remove", post(passkey_remove)),
         ("/app", get(protected_page)),
         ("/api/me", get(me)),
     ];
@@ -87,6 +103,7 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/logout")
                 .public("/signin")
                 .public("/signin/next")
+                .public("/signin/choice")
                 .public("/signup")
                 .public("/signup/confirm")
                 .public("/forgot")
@@ -177,6 +194,7 @@ struct Credentials {
     password: String,
 }
 
+/// The answer to a challenge step: whichever field its form has.
 #[derive(Deserialize)]
 struct Next {
     #[serde(default)]
@@ -185,6 +203,23 @@ struct Next {
     new_password: String,
     #[serde(default)]
     code: String,
+    /// The factor chosen (Cognito's name, e.g. `EMAIL_OTP`).
+    #[serde(default)]
+    factor: String,
+    #[serde(default)]
+    password: String,
+    /// The passkey's answer: `JSON.stringify(credential.toJSON())`.
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passwordless form: a username, and the factor to try first (Cognito's name; none or
+/// an unknown one: the user's choice of what they have).
+#[derive(Deserialize)]
+struct Choice {
+    username: String,
+    #[serde(default)]
+    factor: String,
 }
 
 async fn signin_form(base: Base) -> Html<String> {
@@ -201,13 +236,29 @@ fn password_form(base: &str, error: Option<&str>) -> Html<String> {
             "{error}<form method=\"post\" action=\"{base}/signin\">\
              <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label>\
-             <button id=\"signin\">Sign in</button></form>"
+             <button id=\"signin\">Sign in</button></form>\
+             <h2>Without a password</h2>\
+             <form method=\"post\" action=\"{base}/signin/choice\">\
+             <label>Username <input name=\"username\" id=\"choice-username\" autocomplete=\"username webauthn\"></label>\
+             <button id=\"signin-passkey\" name=\"factor\" value=\"WEB_AUTHN\">Sign in with a passkey</button> \
+             <button id=\"signin-email\" name=\"factor\" value=\"EMAIL_OTP\">Email me a code</button> \
+             <button id=\"signin-other\" name=\"factor\" value=\"\">Other ways</button></form>"
         ),
     )
 }
 
 async fn signin(Bounded(sessions): Bounded, base: Base, Form(form): Form<Credentials>) -> Response {
     let step = sessions.sign_in(&form.username, &form.password).await;
+    next_step(&sessions, &base.0, step, None)
+}
+
+async fn signin_choice(
+    Bounded(sessions): Bounded,
+    base: Base,
+    Form(form): Form<Choice>,
+) -> Response {
+    let preferred = FirstFactor::from_cognito_name(&form.factor);
+    let step = sessions.sign_in_choice(&form.username, preferred).await;
     next_step(&sessions, &base.0, step, None)
 }
 
@@ -230,6 +281,15 @@ async fn signin_next(
         ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
             Answer::Choose(Mfa::Totp)
         }
+        ChallengeKind::SelectFirstFactor { .. } => {
+            match FirstFactor::from_cognito_name(&form.factor) {
+                Some(FirstFactor::Password | FirstFactor::PasswordSrp) | None => {
+                    Answer::Password(form.password)
+                }
+                Some(factor) => Answer::Factor(factor),
+            }
+        }
+        ChallengeKind::Passkey { .. } => Answer::Passkey(form.credential),
         _ => Answer::Code(form.code),
     };
     let step = sessions.respond(&challenge, &answer).await;
@@ -304,9 +364,7 @@ fn next_step(
 
 /// The form of a challenge step, carrying its sealed state.
 fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Html<String> {
-    let error = error
-        .map(|e| format!("<p id=\"error\">{}</p>", escape(e)))
-        .unwrap_or_default();
+    let error = error_line(error);
     let field = match challenge.kind() {
         ChallengeKind::NewPasswordRequired { .. } => {
             "<label>New password <input name=\"new_password\" type=\"password\" autocomplete=\"new-password\"></label>".to_owned()
@@ -322,6 +380,15 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
         ChallengeKind::SelectMfaType { .. } | ChallengeKind::MfaSetup { .. } => {
             "<p>Use an authenticator app.</p>".to_owned()
         }
+        ChallengeKind::SelectFirstFactor { options } => return factor_choice(base, challenge, options, &error),
+        ChallengeKind::Passkey { request_options } => {
+            return passkey_sign_in(base, challenge, request_options, &error)
+        }
+        ChallengeKind::EmailOtp { destination } | ChallengeKind::SmsOtp { destination } => format!(
+            "<p id=\"sent\">We sent a code to {}.</p>\
+             <label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>",
+            escape(destination.as_deref().unwrap_or("you"))
+        ),
         _ => "<label>Code <input name=\"code\" autocomplete=\"one-time-code\"></label>".to_owned(),
     };
     page(
@@ -334,6 +401,95 @@ fn challenge_form(base: &str, challenge: &Challenge, error: Option<&str>) -> Htm
         ),
     )
 }
+
+/// The first factors this user can sign in with: a button each, and the password field when
+/// the password is among them.
+fn factor_choice(
+    base: &str,
+    challenge: &Challenge,
+    options: &[FirstFactor],
+    error: &str,
+) -> Html<String> {
+    // The password first: its button is the form's default (Enter in the field).
+    let mut fields = String::new();
+    if options
+        .iter()
+        .any(|f| matches!(f, FirstFactor::Password | FirstFactor::PasswordSrp))
+    {
+        fields.push_str(
+            "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label> \
+             <button id=\"factor-PASSWORD\" name=\"factor\" value=\"PASSWORD\">Sign in with the password</button></p>",
+        );
+    }
+    for factor in options {
+        let label = match factor {
+            FirstFactor::Passkey => "Use a passkey",
+            FirstFactor::EmailOtp => "Email me a code",
+            FirstFactor::SmsOtp => "Text me a code",
+            _ => continue,
+        };
+        fields.push_str(&format!(
+            "<button id=\"factor-{name}\" name=\"factor\" value=\"{name}\">{label}</button> ",
+            name = factor.cognito_name()
+        ));
+    }
+    page(
+        "How do you want to sign in?",
+        &format!(
+            "{error}<form method=\"post\" action=\"{base}/signin/next\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">{fields}</form>",
+            escape(challenge.state())
+        ),
+    )
+}
+
+/// The passkey step: its button asks the browser for a passkey with Cognito's request options
+/// and posts the signed answer. (A button, not on load: some browsers ask WebAuthn only after
+/// a user's gesture.)
+fn passkey_sign_in(
+    base: &str,
+    challenge: &Challenge,
+    request_options: &str,
+    error: &str,
+) -> Html<String> {
+    page(
+        "Sign in with your passkey",
+        &format!(
+            "{error}<p id=\"webauthn-error\" hidden></p>\
+             <form id=\"webauthn\" method=\"post\" action=\"{base}/signin/next\" \
+             data-options=\"{}\" data-ceremony=\"get\">\
+             <input type=\"hidden\" name=\"state\" value=\"{}\">\
+             <input type=\"hidden\" name=\"credential\">\
+             <button type=\"button\" id=\"use-passkey\">Use your passkey</button></form>{WEBAUTHN_SCRIPT}",
+            escape(request_options),
+            escape(challenge.state())
+        ),
+    )
+}
+
+/// The WebAuthn part of a page, and the only script of this app: the button of the form
+/// `#webauthn` hands the form's `data-options` (Cognito's options JSON) to the browser
+/// (`navigator.credentials.get` to sign in, `create` to add a passkey, as `data-ceremony`
+/// says), puts the answer in the form's `credential` field and submits the form.
+const WEBAUTHN_SCRIPT: &str = "<script>\
+(() => {\
+  const form = document.getElementById('webauthn');\
+  const shown = document.getElementById('webauthn-error');\
+  form.querySelector('button').addEventListener('click', async () => {\
+    try {\
+      const options = JSON.parse(form.dataset.options);\
+      const credential = form.dataset.ceremony === 'create'\
+        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })\
+        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });\
+      form.elements.credential.value = JSON.stringify(credential.toJSON());\
+      form.submit();\
+    } catch (e) {\
+      shown.textContent = 'The passkey did not answer (' + e.name + '). Try again, or go back and choose another way.';\
+      shown.hidden = false;\
+    }\
+  });\
+})();\
+</script>";
 
 #[derive(Deserialize)]
 struct NewAccount {
@@ -604,6 +760,129 @@ async fn password_change(
     }
 }
 
+/// The credential a browser created (`JSON.stringify(credential.toJSON())`).
+#[derive(Deserialize)]
+struct NewPasskey {
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passkey to remove, by its credential id.
+#[derive(Deserialize)]
+struct PasskeyId {
+    id: String,
+}
+
+async fn passkeys(Bounded(sessions): Bounded, base: Base, headers: HeaderMap) -> Response {
+    passkeys_page(&sessions, &base.0, &headers, StatusCode::OK, None).await
+}
+
+/// The list of the user's passkeys (name, when added, a remove button each) and the button
+/// that adds one; `note` above it, the page answered with `status`.
+async fn passkeys_page(
+    sessions: &Sessions,
+    base: &str,
+    headers: &HeaderMap,
+    status: StatusCode,
+    note: Option<&str>,
+) -> Response {
+    let list = match sessions.accounts().list_passkeys(headers).await {
+        Ok(list) if list.is_empty() => "<p id=\"no-passkeys\">No passkeys yet.</p>".to_owned(),
+        Ok(list) => {
+            let items: String = list
+                .iter()
+                .map(|passkey| {
+                    let days = passkey.created_at().elapsed().unwrap_or_default().as_secs() / 86_400;
+                    let added = match days {
+                        0 => "today".to_owned(),
+                        1 => "yesterday".to_owned(),
+                        n => format!("{n} days ago"),
+                    };
+                    format!(
+                        "<li><span class=\"passkey-name\">{}</span>, added {added} \
+                         <form method=\"post\" action=\"{base}/app/passkeys/remove\" style=\"display:inline\">\
+                         <input type=\"hidden\" name=\"id\" value=\"{}\">\
+                         <button class=\"remove-passkey\">Remove</button></form></li>",
+                        escape(passkey.name().unwrap_or("Passkey")),
+                        escape(passkey.id())
+                    )
+                })
+                .collect();
+            format!("<ul id=\"passkeys\">{items}</ul>")
+        }
+        Err(error) => {
+            let status = status_of(error.status());
+            let body = format!(
+                "{}<p><a href=\"{base}/app\">Your page</a></p>",
+                error_line(Some(&shown(error.status(), &error)))
+            );
+            return (status, page("Your passkeys", &body)).into_response();
+        }
+    };
+    let body = format!(
+        "{}{list}<form method=\"post\" action=\"{base}/app/passkeys/new\">\
+         <button id=\"add-passkey\">Add a passkey</button></form>\
+         <p><a href=\"{base}/app\">Your page</a></p>",
+        error_line(note)
+    );
+    (status, page("Your passkeys", &body)).into_response()
+}
+
+async fn passkey_new(Bounded(sessions): Bounded, base: Base, headers: HeaderMap) -> Response {
+    let base = &base.0;
+    match sessions.accounts().start_passkey_registration(&headers).await {
+        Ok(options) => page(
+            "Add a passkey",
+            &format!(
+                "<p>Your browser or device keeps the passkey; it signs you in without a password.</p>\
+                 <p id=\"webauthn-error\" hidden></p>\
+                 <form id=\"webauthn\" method=\"post\" action=\"{base}/app/passkeys/add\" \
+                 data-options=\"{}\" data-ceremony=\"create\">\
+                 <input type=\"hidden\" name=\"credential\">\
+                 <button type=\"button\" id=\"create-passkey\">Create the passkey</button></form>\
+                 <p><a href=\"{base}/app/passkeys\">Cancel</a></p>{WEBAUTHN_SCRIPT}",
+                escape(&options)
+            ),
+        )
+        .into_response(),
+        Err(error) => {
+            let message = shown(error.status(), &error);
+            passkeys_page(&sessions, base, &headers, status_of(error.status()), Some(&message)).await
+        }
+    }
+}
+
+async fn passkey_add(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<NewPasskey>,
+) -> Response {
+    let added = sessions
+        .accounts()
+        .complete_passkey_registration(&headers, &form.credential)
+        .await;
+    let (status, note) = match added {
+        Ok(()) => (StatusCode::OK, "Passkey added.".to_owned()),
+        Err(error) => (status_of(error.status()), shown(error.status(), &error)),
+    };
+    passkeys_page(&sessions, &base.0, &headers, status, Some(&note)).await
+}
+
+async fn passkey_remove(
+    Bounded(sessions): Bounded,
+    base: Base,
+    headers: HeaderMap,
+    Form(form): Form<PasskeyId>,
+) -> Response {
+    let removed = sessions.accounts().delete_passkey(&headers, &form.id).await;
+    let (status, note) = match removed {
+        Ok(()) => (StatusCode::OK, "Passkey removed.".to_owned()),
+        Err(error) => (status_of(error.status()), shown(error.status(), &error)),
+    };
+    passkeys_page(&sessions, &base.0, &headers, status, Some(&note)).await
+}
+
 /// What a visitor is told of a refusal: its text, except a 5xx's, which is the operator's (the
 /// library logged it).
 fn shown(status: u16, error: &impl std::fmt::Display) -> String {
@@ -645,7 +924,7 @@ async fn home(
         ),
         None => format!(
             "<p id=\"user\">Not signed in</p>\
-             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in with a password here</a></p>\
+             <p>{managed}<a id=\"signin\" href=\"{base}/signin\">sign in here</a> (password, passkey or emailed code)</p>\
              <p><a id=\"signup\" href=\"{base}/signup\">Create an account</a> \
              · <a id=\"forgot\" href=\"{base}/forgot\">Forgot your password?</a></p>"
         ),
@@ -659,7 +938,7 @@ async fn protected_page(session: Session, base: Base) -> Html<String> {
     let body = format!(
         "<p id=\"user\">Signed in as {}</p>\
          <p id=\"verified\">email verified: {}</p>\
-         <p><a href=\"{base}/\">Home</a> · <a id=\"password\" href=\"{base}/app/password\">Change password</a></p>\
+         <p><a href=\"{base}/\">Home</a> · <a id=\"password\" href=\"{base}/app/password\">Change password</a> · <a id=\"passkeys-link\" href=\"{base}/app/passkeys\">Passkeys</a></p>\
          <form method=\"post\" action=\"{base}/logout\"><button id=\"logout\">Log out</button></form>",
         escape(display_name(&session)),
         profile

@@ -1,5 +1,6 @@
 //! Drives a real headless Chromium from tests: starts `chromedriver` on 127.0.0.1 and opens
-//! independent browser contexts (each its own profile, so its own cookie jar) over WebDriver.
+//! independent browser contexts (each its own profile, so its own cookie jar) over WebDriver,
+//! each of which can hold a virtual WebAuthn authenticator for passkey tests.
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver` (`/usr/bin/chromium`,
 //! `/usr/bin/chromedriver`), which `scripts/setup.sh` installs.
@@ -427,15 +428,11 @@ impl Context {
 
     /// DevTools' `Network.getCookies` for the current page (through chromedriver).
     async fn devtools_cookies(&self) -> Vec<serde_json::Value> {
-        let command = Devtools {
-            method: "Network.getCookies",
-            params: serde_json::json!({}),
-        };
-        let result = self
-            .client
-            .issue_cmd(command)
-            .await
-            .unwrap_or_else(|e| panic!("browser: DevTools Network.getCookies: {e}"));
+        let command = Call::post(
+            "goog/cdp/execute".into(),
+            serde_json::json!({ "cmd": "Network.getCookies", "params": {} }),
+        );
+        let result = self.send(command).await;
         match result.get("cookies") {
             Some(serde_json::Value::Array(cookies)) => cookies.clone(),
             _ => panic!("browser: DevTools Network.getCookies answered {result}"),
@@ -515,6 +512,83 @@ impl Context {
         path
     }
 
+    /// Adds a WebAuthn virtual authenticator to this browser (the W3C WebAuthn WebDriver
+    /// extension): a platform authenticator (CTAP2, `internal` transport) that keeps
+    /// discoverable credentials (passkeys) and verifies the user at once, without a prompt.
+    /// From then on `navigator.credentials.create` and `get` on this context's pages use it.
+    /// WebAuthn needs a secure context: `https://`, or `http://localhost` (an IP address
+    /// cannot be a relying party ID).
+    ///
+    /// ```no_run
+    /// # async fn demo(page: testkit::browser::Context) {
+    /// let authenticator = page.add_authenticator().await;
+    /// page.goto("http://localhost:3000/app/passkeys").await;
+    /// page.submit("#add-passkey").await;
+    /// let held = page.credentials(&authenticator).await;
+    /// assert_eq!(held.len(), 1);
+    /// assert_eq!(held[0].rp_id, "localhost");
+    /// page.remove_authenticator(authenticator).await;
+    /// # }
+    /// ```
+    pub async fn add_authenticator(&self) -> VirtualAuthenticator {
+        let options = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "isUserConsenting": true,
+        });
+        let id = self
+            .send(Call::post("webauthn/authenticator".into(), options))
+            .await;
+        match id {
+            serde_json::Value::String(id) => VirtualAuthenticator { id },
+            other => panic!("browser: add a virtual authenticator: answered {other}"),
+        }
+    }
+
+    /// The credentials `authenticator` holds, in the order they were created.
+    ///
+    /// ```no_run
+    /// # async fn demo(page: testkit::browser::Context) {
+    /// let authenticator = page.add_authenticator().await;
+    /// assert!(page.credentials(&authenticator).await.is_empty());
+    /// # }
+    /// ```
+    pub async fn credentials(
+        &self,
+        authenticator: &VirtualAuthenticator,
+    ) -> Vec<VirtualCredential> {
+        let path = format!("webauthn/authenticator/{}/credentials", authenticator.id);
+        let answer = self.send(Call::get(path)).await;
+        let serde_json::Value::Array(list) = answer else {
+            panic!("browser: the authenticator's credentials: answered {answer}");
+        };
+        list.iter()
+            .map(|c| VirtualCredential {
+                id: c["credentialId"].as_str().unwrap_or_default().to_owned(),
+                rp_id: c["rpId"].as_str().unwrap_or_default().to_owned(),
+                user_handle: c["userHandle"].as_str().map(str::to_owned),
+                sign_count: c["signCount"].as_u64().unwrap_or_default(),
+                resident: c["isResidentCredential"].as_bool().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Removes `authenticator` and the credentials it holds: the browser has no passkey any more.
+    ///
+    /// ```no_run
+    /// # async fn demo(page: testkit::browser::Context) {
+    /// let authenticator = page.add_authenticator().await;
+    /// page.remove_authenticator(authenticator).await;
+    /// # }
+    /// ```
+    pub async fn remove_authenticator(&self, authenticator: VirtualAuthenticator) {
+        let path = format!("webauthn/authenticator/{}", authenticator.id);
+        self.send(Call::delete(path)).await;
+    }
+
     /// The WebDriver client of this context, for anything the helpers above do not cover.
     ///
     /// ```no_run
@@ -541,6 +615,15 @@ impl Context {
             .unwrap_or_else(|e| panic!("browser: close the session: {e}"));
     }
 
+    /// Sends a WebDriver command this module has no fantoccini call for; its `value`.
+    async fn send(&self, call: Call) -> serde_json::Value {
+        let what = format!("{} {}", call.method, call.path);
+        self.client
+            .issue_cmd(call)
+            .await
+            .unwrap_or_else(|e| panic!("browser: WebDriver {what}: {e}"))
+    }
+
     async fn find(&self, css: &str) -> Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element,
@@ -552,28 +635,95 @@ impl Context {
     }
 }
 
-/// A DevTools protocol command, sent through chromedriver's `goog/cdp/execute`.
-#[derive(Debug)]
-struct Devtools {
-    method: &'static str,
-    params: serde_json::Value,
+/// A virtual WebAuthn authenticator in one [`Context`]'s browser
+/// ([`Context::add_authenticator`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualAuthenticator {
+    id: String,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for Devtools {
+impl VirtualAuthenticator {
+    /// Its id, as chromedriver named it.
+    ///
+    /// ```no_run
+    /// # async fn demo(page: testkit::browser::Context) {
+    /// let authenticator = page.add_authenticator().await;
+    /// println!("authenticator {}", authenticator.id());
+    /// # }
+    /// ```
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// One credential a [`VirtualAuthenticator`] holds ([`Context::credentials`]). Its private key
+/// is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualCredential {
+    /// The credential id, base64url without padding (the `id` the relying party sees).
+    pub id: String,
+    /// The relying party it belongs to (e.g. `localhost`).
+    pub rp_id: String,
+    /// The user handle the relying party gave at registration, base64url; discoverable
+    /// credentials have one.
+    pub user_handle: Option<String>,
+    /// How many assertions it has signed.
+    pub sign_count: u64,
+    /// A discoverable (resident) credential: a passkey, usable without a username.
+    pub resident: bool,
+}
+
+/// A WebDriver command by method and path under the session (`goog/cdp/execute`,
+/// `webauthn/authenticator`, ...), for the endpoints fantoccini has no call for.
+#[derive(Debug)]
+struct Call {
+    method: hyper::Method,
+    path: String,
+    body: Option<serde_json::Value>,
+}
+
+impl Call {
+    fn get(path: String) -> Call {
+        Call {
+            method: hyper::Method::GET,
+            path,
+            body: None,
+        }
+    }
+
+    fn post(path: String, body: serde_json::Value) -> Call {
+        Call {
+            method: hyper::Method::POST,
+            path,
+            body: Some(body),
+        }
+    }
+
+    fn delete(path: String) -> Call {
+        Call {
+            method: hyper::Method::DELETE,
+            path,
+            body: None,
+        }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Call {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (hyper::Method, Option<String>) {
-        let body = serde_json::json!({ "cmd": self.method, "params": self.params });
-        (hyper::Method::POST, Some(body.to_string()))
+        let body = self.body.as_ref().map(serde_json::Value::to_string);
+        (self.method.clone(), body)
     }
 }
 

@@ -316,3 +316,63 @@ async fn cookies_are_shared_across_ports_of_one_host() {
         "{names:?}"
     );
 }
+
+/// Registers a passkey at `http://localhost:<port>` (a secure context, relying party
+/// `localhost`) with `navigator.credentials.create`; the page's answer (`id`, or the error's
+/// `name`).
+const CREATE: &str = "const done = arguments[arguments.length - 1];
+navigator.credentials.create({ publicKey: {
+  challenge: new Uint8Array(32), rp: { id: 'localhost', name: 'Harness' },
+  user: { id: new Uint8Array([1, 2, 3, 4]), name: 'ada', displayName: 'Ada' },
+  pubKeyCredParams: [{ type: 'public-key', alg: -7 }],
+  authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+  timeout: 5000 } })
+  .then(c => done({ id: c.id }), e => done({ error: e.name }));";
+
+/// Signs in with any passkey of `localhost` (no allow list: a discoverable credential).
+const GET: &str = "const done = arguments[arguments.length - 1];
+navigator.credentials.get({ publicKey: {
+  challenge: new Uint8Array(32), rpId: 'localhost', userVerification: 'required', timeout: 2000 } })
+  .then(c => done({ id: c.id, user: c.toJSON().response.userHandle }), e => done({ error: e.name }));";
+
+#[tokio::test]
+async fn a_virtual_authenticator_creates_and_uses_a_passkey_until_removed() {
+    let origin = format!("http://localhost:{}", site().await);
+    let browser = Browser::start().await;
+    let page = browser.context("harness-webauthn").await;
+    page.goto(&origin).await;
+    let authenticator = page.add_authenticator().await;
+    assert!(!authenticator.id().is_empty());
+    assert!(page.credentials(&authenticator).await.is_empty());
+
+    let created = page
+        .client()
+        .execute_async(CREATE, Vec::new())
+        .await
+        .unwrap();
+    let id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("create: {created}"))
+        .to_owned();
+    let held = page.credentials(&authenticator).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].id, id, "the id the page saw, base64url");
+    assert_eq!(held[0].rp_id, "localhost");
+    assert!(held[0].resident, "a discoverable credential");
+    assert_eq!(held[0].user_handle.as_deref(), Some("AQIDBA"));
+    let count = held[0].sign_count;
+
+    // An assertion without a username: the passkey answers, with its user handle, and counts.
+    let got = page.client().execute_async(GET, Vec::new()).await.unwrap();
+    assert_eq!(got["id"], id.as_str(), "{got}");
+    assert_eq!(got["user"], "AQIDBA", "{got}");
+    assert_eq!(
+        page.credentials(&authenticator).await[0].sign_count,
+        count + 1
+    );
+
+    // Removed: the browser has no passkey any more, and a sign-in finds none.
+    page.remove_authenticator(authenticator).await;
+    let refused = page.client().execute_async(GET, Vec::new()).await.unwrap();
+    assert_eq!(refused["error"], "NotAllowedError", "{refused}");
+}

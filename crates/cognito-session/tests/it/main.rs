@@ -19,6 +19,7 @@ mod login;
 mod logs;
 mod misconfiguration;
 mod outages;
+mod passkey_browser;
 mod passkeys;
 mod passwordless;
 mod round_trips;
