@@ -78,6 +78,7 @@ pub fn app(sessions: Sessions) -> Router {
         ("/signin/choice", post(signin_choice)),
         ("/signup", get(signup_form).post(signup)),
         ("/signup/confirm", post(signup_confirm)),
+        ("/signup/resume", get(resume_form).post(resume)),
         ("/forgot", get(forgot_form).post(forgot)),
         ("/reset", post(reset)),
         (
@@ -106,6 +107,7 @@ pub fn app(sessions: Sessions) -> Router {
                 .public("/signin/choice")
                 .public("/signup")
                 .public("/signup/confirm")
+                .public("/signup/resume")
                 .public("/forgot")
                 .public("/reset")
                 // Page loads under /app without a session go to the sign-in page.
@@ -534,10 +536,39 @@ fn signup_page(base: &str, error: Option<&str>) -> Html<String> {
              <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
              <label>Email <input name=\"email\" type=\"email\" autocomplete=\"email\"></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"new-password\"></label>\
-             <button id=\"signup\">Create account</button></form>",
+             <button id=\"signup\">Create account</button></form>\
+             <p>Signed up but lost the code? <a href=\"{base}/signup/resume\">Confirm your account</a></p>",
             error_line(error)
         ),
     )
+}
+
+async fn resume_form(base: Base) -> Html<String> {
+    resume_page(&base.0, None)
+}
+
+fn resume_page(base: &str, error: Option<&str>) -> Html<String> {
+    page(
+        "Confirm your account",
+        &format!(
+            "{}<form method=\"post\" action=\"{base}/signup/resume\">\
+             <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
+             <button id=\"resume\">Send me a new code</button></form>",
+            error_line(error)
+        ),
+    )
+}
+
+/// A sign-up whose code step was lost: a new code and a fresh step, the same for any username.
+async fn resume(Bounded(sessions): Bounded, base: Base, Form(form): Form<Username>) -> Response {
+    match sessions.accounts().resume_sign_up(&form.username).await {
+        Ok(sent) => code_page(&base.0, &sent, "/signup/confirm", None),
+        Err(error) => (
+            status_of(error.status()),
+            resume_page(&base.0, Some(&shown(error.status(), &error))),
+        )
+            .into_response(),
+    }
 }
 
 async fn signup(Bounded(sessions): Bounded, base: Base, Form(form): Form<NewAccount>) -> Response {

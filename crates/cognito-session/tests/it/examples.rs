@@ -765,3 +765,193 @@ async fn web_app_example_signs_up_and_resets_a_password_with_its_own_forms() {
     .await;
     assert_eq!(signed_in["statusCode"], 303, "{signed_in}");
 }
+
+/// The value of `attribute` on the page's `#webauthn` form (Cognito's options JSON), unescaped.
+fn webauthn_options(page: &Value) -> String {
+    let body = page["body"].as_str().unwrap_or_default();
+    let form = &body[body.find("id=\"webauthn\"").expect("a WebAuthn form")..];
+    let from = form.find("data-options=\"").expect("its options") + 14;
+    form[from..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The `name=value` pairs of the response's cookies, for the next request's `Cookie` header,
+/// over `jar` (a cookie set again replaces its earlier value; an emptied one is dropped).
+fn keep_cookies(jar: &mut Vec<(String, String)>, response: &Value) {
+    for set in set_cookies("apigw_proxy_request.json", response) {
+        let pair = set.split(';').next().unwrap_or_default();
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        jar.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            jar.push((name.to_owned(), value.to_owned()));
+        }
+    }
+}
+
+fn cookie_header(jar: &[(String, String)]) -> String {
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The web example's passwordless and passkey pages as a Lambda function (REST API stage),
+/// with the account fake in front of moto: an email code signs in, a passkey is added with a
+/// software authenticator at the page's origin, signs in alone, and is removed, after which
+/// the passkey button is refused; a lost sign-up is resumed by username.
+#[tokio::test]
+async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_lambda_function() {
+    let s = setup().await;
+    let sub = s.pool.user("bea").await;
+    s.pool
+        .set_attributes("bea", &[("email", "bea@example.com")])
+        .await;
+    let own = "https://wt6mne2s9k.execute-api.us-west-2.amazonaws.com";
+    let fake = std::sync::Arc::new(
+        testkit::FakeAccounts::new(&s.pool)
+            .passkeys("wt6mne2s9k.execute-api.us-west-2.amazonaws.com", own),
+    );
+    let proxy = testkit::Proxy::with_fake(&s.pool.moto.url, fake.clone()).await;
+    let binary = example("web_app").await;
+    let api = RuntimeApi::start().await;
+    let mut vars = s.function_env(&proxy.url);
+    vars.push(("SESSION_OPERATION_TIMEOUT", "8".into()));
+    let _function = Function::spawn(&binary, &api, &vars);
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let post = async |path: &str, jar: &mut Vec<(String, String)>, body: String| {
+        let cookie = cookie_header(jar);
+        let cookie = (!cookie.is_empty()).then_some(cookie);
+        let out = call(
+            &api,
+            staged("POST", path, cookie.as_deref(), Some((own, &body))),
+        )
+        .await;
+        keep_cookies(jar, &out);
+        out
+    };
+
+    // An email code.
+    let step = post(
+        "/signin/choice",
+        &mut jar,
+        "username=bea&factor=EMAIL_OTP".into(),
+    )
+    .await;
+    assert_eq!(step["statusCode"], 200, "{step}");
+    assert!(
+        step["body"].as_str().unwrap().contains("b***@e***"),
+        "{step}"
+    );
+    let code = fake.code_for("bea").unwrap();
+    let answer = format!("state={}&code={code}", encode(&hidden_state(&step)));
+    let done = post("/signin/next", &mut jar, answer).await;
+    assert_eq!(done["statusCode"], 303, "{done}");
+    assert!(jar.iter().any(|(n, _)| n == "token"), "{jar:?}");
+
+    // A passkey added from the page's origin.
+    let new = post("/app/passkeys/new", &mut jar, String::new()).await;
+    assert_eq!(new["statusCode"], 200, "{new}");
+    let mut authenticator = testkit::SoftAuthenticator::new(own);
+    let created = authenticator
+        .register(&webauthn_options(&new))
+        .await
+        .unwrap();
+    let added = post(
+        "/app/passkeys/add",
+        &mut jar,
+        format!("credential={}", encode(&created)),
+    )
+    .await;
+    assert_eq!(added["statusCode"], 200, "{added}");
+    let page = added["body"].as_str().unwrap();
+    assert!(page.contains("Passkey added.") && page.contains("class=\"remove-passkey\""));
+    let ids = fake.passkey_ids(&sub);
+    assert_eq!(ids.len(), 1);
+
+    // The passkey alone signs in, in a browser with no cookie yet.
+    let mut other = Vec::new();
+    let asked = post(
+        "/signin/choice",
+        &mut other,
+        "username=bea&factor=WEB_AUTHN".into(),
+    )
+    .await;
+    assert_eq!(asked["statusCode"], 200, "{asked}");
+    let signed = authenticator
+        .sign_in(&webauthn_options(&asked))
+        .await
+        .unwrap();
+    let answer = format!(
+        "state={}&credential={}",
+        encode(&hidden_state(&asked)),
+        encode(&signed)
+    );
+    let done = post("/signin/next", &mut other, answer).await;
+    assert_eq!(done["statusCode"], 303, "{done}");
+    assert!(other.iter().any(|(n, _)| n == "token"), "{other:?}");
+
+    // Removed: the list is empty, and the passkey no longer signs in.
+    let asked = post(
+        "/signin/choice",
+        &mut Vec::new(),
+        "username=bea&factor=WEB_AUTHN".into(),
+    )
+    .await;
+    let mut late = Vec::new();
+    keep_cookies(&mut late, &asked);
+    // (Without SORT_KEY a user has one session: the passkey sign-in replaced the first one.)
+    let removed = post(
+        "/app/passkeys/remove",
+        &mut other,
+        format!("id={}", encode(&ids[0])),
+    )
+    .await;
+    assert_eq!(removed["statusCode"], 200, "{removed}");
+    assert!(removed["body"].as_str().unwrap().contains("no-passkeys"));
+    let signed = authenticator
+        .sign_in(&webauthn_options(&asked))
+        .await
+        .unwrap();
+    let answer = format!(
+        "state={}&credential={}",
+        encode(&hidden_state(&asked)),
+        encode(&signed)
+    );
+    let refused = post("/signin/next", &mut late, answer).await;
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+    assert!(!late.iter().any(|(n, _)| n == "token"), "{late:?}");
+
+    // A sign-up whose code page was lost is resumed by username in another browser; an
+    // unknown name gets the same page.
+    let body = "username=cal&email=cal%40example.com&password=Sign-up-horse-1%21";
+    let step = post("/signup", &mut Vec::new(), body.into()).await;
+    assert_eq!(step["statusCode"], 200, "{step}");
+    let mut later = Vec::new();
+    let resumed = post("/signup/resume", &mut later, "username=cal".into()).await;
+    assert_eq!(resumed["statusCode"], 200, "{resumed}");
+    let unknown = post("/signup/resume", &mut Vec::new(), "username=nobody".into()).await;
+    let strip = |page: &Value| {
+        let state = hidden_state(page);
+        page["body"].as_str().unwrap().replace(&state, "")
+    };
+    assert_eq!(strip(&resumed), strip(&unknown));
+    let code = fake.code_for("cal").unwrap();
+    let answer = format!("state={}&code={code}", encode(&hidden_state(&resumed)));
+    let confirmed = post("/signup/confirm", &mut later, answer).await;
+    assert_eq!(confirmed["statusCode"], 200, "{confirmed}");
+    assert!(
+        confirmed["body"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed: sign in"),
+        "{confirmed}"
+    );
+}
