@@ -440,3 +440,36 @@ async fn on_moto_alone_and_in_an_outage_the_errors_are_typed() {
     let error = down.sign_in_choice("hal", None).await.unwrap_err();
     assert_eq!(error.status(), 503, "{error:?}");
 }
+
+/// MFA after a password given to the choice comes as after `sign_in`: the authenticator app's
+/// code, then the session.
+#[tokio::test]
+async fn mfa_follows_the_password_given_to_the_choice() {
+    for pool_id in [true, false] {
+        let w = world_with(false, |f| f, pool_id).await;
+        let (sub, secret) = crate::sign_in::totp_user(&w.s, "ivy").await;
+        let choice = challenge(w.sessions.sign_in_choice("ivy", None).await.unwrap());
+        let asked = challenge(
+            w.sessions
+                .respond(&choice, &Answer::Password(PASSWORD.into()))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(asked.kind(), &ChallengeKind::SoftwareTokenMfa);
+        let asked = carry(&w.sessions, &asked).await;
+        let (right, wrong) = crate::sign_in::codes(&secret).await;
+        let refused = w
+            .sessions
+            .respond(&asked, &Answer::Code(wrong))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, SignInError::WrongCode), "{refused:?}");
+        assert!(w.s.pool.row(&sub).await.is_none());
+        let done = w
+            .sessions
+            .respond(&asked, &Answer::Code(right))
+            .await
+            .unwrap();
+        signed_in(&w, done, "ivy").await;
+    }
+}
