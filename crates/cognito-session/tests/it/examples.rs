@@ -803,9 +803,9 @@ fn cookie_header(jar: &[(String, String)]) -> String {
 }
 
 /// The web example's passwordless and passkey pages as a Lambda function (REST API stage),
-/// with the account fake in front of moto: an email code signs in, a passkey is added with a
-/// software authenticator at the page's origin, signs in alone, and is removed, after which
-/// the passkey button is refused; a lost sign-up is resumed by username.
+/// with the account fake in front of moto: an email code signs in, the password is changed, a
+/// passkey is added with a software authenticator at the page's origin, signs in alone, and is
+/// removed, after which the passkey button is refused; a lost sign-up is resumed by username.
 #[tokio::test]
 async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_lambda_function() {
     let s = setup().await;
@@ -855,6 +855,30 @@ async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_l
     let done = post("/signin/next", &mut jar, answer).await;
     assert_eq!(done["statusCode"], 303, "{done}");
     assert!(jar.iter().any(|(n, _)| n == "token"), "{jar:?}");
+
+    // The password changed from the signed-in page: a wrong current one is refused (400, no
+    // logout), the right one changes it.
+    let wrong = post(
+        "/app/password",
+        &mut jar,
+        "current_password=Wrong-horse-1%21&new_password=Brand-new-horse-2%21".into(),
+    )
+    .await;
+    assert_eq!(wrong["statusCode"], 400, "{wrong}");
+    let changed = post(
+        "/app/password",
+        &mut jar,
+        format!(
+            "current_password={}&new_password=Brand-new-horse-2%21",
+            encode(testkit::PASSWORD)
+        ),
+    )
+    .await;
+    assert_eq!(changed["statusCode"], 200, "{changed}");
+    assert!(changed["body"]
+        .as_str()
+        .unwrap()
+        .contains("Your password was changed."));
 
     // A passkey added from the page's origin.
     let new = post("/app/passkeys/new", &mut jar, String::new()).await;
