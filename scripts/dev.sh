@@ -9,7 +9,7 @@ cli="${CARGO_TARGET_DIR:-target}/debug/cognito-session"
 if [[ " $* " == *" --app "* ]]; then
   # One build for the CLI and the example: built apart, each would compile the library (with
   # other features) and the CLI again. `dev --app` then finds the example up to date.
-  cargo build --quiet -p cognito-session-cli -p cognito-session --bin cognito-session --example web_app
+  cargo build --quiet -p cognito-session-cli -p cognito-session -p testkit --bin cognito-session --bin account-fake --example web_app
   if [[ -x "$cli" ]]; then
     exec "$cli" dev --venv .venv "$@"
   fi

@@ -1,6 +1,7 @@
 //! `dev`: the local Cognito ([`crate::local`]) in one command. Prints the `export` lines on stdout
-//! (progress goes to stderr), optionally runs the web_app example or your own command with them,
-//! and on Ctrl-C (or SIGTERM) stops what it started, by process id.
+//! (progress goes to stderr), optionally runs the web_app example (behind testkit's account
+//! fake, for the sign-in codes and passkeys moto lacks) or your own command with them, and on
+//! Ctrl-C (or SIGTERM) stops what it started, by process id.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,8 +29,9 @@ pub struct DevArgs {
     /// `http://localhost:<port>`.
     #[arg(long, default_value_t = local::DEFAULT_APP_PORT)]
     pub port: u16,
-    /// Also run the web_app example (needs a checkout of cognito-session: run the command
-    /// inside it) and print its URL.
+    /// Also run the web_app example behind testkit's account API (codes and passkeys, which
+    /// moto lacks; both built from a checkout of cognito-session: run the command inside it)
+    /// and print their URLs.
     #[arg(long)]
     pub app: bool,
     /// The Python virtual environment moto is installed into, created on first use (default
@@ -142,9 +144,13 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     );
 
     // `None` when Ctrl-C came while the app was being built.
+    let mut fake = None;
     let started = if args.app {
         tokio::select! {
-            app = web_app(&vars, args.port) => Some(app.map(Some)),
+            app = web_app(&vars, args.port, &app_url) => Some(app.map(|(app, accounts)| {
+                fake = Some(accounts);
+                Some(app)
+            })),
             () = stop.wait() => None,
         }
     } else if !args.command.is_empty() {
@@ -159,6 +165,13 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
             return Err(failure);
         }
         Some(Ok(child)) => {
+            if let Some(accounts) = &fake {
+                println!(
+                    "# account API (codes, passkeys; codes print below): {} (pid {})",
+                    accounts.url,
+                    accounts.started.child.id()
+                );
+            }
             if let Some(child) = &child {
                 if args.app {
                     println!("# web app: {app_url} (pid {})", child.child.id());
@@ -172,6 +185,7 @@ pub async fn run(args: DevArgs) -> Result<(), Failure> {
     };
 
     let mut stopped: Vec<String> = child.into_iter().map(Started::stop).collect();
+    stopped.extend(fake.map(|accounts| accounts.started.stop()));
     let login = local.managed_login().map(|l| l.base_url().to_owned());
     let done = local.stop();
     if let Some(url) = login.filter(|_| done.managed_login) {
@@ -271,9 +285,80 @@ fn checkout() -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Builds the web_app example, starts it with the variables on `port`, and waits until it
-/// answers.
-async fn web_app(vars: &[(&str, String)], port: u16) -> Result<Started, Failure> {
+/// testkit's account fake in front of moto, as `dev --app` runs it: its endpoint, and the
+/// process.
+struct Accounts {
+    url: String,
+    started: Started,
+}
+
+/// Starts testkit's account fake (`binary`) in front of moto for the pool in `vars`, with
+/// passkeys for `app_url`, and reads its endpoint. Its stderr (the delivered codes) goes to
+/// this process's.
+async fn account_fake(
+    binary: &Path,
+    vars: &[(&str, String)],
+    app_url: &str,
+) -> Result<Accounts, Failure> {
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut command = Command::new(binary);
+    command
+        .args(["--moto", &var("AWS_ENDPOINT_URL")])
+        .args(["--pool", &var("USER_POOL_ID")])
+        .args(["--client", &var("CLIENT_ID")])
+        .args(["--origin", app_url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .process_group(0);
+    let secret = var("CLIENT_SECRET");
+    if !secret.is_empty() {
+        command.args(["--secret", &secret]);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::config(format!("cannot run {}: {e}", binary.display())))?;
+    let stdout = child.stdout.take();
+    let mut started = Started {
+        name: "account API".to_owned(),
+        child,
+    };
+    let ready = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        stdout.map(|out| std::io::BufReader::new(out).read_line(&mut line));
+        line
+    });
+    let line = match tokio::time::timeout(Duration::from_secs(30), ready).await {
+        Ok(Ok(line)) => line,
+        _ => String::new(),
+    };
+    let url = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v["url"].as_str().map(str::to_owned));
+    match url {
+        Some(url) => Ok(Accounts { url, started }),
+        None => {
+            let _ = started.child.kill();
+            Err(Failure::unavailable(
+                "testkit's account fake did not start; its error is above",
+            ))
+        }
+    }
+}
+
+/// Builds the web_app example and testkit's account fake, starts the fake in front of moto
+/// (sign-in codes, passkeys for `app_url`: what moto lacks) and the app with the variables
+/// on `port`, its AWS endpoint the fake's, and waits until the app answers.
+async fn web_app(
+    vars: &[(&str, String)],
+    port: u16,
+    app_url: &str,
+) -> Result<(Started, Accounts), Failure> {
     let Some(root) = checkout() else {
         return Err(Failure::config(
             "--app runs the web_app example from a checkout of cognito-session: run this \
@@ -286,18 +371,27 @@ async fn web_app(vars: &[(&str, String)], port: u16) -> Result<Started, Failure>
         )));
     }
     eprintln!("dev: building the web_app example (the first build takes a few minutes)");
-    let binary = tokio::task::spawn_blocking(move || build_web_app(&root))
+    let (binary, fake) = tokio::task::spawn_blocking(move || build_web_app(&root))
         .await
         .map_err(|e| Failure::config(format!("building the web_app example: {e}")))??;
+    let accounts = account_fake(&fake, vars, app_url).await?;
     let mut app = Command::new(&binary);
     app.stdin(Stdio::null())
         // Its "listening on" line goes with the progress, not among the exports.
         .stdout(stderr())
         .process_group(0);
     environment(&mut app, vars);
-    let child = app
-        .spawn()
-        .map_err(|e| Failure::config(format!("cannot run {}: {e}", binary.display())))?;
+    app.env("AWS_ENDPOINT_URL", &accounts.url);
+    let child = match app.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            accounts.started.stop();
+            return Err(Failure::config(format!(
+                "cannot run {}: {e}",
+                binary.display()
+            )));
+        }
+    };
     let mut started = Started {
         name: "web_app".to_owned(),
         child,
@@ -307,15 +401,17 @@ async fn web_app(vars: &[(&str, String)], port: u16) -> Result<Started, Failure>
     loop {
         let answer = tokio::time::timeout(Duration::from_secs(2), HttpsFetcher.fetch(&url)).await;
         if matches!(answer, Ok(Ok(_))) {
-            return Ok(started);
+            return Ok((started, accounts));
         }
         if let Ok(Some(status)) = started.child.try_wait() {
+            accounts.started.stop();
             return Err(Failure::config(format!(
                 "the web_app example exited ({status}) before answering; its error is above"
             )));
         }
         if tokio::time::Instant::now() >= deadline {
             started.stop();
+            accounts.started.stop();
             return Err(Failure::unavailable(format!(
                 "the web_app example did not answer on {url} within 60 s"
             )));
@@ -339,9 +435,9 @@ fn stderr() -> Stdio {
     }
 }
 
-/// `cargo build` of the example (in this process group: a Ctrl-C stops the build too); the
-/// binary's path from cargo's JSON messages.
-fn build_web_app(root: &Path) -> Result<PathBuf, Failure> {
+/// `cargo build` of the example and of testkit's account fake (in this process group: a
+/// Ctrl-C stops the build too); the binaries' paths from cargo's JSON messages.
+fn build_web_app(root: &Path) -> Result<(PathBuf, PathBuf), Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
         .args([
@@ -349,8 +445,12 @@ fn build_web_app(root: &Path) -> Result<PathBuf, Failure> {
             "--quiet",
             "-p",
             "cognito-session",
+            "-p",
+            "testkit",
             "--example",
             "web_app",
+            "--bin",
+            "account-fake",
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(root)
@@ -364,12 +464,16 @@ fn build_web_app(root: &Path) -> Result<PathBuf, Failure> {
             output.status
         )));
     }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "web_app")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| Failure::config("cargo built no web_app executable"))
+    let messages = String::from_utf8_lossy(&output.stdout);
+    let built = |name: &str| {
+        messages
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .ok_or_else(|| Failure::config(format!("cargo built no {name} executable")))
+    };
+    Ok((built("web_app")?, built("account-fake")?))
 }
 
 #[cfg(test)]

@@ -338,6 +338,25 @@ async fn dev_refuses_a_port_taken_by_another_program_naming_the_flag() {
     );
 }
 
+/// The latest code dev printed for `username` (the account API's deliveries, on stderr).
+async fn wait_for_code(dev: &Dev, username: &str) -> String {
+    let prefix = format!("code for {username} (sent to ");
+    for _ in 0..100 {
+        let code = dev
+            .stderr()
+            .lines()
+            .rev()
+            .filter(|line| line.contains(&prefix))
+            .find_map(|line| line.rsplit(": ").next())
+            .map(str::to_owned);
+        if let Some(code) = code {
+            return code;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("dev printed no code for {username}: {}", dev.stderr())
+}
+
 /// Copies a screenshot into `docs/` when `UPDATE_SCREENSHOTS` is set (the README shows them);
 /// otherwise they stay in `target/browser-tests/`.
 fn publish(png: &Path, name: &str) {
@@ -348,7 +367,7 @@ fn publish(png: &Path, name: &str) {
 }
 
 #[tokio::test]
-async fn dev_app_signs_in_with_the_own_form_and_managed_login_in_a_browser() {
+async fn dev_app_signs_in_with_the_own_form_managed_login_an_email_code_and_a_passkey() {
     use cognito_session_cli::local::{EMAIL, PASSWORD, USERNAME};
     let (moto, login, port) = (free_port(), free_port(), free_port());
     let python = testkit::moto_python().display().to_string();
@@ -422,15 +441,45 @@ async fn dev_app_signs_in_with_the_own_form_and_managed_login_in_a_browser() {
     page.goto(&format!("{app}/app")).await;
     assert!(page.current_url().await.starts_with(&domain));
     page.wait_for_text("Sign in").await;
+
+    // Without a password (the account API dev runs in front of moto): a code by email, read
+    // where dev prints it, then a passkey made by the browser for localhost, used alone.
+    let accounts_pid = dev.pid("# account API");
+    page.goto(&format!("{app}/signin")).await;
+    page.fill("choice-username", USERNAME).await;
+    page.submit("#signin-email").await;
+    page.wait_for_text("We sent a code to").await;
+    let code = wait_for_code(&dev, USERNAME).await;
+    page.fill("code", &code).await;
+    page.submit("#next").await;
+    page.wait_for_text(&signed_in).await;
+    let authenticator = page.add_authenticator().await;
+    page.click("#passkeys-link").await;
+    page.submit("#add-passkey").await;
+    page.submit("#create-passkey").await;
+    page.wait_for_text("Passkey added.").await;
+    assert_eq!(page.credentials(&authenticator).await.len(), 1);
+    page.goto(&format!("{app}/app")).await;
+    page.submit("#logout").await;
+    page.wait_for_text("Not signed in").await;
+    page.goto(&format!("{app}/signin")).await;
+    page.fill("choice-username", USERNAME).await;
+    page.submit("#signin-passkey").await;
+    page.wait_for_text("Sign in with your passkey").await;
+    page.submit("#use-passkey").await;
+    page.wait_for_text(&signed_in).await;
     page.close().await;
 
-    // Ctrl-C stops the app, the managed-login server and moto, each by its process id.
+    // Ctrl-C stops the app, the account API, the managed-login server and moto, each by its
+    // process id.
     let (status, stderr) = dev.signal("INT").await;
     assert!(status.success(), "{status}: {stderr}");
     assert!(
-        stderr.contains(&format!("web_app (pid {app_pid})")) && stderr.contains("moto (pid"),
+        stderr.contains(&format!("web_app (pid {app_pid})"))
+            && stderr.contains(&format!("account API (pid {accounts_pid})"))
+            && stderr.contains("moto (pid"),
         "{stderr}"
     );
-    assert!(!alive(app_pid));
+    assert!(!alive(app_pid) && !alive(accounts_pid));
     assert!(!listening(port) && !listening(login) && !listening(moto));
 }

@@ -168,6 +168,8 @@ async fn app_client(cognito: &Client, pool_id: &str, app_url: &str) -> Result<St
     let flows = [
         ExplicitAuthFlowsType::AllowUserSrpAuth,
         ExplicitAuthFlowsType::AllowUserPasswordAuth,
+        // Choice-based sign-in (codes, passkeys), which `dev --app`'s account API serves.
+        ExplicitAuthFlowsType::AllowUserAuth,
         ExplicitAuthFlowsType::AllowRefreshTokenAuth,
     ];
     let attributes = READ_ATTRIBUTES.map(String::from).to_vec();

@@ -259,11 +259,32 @@ impl FakeAccounts {
     /// with the first factors `PASSWORD`, `EMAIL_OTP` and `SMS_OTP` (add passkeys with
     /// [`passkeys`](Self::passkeys)), with `PreventUserExistenceErrors` `ENABLED`.
     pub fn new(pool: &Pool) -> FakeAccounts {
+        FakeAccounts::for_client(
+            &pool.moto.url,
+            &pool.pool_id,
+            &pool.client_id,
+            pool.client_secret.as_deref(),
+        )
+    }
+
+    /// [`new`](Self::new) for a pool made elsewhere (`cognito-session dev`'s): moto at
+    /// `moto_url`, the pool, its app client and the client's secret, if any.
+    ///
+    /// ```no_run
+    /// let fake = testkit::FakeAccounts::for_client("http://127.0.0.1:4500", "us-east-1_abc", "client1", None);
+    /// # let _ = fake;
+    /// ```
+    pub fn for_client(
+        moto_url: &str,
+        pool_id: &str,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> FakeAccounts {
         FakeAccounts {
-            moto: moto::MotoApi::new(&pool.moto.url),
-            pool_id: pool.pool_id.clone(),
-            client_id: pool.client_id.clone(),
-            secret: pool.client_secret.clone(),
+            moto: moto::MotoApi::new(moto_url),
+            pool_id: pool_id.to_owned(),
+            client_id: client_id.to_owned(),
+            secret: secret.map(str::to_owned),
             user_auth: true,
             first_factors: ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP", "SMS_OTP"]
                 .map(String::from)
