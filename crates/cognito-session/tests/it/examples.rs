@@ -838,6 +838,20 @@ async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_l
         out
     };
 
+    // Another site's post starts nothing (CSRF): no code is sent.
+    let forged = call(
+        &api,
+        staged(
+            "POST",
+            "/signin/choice",
+            None,
+            Some(("https://evil.example", "username=bea&factor=EMAIL_OTP")),
+        ),
+    )
+    .await;
+    assert_eq!(forged["statusCode"], 403, "{forged}");
+    assert!(fake.outbox().is_empty());
+
     // An email code.
     let step = post(
         "/signin/choice",
