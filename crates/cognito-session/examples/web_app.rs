@@ -563,11 +563,7 @@ fn resume_page(base: &str, error: Option<&str>) -> Html<String> {
 async fn resume(Bounded(sessions): Bounded, base: Base, Form(form): Form<Username>) -> Response {
     match sessions.accounts().resume_sign_up(&form.username).await {
         Ok(sent) => code_page(&base.0, &sent, "/signup/confirm", None),
-        Err(error) => (
-            status_of(error.status()),
-            resume_page(&base.0, Some(&shown(error.status(), &error))),
-        )
-            .into_response(),
+        Err(error) => refused(error.status(), &error, |text| resume_page(&base.0, text)),
     }
 }
 
@@ -586,11 +582,7 @@ async fn signup(Bounded(sessions): Bounded, base: Base, Form(form): Form<NewAcco
             password_form(&base.0, Some("Your account is ready: sign in.")),
         )
             .into_response(),
-        Err(error) => (
-            status_of(error.status()),
-            signup_page(&base.0, Some(&shown(error.status(), &error))),
-        )
-            .into_response(),
+        Err(error) => refused(error.status(), &error, |text| signup_page(&base.0, text)),
     }
 }
 
@@ -671,11 +663,7 @@ fn forgot_page(base: &str, error: Option<&str>) -> Html<String> {
 async fn forgot(Bounded(sessions): Bounded, base: Base, Form(form): Form<Username>) -> Response {
     match sessions.accounts().forgot_password(&form.username).await {
         Ok(sent) => code_page(&base.0, &sent, "/reset", None),
-        Err(error) => (
-            status_of(error.status()),
-            forgot_page(&base.0, Some(&shown(error.status(), &error))),
-        )
-            .into_response(),
+        Err(error) => refused(error.status(), &error, |text| forgot_page(&base.0, text)),
     }
 }
 
@@ -783,11 +771,9 @@ async fn password_change(
         .await;
     match changed {
         Ok(_) => password_change_page(&base.0, Some("Your password was changed.")).into_response(),
-        Err(error) => (
-            status_of(error.status()),
-            password_change_page(&base.0, Some(&shown(error.status(), &error))),
-        )
-            .into_response(),
+        Err(error) => refused(error.status(), &error, |text| {
+            password_change_page(&base.0, text)
+        }),
     }
 }
 
@@ -922,6 +908,15 @@ fn shown(status: u16, error: &impl std::fmt::Display) -> String {
     } else {
         error.to_string()
     }
+}
+
+/// A refusal answered with `page` showing it (see `shown`), with the error's status.
+fn refused(
+    status: u16,
+    error: &impl std::fmt::Display,
+    page: impl FnOnce(Option<&str>) -> Html<String>,
+) -> Response {
+    (status_of(status), page(Some(&shown(status, error)))).into_response()
 }
 
 fn status_of(status: u16) -> StatusCode {
