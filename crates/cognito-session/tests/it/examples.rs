@@ -795,6 +795,20 @@ fn keep_cookies(jar: &mut Vec<(String, String)>, response: &Value) {
     }
 }
 
+/// The form a passkey page posts: its state and `authenticator`'s answer to its options.
+async fn passkey_answer(authenticator: &mut testkit::SoftAuthenticator, page: &Value) -> String {
+    let signed = authenticator
+        .sign_in(&webauthn_options(page))
+        .await
+        .unwrap();
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    format!(
+        "state={}&credential={}",
+        encode(&hidden_state(page)),
+        encode(&signed)
+    )
+}
+
 fn cookie_header(jar: &[(String, String)]) -> String {
     jar.iter()
         .map(|(n, v)| format!("{n}={v}"))
@@ -923,28 +937,19 @@ async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_l
     )
     .await;
     assert_eq!(asked["statusCode"], 200, "{asked}");
-    let signed = authenticator
-        .sign_in(&webauthn_options(&asked))
-        .await
-        .unwrap();
-    let answer = format!(
-        "state={}&credential={}",
-        encode(&hidden_state(&asked)),
-        encode(&signed)
-    );
+    let answer = passkey_answer(&mut authenticator, &asked).await;
     let done = post("/signin/next", &mut other, answer).await;
     assert_eq!(done["statusCode"], 303, "{done}");
     assert!(other.iter().any(|(n, _)| n == "token"), "{other:?}");
 
     // Removed: the list is empty, and the passkey no longer signs in.
+    let mut late = Vec::new();
     let asked = post(
         "/signin/choice",
-        &mut Vec::new(),
+        &mut late,
         "username=bea&factor=WEB_AUTHN".into(),
     )
     .await;
-    let mut late = Vec::new();
-    keep_cookies(&mut late, &asked);
     // (Without SORT_KEY a user has one session: the passkey sign-in replaced the first one.)
     let removed = post(
         "/app/passkeys/remove",
@@ -954,15 +959,7 @@ async fn web_app_example_signs_in_without_a_password_and_manages_passkeys_as_a_l
     .await;
     assert_eq!(removed["statusCode"], 200, "{removed}");
     assert!(removed["body"].as_str().unwrap().contains("no-passkeys"));
-    let signed = authenticator
-        .sign_in(&webauthn_options(&asked))
-        .await
-        .unwrap();
-    let answer = format!(
-        "state={}&credential={}",
-        encode(&hidden_state(&asked)),
-        encode(&signed)
-    );
+    let answer = passkey_answer(&mut authenticator, &asked).await;
     let refused = post("/signin/next", &mut late, answer).await;
     assert_eq!(refused["statusCode"], 401, "{refused}");
     assert!(!late.iter().any(|(n, _)| n == "token"), "{late:?}");
