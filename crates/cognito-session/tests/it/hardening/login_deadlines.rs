@@ -1,6 +1,7 @@
 //! Round two, 1. Every login-side entry point meets the Lambda deadline.
 //!
-//! The callback, sign-in, a challenge's answer and logout, each with a one-second deadline and
+//! The callback, sign-in (password and choice-based), a challenge's answer, logout and the
+//! passkey calls, each with a one-second deadline and
 //! one dependency hanging (the token endpoint, DynamoDB, the JWKS endpoint, Cognito's API):
 //! the answer comes before the deadline (a 503 where nothing could be finished), no session row
 //! is left behind, and a later retry works. Before, the callback took the token endpoint's own
@@ -329,4 +330,61 @@ async fn logout_answers_before_the_deadline_and_keeps_the_session_until_it_can_e
         status_of(&format!("{case}, retried"), &again, 302);
         assert!(!w.has_row(&sub).await, "{case}, retried");
     }
+}
+
+/// Choice-based sign-in, its answers and the passkey calls meet the deadline too: Cognito's
+/// API hanging (behind the account fake, which answers what moto lacks) is a 503 before the
+/// deadline, no session row is left, and the retry works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn choice_sign_in_and_passkey_calls_answer_before_the_deadline() {
+    let pool = Pool::new(PoolOptions::default()).await;
+    let fake = Arc::new(testkit::FakeAccounts::new(&pool));
+    let proxy = Proxy::with_fake(&pool.moto.url, fake).await;
+    let sessions = via_proxy(&pool, &Arc::new(AtomicI64::new(0)), &proxy)
+        .await
+        .build()
+        .await
+        .unwrap();
+    let sub = pool.user("cho").await;
+    pool.set_attributes("cho", &[("email", "cho@example.com")])
+        .await;
+    let bounded = || sessions.with_deadline(SystemTime::now() + DEADLINE);
+
+    proxy.inject(Rule::on("InitiateAuth", hang()));
+    let case = "sign_in_choice, InitiateAuth hangs";
+    let result = timed(case, bounded().sign_in_choice("cho", None)).await;
+    proxy.heal();
+    unavailable(case, result);
+
+    let SignIn::Challenge(choice) = sessions.sign_in_choice("cho", None).await.unwrap() else {
+        panic!("the choice of first factor")
+    };
+    let choice = carry(&sessions, &choice).await;
+    proxy.inject(Rule::on("RespondToAuthChallenge", hang()));
+    let case = "respond to the choice, RespondToAuthChallenge hangs";
+    let answer = Answer::Password(PASSWORD.into());
+    let result = timed(case, bounded().respond(&choice, &answer)).await;
+    proxy.heal();
+    unavailable(case, result);
+    assert!(pool.row(&sub).await.is_none(), "{case}: no session row");
+    let SignIn::Challenge(choice) = sessions.sign_in_choice("cho", None).await.unwrap() else {
+        panic!("the choice of first factor")
+    };
+    let Ok(SignIn::Done(session)) = sessions.respond(&choice, &answer).await else {
+        panic!("{case}, retried")
+    };
+
+    // The passkey list of the signed-in user, with ListWebAuthnCredentials hanging: a 503
+    // before the deadline, and the session stays.
+    let cookie = format!("token={}", session.refreshed().unwrap().access_token);
+    proxy.inject(Rule::on("ListWebAuthnCredentials", hang()));
+    let case = "list_passkeys, ListWebAuthnCredentials hangs";
+    let request = within("GET", "/app/passkeys", &cookie, DEADLINE);
+    let listed = timed(case, sessions.accounts().list_passkeys(&request)).await;
+    proxy.heal();
+    let refused = listed.unwrap_err();
+    assert_eq!(refused.status(), 503, "{case}: {refused:?}");
+    let request = within("GET", "/app/passkeys", &cookie, Duration::from_secs(10));
+    assert!(sessions.accounts().list_passkeys(&request).await.is_ok());
+    assert!(pool.row(&sub).await.is_some(), "{case}: the session stays");
 }
